@@ -1,0 +1,71 @@
+// The run's configuration: everything that decides the math of a step. Shared by the GPU trainer,
+// the float64 reference trainer and the CLI, so both trainers read the same numbers.
+
+export type Arch = 'standard' | 'topk';
+
+export interface TrainConfig {
+  arch: Arch;
+  /** input width */
+  d: number;
+  /** dictionary size */
+  features: number;
+  /** rows per step */
+  batch: number;
+  /** total steps; the schedules are defined over this many */
+  steps: number;
+  /** Adam learning rate before decay */
+  lr: number;
+  /** standard: L1 coefficient λ (reached after the 5% warm-up) */
+  l1: number;
+  /** topk: latents kept per row */
+  k: number;
+  /** topk: AuxK latents per row (default d/2) */
+  kAux: number;
+  /** topk: AuxK loss weight α (default 1/32) */
+  auxAlpha: number;
+  /** a latent is dead after this many training tokens without firing (rounded up to whole batches) */
+  deadWindowTokens: number;
+  /** seeds the initialisation and the batch order */
+  seed: number;
+}
+
+/** Statistics of the (raw) data, estimated once before training from a sample. */
+export interface DataStats {
+  /** s = sqrt(d) / E‖x‖: training inputs are x' = s·x */
+  scale: number;
+  /** mean of the scaled sample, length d (TopK initialises b_dec to it) */
+  mean: Float64Array;
+  /** v = mean over the sample of ‖x' − mean(x')‖² (TopK's loss normaliser) */
+  variance: number;
+}
+
+export const ADAM = { beta1: 0.9, beta2: 0.999 } as const;
+export const ADAM_EPS: Record<Arch, number> = { standard: 1e-8, topk: 6.25e-10 };
+/** Global gradient-norm clip for the standard SAE (TopK trains unclipped). */
+export const CLIP_NORM = 1.0;
+
+export function defaultConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 'd'>): TrainConfig {
+  const arch = partial.arch ?? 'standard';
+  const steps = partial.steps ?? 2000;
+  const batch = partial.batch ?? 512;
+  const cfg: TrainConfig = {
+    arch,
+    d: partial.d,
+    features: partial.features ?? partial.d * 8,
+    batch,
+    steps,
+    lr: partial.lr ?? (arch === 'standard' ? 3e-3 : 1e-3),
+    l1: partial.l1 ?? 2,
+    k: partial.k ?? 32,
+    kAux: partial.kAux ?? Math.max(1, Math.floor(partial.d / 2)),
+    auxAlpha: partial.auxAlpha ?? 1 / 32,
+    deadWindowTokens: partial.deadWindowTokens ?? Math.min(10_000_000, Math.floor(0.25 * steps * batch)),
+    seed: partial.seed ?? 0,
+  };
+  return cfg;
+}
+
+/** Steps without firing after which a latent counts as dead: ceil(W / B). */
+export function deadSteps(cfg: TrainConfig): number {
+  return Math.max(1, Math.ceil(cfg.deadWindowTokens / cfg.batch));
+}
