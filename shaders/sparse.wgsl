@@ -1,0 +1,184 @@
+// TopK backward, touching only the selected latents (RECIPE §2).
+// An "entry" is one kept latent of one row: e = b·S + r with S = K + KA slots per row; r < K are the main
+// TopK picks (gradient vector G = ∂L/∂x̂'), r ≥ K the AuxK picks (gradient vector Gaux = α ∂L_aux/∂ê).
+// Only entries with a positive value carry gradient. To sum per feature in a fixed order without float
+// atomics, entries are grouped by feature (integer counts → prefix scan → scatter → sort each small group
+// by entry id); every per-feature sum then runs over its group in ascending entry order.
+//   h:        h_e = gvec_b · W_dec[feature]                      (∂L/∂pre of the entry)
+//   count, scan, scatter, sort_lists: build offsets (F + 1) and lists (entries grouped by feature)
+//   dwdec:    gW_dec[i, j] = Σ_{e ∈ i} value_e · gvec_b(e)[j]
+//   dwenc:    gW_enc[j, i] = Σ_{e ∈ i} h_e · Xc[b(e), j]
+//   dbenc:    gb_enc[i]    = Σ_{e ∈ i} h_e
+//   dbdec:    gb_dec[j]    = Σ_b G[b, j] − Σ_i W_enc[j, i] · gb_enc[i]     (b_dec is also subtracted at the input)
+
+const NONE = 0xffffffffu;
+
+struct Sparse { B: u32, d: u32, F: u32, K: u32, KA: u32 }
+
+@group(0) @binding(0) var<uniform> u: Sparse;
+@group(0) @binding(1) var<storage, read> idx: array<u32>;                 // (B, K) main picks
+@group(0) @binding(2) var<storage, read> val: array<f32>;                 // (B, K)
+@group(0) @binding(3) var<storage, read> aidx: array<u32>;                // (B, KA) AuxK picks
+@group(0) @binding(4) var<storage, read> aval: array<f32>;                // (B, KA)
+@group(0) @binding(5) var<storage, read> G: array<f32>;                   // (B, d)
+@group(0) @binding(6) var<storage, read> Gaux: array<f32>;                // (B, d)
+@group(0) @binding(7) var<storage, read> W_dec: array<f32>;               // (F, d)
+@group(0) @binding(8) var<storage, read_write> h: array<f32>;             // (B·S)
+@group(0) @binding(9) var<storage, read_write> counts: array<atomic<u32>>; // (F)
+@group(0) @binding(10) var<storage, read> counts_in: array<u32>;          // (F)
+@group(0) @binding(11) var<storage, read_write> offsets: array<u32>;      // (F + 1)
+@group(0) @binding(12) var<storage, read> offsets_in: array<u32>;         // (F + 1)
+@group(0) @binding(13) var<storage, read_write> cursor: array<atomic<u32>>; // (F)
+@group(0) @binding(14) var<storage, read_write> lists: array<u32>;        // (B·S)
+@group(0) @binding(15) var<storage, read> lists_in: array<u32>;           // (B·S)
+@group(0) @binding(16) var<storage, read> h_in: array<f32>;               // (B·S)
+@group(0) @binding(17) var<storage, read> Xc: array<f32>;                 // (B, d) encoder input
+@group(0) @binding(18) var<storage, read> W_enc: array<f32>;              // (d, F)
+@group(0) @binding(20) var<storage, read_write> gW_dec: array<f32>;       // (F, d)
+@group(0) @binding(21) var<storage, read_write> gW_enc: array<f32>;       // (d, F)
+@group(0) @binding(22) var<storage, read_write> gb_enc: array<f32>;       // (F)
+@group(0) @binding(23) var<storage, read_write> gb_dec: array<f32>;       // (d)
+
+fn slots() -> u32 { return u.K + u.KA; }
+
+fn entry_feature(e: u32) -> u32 {
+  let b = e / slots();
+  let r = e % slots();
+  if (r < u.K) { return idx[b * u.K + r]; }
+  return aidx[b * u.KA + r - u.K];
+}
+
+fn entry_value(e: u32) -> f32 {
+  let b = e / slots();
+  let r = e % slots();
+  if (r < u.K) { return val[b * u.K + r]; }
+  return aval[b * u.KA + r - u.K];
+}
+
+fn entry_g(e: u32, j: u32) -> f32 {
+  let b = e / slots();
+  if (e % slots() < u.K) { return G[b * u.d + j]; }
+  return Gaux[b * u.d + j];
+}
+
+fn carries(e: u32) -> bool { return entry_feature(e) != NONE && entry_value(e) > 0.0; }
+
+fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
+
+@compute @workgroup_size(64)
+fn h_entries(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat(gid, nwg);
+  if (e >= u.B * slots()) { return; }
+  var s = 0.0;
+  if (carries(e)) {
+    let i = entry_feature(e);
+    for (var j = 0u; j < u.d; j++) { s += entry_g(e, j) * W_dec[i * u.d + j]; }
+  }
+  h[e] = s;
+}
+
+@compute @workgroup_size(64)
+fn count(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat(gid, nwg);
+  if (e >= u.B * slots() || !carries(e)) { return; }
+  atomicAdd(&counts[entry_feature(e)], 1u);
+}
+
+var<workgroup> part: array<u32, 256>;
+
+@compute @workgroup_size(256)
+fn scan(@builtin(local_invocation_index) lane: u32) {
+  let chunk = (u.F + 255u) / 256u;
+  let start = min(lane * chunk, u.F);
+  let end = min(start + chunk, u.F);
+  var s = 0u;
+  for (var i = start; i < end; i++) { s += counts_in[i]; }
+  part[lane] = s;
+  // Hillis–Steele inclusive scan over the 256 chunk totals.
+  for (var stride = 1u; stride < 256u; stride *= 2u) {
+    workgroupBarrier();
+    var add = 0u;
+    if (lane >= stride) { add = part[lane - stride]; }
+    workgroupBarrier();
+    part[lane] += add;
+  }
+  workgroupBarrier();
+  var run = part[lane] - s;
+  for (var i = start; i < end; i++) { offsets[i] = run; run += counts_in[i]; }
+  if (lane == 255u) { offsets[u.F] = part[255]; }
+}
+
+@compute @workgroup_size(64)
+fn scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat(gid, nwg);
+  if (e >= u.B * slots() || !carries(e)) { return; }
+  let i = entry_feature(e);
+  lists[offsets_in[i] + atomicAdd(&cursor[i], 1u)] = e;
+}
+
+@compute @workgroup_size(64)
+fn sort_lists(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat(gid, nwg);
+  if (i >= u.F) { return; }
+  let start = offsets_in[i];
+  let end = offsets_in[i + 1u];
+  for (var p = start + 1u; p < end; p++) {  // insertion sort: groups hold about B·S/F entries
+    let e = lists[p];
+    var q = p;
+    while (q > start && lists[q - 1u] > e) { lists[q] = lists[q - 1u]; q--; }
+    lists[q] = e;
+  }
+}
+
+@compute @workgroup_size(64)
+fn dwdec(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = flat(gid, nwg);
+  if (t >= u.F * u.d) { return; }
+  let i = t / u.d;
+  let j = t % u.d;
+  var s = 0.0;
+  for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) {
+    let e = lists_in[p];
+    s += entry_value(e) * entry_g(e, j);
+  }
+  gW_dec[t] = s;
+}
+
+@compute @workgroup_size(64)
+fn dwenc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = flat(gid, nwg);
+  if (t >= u.d * u.F) { return; }
+  let j = t / u.F;
+  let i = t % u.F;
+  var s = 0.0;
+  for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) {
+    let e = lists_in[p];
+    s += h_in[e] * Xc[(e / slots()) * u.d + j];
+  }
+  gW_enc[t] = s;
+}
+
+@compute @workgroup_size(64)
+fn dbenc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat(gid, nwg);
+  if (i >= u.F) { return; }
+  var s = 0.0;
+  for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) { s += h_in[lists_in[p]]; }
+  gb_enc[i] = s;
+}
+
+@compute @workgroup_size(64)
+fn dbdec(@builtin(global_invocation_id) gid: vec3u) {
+  let j = gid.x;
+  if (j >= u.d) { return; }
+  var s = 0.0;
+  for (var b = 0u; b < u.B; b++) { s += G[b * u.d + j]; }
+  var t = 0.0;
+  for (var i = 0u; i < u.F; i++) {
+    // Σ_e∈i h_e again (as dbenc groups it): reading gb_enc here would bind the gradient buffer twice.
+    var hi = 0.0;
+    for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) { hi += h_in[lists_in[p]]; }
+    t += W_enc[j * u.F + i] * hi;
+  }
+  gb_dec[j] = s - t;
+}

@@ -1,0 +1,23 @@
+// Device-level helpers shared by the browser and Node: which limits to ask for, how to name the adapter.
+
+/** Ask for the adapter's maxima of the limits the engine leans on (Dawn's defaults are lower). */
+export function requiredLimitsFor(adapter: GPUAdapter): Record<string, number> {
+  const names = [
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupSizeY',
+    'maxComputeWorkgroupsPerDimension',
+    'maxStorageBuffersPerShaderStage',
+  ] as const;
+  const limits: Record<string, number> = {};
+  for (const name of names) limits[name] = adapter.limits[name];
+  return limits;
+}
+
+export function describeAdapter(info: GPUAdapterInfo): string {
+  const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0);
+  return [...new Set(parts)].join(' ') || 'unknown adapter';
+}

@@ -1,0 +1,13 @@
+// Every WGSL source the engine runs, one family per file in shaders/ (imported as text).
+import adam from '../../shaders/adam.wgsl?raw';
+import matmul from '../../shaders/matmul.wgsl?raw';
+import norms from '../../shaders/norms.wgsl?raw';
+import reduce from '../../shaders/reduce.wgsl?raw';
+import rows from '../../shaders/rows.wgsl?raw';
+import sparse from '../../shaders/sparse.wgsl?raw';
+import standard from '../../shaders/standard.wgsl?raw';
+import stats from '../../shaders/stats.wgsl?raw';
+import topk from '../../shaders/topk.wgsl?raw';
+
+export const SHADERS = { adam, matmul, norms, reduce, rows, sparse, standard, stats, topk } as const;
+export type ShaderName = keyof typeof SHADERS;
