@@ -1,5 +1,5 @@
 // Placeholder page until the lab UI lands: it only reports whether this browser can run the engine.
-const status = document.getElementById('gpu-status')!;
+const statusLine = document.getElementById('gpu-status')!;
 
 async function describeGpu(): Promise<string> {
   if (!('gpu' in navigator)) {
@@ -11,4 +11,4 @@ async function describeGpu(): Promise<string> {
   return `WebGPU adapter: ${[info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unnamed'}`;
 }
 
-describeGpu().then((text) => (status.textContent = text));
+describeGpu().then((text) => (statusLine.textContent = text));

@@ -149,3 +149,8 @@ export async function readBuffer(device: GPUDevice, src: GPUBuffer, offset = 0, 
   staging.destroy();
   return copy;
 }
+
+/** queue.writeBuffer for any typed array (TypeScript's DOM types reject views that might be shared). */
+export function writeArray(device: GPUDevice, buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+  device.queue.writeBuffer(buffer, offset, data as ArrayBufferView<ArrayBuffer>);
+}

@@ -2,7 +2,7 @@
 // and the comparison every kernel test uses. A missing adapter FAILS the tests: nothing is skipped.
 import { afterAll, expect } from 'vitest';
 import { requestNodeDevice } from '../../src/engine/node-device.ts';
-import { readBuffer, storage } from '../../src/engine/kernel.ts';
+import { readBuffer, storage, writeArray } from '../../src/engine/kernel.ts';
 
 let gpu: Promise<GPUDevice> | undefined;
 
@@ -17,7 +17,7 @@ export function getDevice(): Promise<GPUDevice> {
 /** A storage buffer holding `data`. */
 export function upload(device: GPUDevice, data: Float32Array | Uint32Array, label = 'input'): GPUBuffer {
   const buf = storage(device, label, data.byteLength);
-  device.queue.writeBuffer(buf, 0, data);
+  writeArray(device, buf, 0, data);
   return buf;
 }
 

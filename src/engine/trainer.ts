@@ -1,0 +1,488 @@
+// The GPU trainer: one readable step, recorded as a list of dispatches once and replayed every step.
+// A step is: upload the batch → one compute pass (forward, loss, backward, norm, Adam, fire stats) → submit.
+// Nothing is read back inside a step; metrics land in a ring on the GPU and come back asynchronously.
+import { ADAM, ADAM_EPS, CLIP_NORM, deadSteps, type DataStats, type TrainConfig } from './config.ts';
+import {
+  Kernel,
+  dispatch,
+  encodeDispatches,
+  flatGrid,
+  matmulGrid,
+  readBuffer,
+  rowGrid,
+  storage,
+  writeArray,
+  type Dispatch,
+  type Uniform,
+} from './kernel.ts';
+import {
+  METRIC_COLUMNS, METRIC_STRIDE, PARAM_NAMES, STATS, paramLayout, segmentBinding, type ParamLayout, type ParamName,
+} from './layout.ts';
+import { checkFits } from './memory.ts';
+import { biasCorrections, l1Coefficient, learningRate } from './schedule.ts';
+import type { SaeWeights } from './sae.ts';
+
+/** Parameters in the trainer's (scaled-input) space. Shapes: W_enc (d, F), b_enc (F), W_dec (F, d), b_dec (d). */
+export interface Params32 {
+  W_enc: Float32Array;
+  b_enc: Float32Array;
+  W_dec: Float32Array;
+  b_dec: Float32Array;
+}
+
+export interface StepMetrics {
+  step: number;
+  /** total loss of the step (scaled units) */
+  loss: number;
+  /** reconstruction term: (1/B)Σ‖x̂'−x'‖² (standard) or the normalised L_main (topk) */
+  recon: number;
+  /** λ·penalty (standard) or α·L_aux (topk) */
+  sparsity: number;
+  /** mean active latents per row */
+  l0: number;
+  /** global gradient norm before clipping */
+  gradNorm: number;
+  /** latents dead at the start of the step (no fire in the dead window) */
+  dead: number;
+  /** factor the gradients were scaled by (1 = not clipped) */
+  clipScale: number;
+}
+
+/** Everything a run needs to continue bit for bit (structured-cloneable, so IndexedDB can hold it). */
+export interface TrainerSnapshot {
+  version: 1;
+  config: TrainConfig;
+  stats: { scale: number; mean: number[]; variance: number };
+  step: number;
+  kernels: Record<string, string>;
+  /** flat buffers in ParamLayout order, padding included */
+  params: Float32Array;
+  adamM: Float32Array;
+  adamV: Float32Array;
+  lastFired: Uint32Array;
+  fireCount: Uint32Array;
+}
+
+export interface TrainerOptions {
+  /** metrics come back every this many steps (the ring size) */
+  metricsEvery?: number;
+  /** called with each block of metrics as it arrives, in step order */
+  onMetrics?: (rows: StepMetrics[]) => void;
+}
+
+/** The kernel variant chosen for each family (one each for now; the speed work adds a tuner). */
+const KERNEL_VARIANTS = { matmul: 'register-blocked-4x4', topk: 'rounds-of-argmax', sparse: 'grouped-by-feature' };
+
+export class Trainer {
+  readonly layout: ParamLayout;
+  readonly history: StepMetrics[] = [];
+  private stepIndex = 0;
+  private readonly dispatches: Dispatch[];
+  private readonly perStep: { write(step: number): void };
+  private readonly ringSlots: number;
+  private ringStart = 0; // first step whose metrics are still only in the ring
+  private readback: Promise<void> = Promise.resolve();
+  private readonly buffers: GPUBuffer[] = [];
+  private readonly clears: GPUBuffer[] = [];
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly config: TrainConfig,
+    readonly stats: DataStats,
+    private readonly b: Record<string, GPUBuffer>,
+    private readonly options: TrainerOptions,
+  ) {
+    this.layout = paramLayout(config.d, config.features);
+    this.ringSlots = b.ring!.size / (4 * METRIC_STRIDE);
+    const built = buildStep(device, config, stats, this.layout, b);
+    this.dispatches = built.dispatches;
+    this.perStep = built;
+    this.clears = built.clears;
+    this.buffers = Object.values(b);
+  }
+
+  static create(device: GPUDevice, config: TrainConfig, stats: DataStats, init: Params32, options: TrainerOptions = {}): Trainer {
+    checkFits(config, device.limits);
+    const trainer = new Trainer(device, config, stats, createBuffers(device, config, options.metricsEvery ?? 50), options);
+    trainer.writeParams(init);
+    return trainer;
+  }
+
+  get step(): number {
+    return this.stepIndex;
+  }
+
+  /** Record and submit one training step on a batch of raw rows (B × d). Returns without waiting. */
+  trainStep(batch: Float32Array): void {
+    const { batch: B, d } = this.config;
+    if (batch.length !== B * d) throw new Error(`batch has ${batch.length} values, expected ${B}×${d}`);
+    writeArray(this.device, this.b.X!, 0, batch);
+    this.perStep.write(this.stepIndex);
+    const enc = this.device.createCommandEncoder();
+    for (const buf of this.clears) enc.clearBuffer(buf);
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, this.dispatches);
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
+    this.stepIndex++;
+    if (this.stepIndex - this.ringStart === this.ringSlots) this.collectMetrics();
+  }
+
+  /** Copy the ring's filled slots to a staging buffer and map it later: no stall of the queue. */
+  private collectMetrics(): void {
+    const from = this.ringStart;
+    const count = this.stepIndex - from;
+    if (count === 0) return;
+    this.ringStart = this.stepIndex;
+    const firstSlot = from % this.ringSlots;
+    const bytes = count * METRIC_STRIDE * 4;
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.b.ring!, firstSlot * METRIC_STRIDE * 4, staging, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+    const mapped = staging.mapAsync(GPUMapMode.READ);
+    this.readback = this.readback.then(async () => {
+      await mapped;
+      const data = new Float32Array(staging.getMappedRange().slice(0));
+      staging.destroy();
+      const rows: StepMetrics[] = [];
+      for (let s = 0; s < count; s++) {
+        const row = { step: from + s } as StepMetrics;
+        METRIC_COLUMNS.forEach((name, c) => (row[name] = data[s * METRIC_STRIDE + c]!));
+        rows.push(row);
+      }
+      this.history.push(...rows);
+      this.options.onMetrics?.(rows);
+    });
+  }
+
+  /** Metrics of every step so far (waits for the GPU). */
+  async flushMetrics(): Promise<StepMetrics[]> {
+    this.collectMetrics();
+    await this.readback;
+    return this.history;
+  }
+
+  private writeParams(p: Params32): void {
+    for (const name of PARAM_NAMES) {
+      const seg = this.layout[name];
+      if (p[name].length !== seg.length) throw new Error(`${name} has ${p[name].length} values, expected ${seg.length}`);
+      writeArray(this.device, this.b.params!, seg.offset * 4, p[name]);
+    }
+  }
+
+  private async readFlat(buffer: GPUBuffer): Promise<Float32Array> {
+    return new Float32Array(await readBuffer(this.device, buffer));
+  }
+
+  private unpack(flat: Float32Array): Params32 {
+    const out = {} as Params32;
+    for (const name of PARAM_NAMES) {
+      const seg = this.layout[name];
+      out[name] = flat.slice(seg.offset, seg.offset + seg.length);
+    }
+    return out;
+  }
+
+  async readParams(): Promise<Params32> {
+    return this.unpack(await this.readFlat(this.b.params!));
+  }
+
+  /** The gradients of the last step (after projection for TopK, before clipping). */
+  async readGrads(): Promise<Params32> {
+    return this.unpack(await this.readFlat(this.b.grads!));
+  }
+
+  async readAdam(): Promise<{ m: Params32; v: Params32 }> {
+    return { m: this.unpack(await this.readFlat(this.b.adamM!)), v: this.unpack(await this.readFlat(this.b.adamV!)) };
+  }
+
+  async readFireStats(): Promise<{ fireCount: Uint32Array; lastFired: Uint32Array }> {
+    const F = this.config.features;
+    return {
+      fireCount: new Uint32Array(await readBuffer(this.device, this.b.fireCount!, 0, F * 4)),
+      lastFired: new Uint32Array(await readBuffer(this.device, this.b.lastFired!, 0, F * 4)),
+    };
+  }
+
+  async snapshot(): Promise<TrainerSnapshot> {
+    await this.flushMetrics();
+    const { fireCount, lastFired } = await this.readFireStats();
+    return {
+      version: 1,
+      config: { ...this.config },
+      stats: { scale: this.stats.scale, mean: Array.from(this.stats.mean), variance: this.stats.variance },
+      step: this.stepIndex,
+      kernels: { ...KERNEL_VARIANTS },
+      params: await this.readFlat(this.b.params!),
+      adamM: await this.readFlat(this.b.adamM!),
+      adamV: await this.readFlat(this.b.adamV!),
+      lastFired,
+      fireCount,
+    };
+  }
+
+  /** A trainer that continues `snap` exactly where it stopped. */
+  static restore(device: GPUDevice, snap: TrainerSnapshot, options: TrainerOptions = {}): Trainer {
+    if (snap.version !== 1) throw new Error(`snapshot version ${snap.version} is not supported`);
+    for (const [family, variant] of Object.entries(snap.kernels)) {
+      const ours = KERNEL_VARIANTS[family as keyof typeof KERNEL_VARIANTS];
+      if (ours !== variant) throw new Error(`snapshot used kernel ${family}=${variant}, this build has ${ours ?? 'none'}`);
+    }
+    const stats: DataStats = { scale: snap.stats.scale, mean: Float64Array.from(snap.stats.mean), variance: snap.stats.variance };
+    checkFits(snap.config, device.limits);
+    const b = createBuffers(device, snap.config, options.metricsEvery ?? 50);
+    const trainer = new Trainer(device, snap.config, stats, b, options);
+    writeArray(device, b.params!, 0, snap.params);
+    writeArray(device, b.adamM!, 0, snap.adamM);
+    writeArray(device, b.adamV!, 0, snap.adamV);
+    writeArray(device, b.lastFired!, 0, snap.lastFired);
+    writeArray(device, b.fireCount!, 0, snap.fireCount);
+    trainer.stepIndex = snap.step;
+    trainer.ringStart = snap.step;
+    return trainer;
+  }
+
+  /** The SAE in raw activation units, ready to save the SAELens way (RECIPE §1: the scale folded in). */
+  async exportSae(metadata: Record<string, unknown> = {}): Promise<SaeWeights> {
+    const p = await this.readParams();
+    const s = this.stats.scale;
+    const { arch, d, features, k } = this.config;
+    return {
+      arch,
+      d,
+      features,
+      ...(arch === 'topk' ? { k } : {}),
+      applyBDecToInput: arch === 'topk',
+      W_enc: p.W_enc.map((w) => w * s),
+      b_enc: p.b_enc,
+      W_dec: p.W_dec.map((w) => w / s),
+      b_dec: p.b_dec.map((w) => w / s),
+      metadata,
+    };
+  }
+
+  destroy(): void {
+    for (const buf of this.buffers) buf.destroy();
+  }
+}
+
+function createBuffers(device: GPUDevice, cfg: TrainConfig, ringSlots: number): Record<string, GPUBuffer> {
+  const { d, features: F, batch: B } = cfg;
+  const P = paramLayout(d, F).total;
+  const S = cfg.k + cfg.kAux;
+  const f32 = (label: string, n: number) => storage(device, label, n * 4);
+  const b: Record<string, GPUBuffer> = {
+    params: f32('params', P),
+    grads: f32('grads', P),
+    adamM: f32('adam m', P),
+    adamV: f32('adam v', P),
+    X: f32('X (B, d) raw batch', B * d),
+    Xs: f32("Xs (B, d) x'", B * d),
+    Xc: f32('Xc (B, d) encoder input', B * d),
+    Xhat: f32("Xhat (B, d) x̂'", B * d),
+    G: f32('G (B, d) ∂L/∂x̂', B * d),
+    rowsq: f32('rowsq (B)', B),
+    rowl0: f32('rowl0 (B)', B),
+    rowterm: f32('rowterm (B)', B),
+    lastFired: f32('lastFired (F)', F),
+    fireCount: f32('fireCount (F)', F),
+    dead: f32('dead (F)', F),
+    stats: f32('stats', STATS.length),
+    partial: f32('partial sums', partialCount(P)),
+    ring: f32('metrics ring', ringSlots * METRIC_STRIDE),
+  };
+  if (cfg.arch === 'standard') {
+    Object.assign(b, {
+      f: f32('f (B, F)', B * F),
+      dF: f32('dF (B, F) ∂L/∂pre', B * F),
+      fsum: f32('fsum (F)', F),
+      norms: f32('norms (F)', F),
+    });
+  } else {
+    Object.assign(b, {
+      pre: f32('pre (B, F)', B * F),
+      idx: f32('idx (B, k)', B * cfg.k),
+      val: f32('val (B, k)', B * cfg.k),
+      aidx: f32('aidx (B, kAux)', B * cfg.kAux),
+      aval: f32('aval (B, kAux)', B * cfg.kAux),
+      Ehat: f32('Ehat (B, d) ê', B * d),
+      Gaux: f32('Gaux (B, d)', B * d),
+      emean: f32('emean (d)', d),
+      rowvar: f32('rowvar (B)', B),
+      h: f32('h (B·S)', B * S),
+      counts: f32('counts (F)', F),
+      cursor: f32('cursor (F)', F),
+      offsets: f32('offsets (F+1)', F + 1),
+      lists: f32('lists (B·S)', B * S),
+    });
+  }
+  return b;
+}
+
+const PARTIAL_CHUNK = 4096;
+function partialCount(n: number): number {
+  return Math.ceil(n / PARTIAL_CHUNK);
+}
+
+/** Record the step's dispatches (bind groups made once) and the writer of its per-step uniforms. */
+function buildStep(
+  device: GPUDevice,
+  cfg: TrainConfig,
+  stats: DataStats,
+  layout: ParamLayout,
+  b: Record<string, GPUBuffer>,
+): { dispatches: Dispatch[]; clears: GPUBuffer[]; write(step: number): void } {
+  const { d, features: F, batch: B, k: K, kAux: KA } = cfg;
+  const topk = cfg.arch === 'topk';
+  const S = K + KA;
+  const seg = (buf: GPUBuffer, name: ParamName) => segmentBinding(buf, layout[name]);
+  const W_enc = seg(b.params!, 'W_enc');
+  const b_enc = seg(b.params!, 'b_enc');
+  const W_dec = seg(b.params!, 'W_dec');
+  const b_dec = seg(b.params!, 'b_dec');
+  const gW_enc = seg(b.grads!, 'W_enc');
+  const gb_enc = seg(b.grads!, 'b_enc');
+  const gW_dec = seg(b.grads!, 'W_dec');
+  const gb_dec = seg(b.grads!, 'b_dec');
+  const P = layout.total;
+  const list: Dispatch[] = [];
+
+  const matmul = (
+    M: number, N: number, Kd: number, A: GPUBuffer | GPUBufferBinding, Bm: GPUBuffer | GPUBufferBinding,
+    C: GPUBuffer | GPUBufferBinding, o: { transA?: boolean; transB?: boolean; bias?: GPUBufferBinding; relu?: boolean },
+  ) => {
+    const k = Kernel.get(device, 'matmul', 'main', { TRANS_A: !!o.transA, TRANS_B: !!o.transB, HAS_BIAS: !!o.bias, RELU: !!o.relu });
+    const dims = k.uniform('dims', { M, N, K: Kd });
+    list.push(dispatch(k, { dims: dims.buffer, A, B: Bm, C, bias: o.bias ?? b_enc }, matmulGrid(M, N)));
+  };
+  const colsum = (M: number, N: number, A: GPUBuffer, out: GPUBuffer | GPUBufferBinding) => {
+    const k = Kernel.get(device, 'reduce', 'colsum');
+    list.push(dispatch(k, { cols: k.uniform('cols', { M, N }).buffer, A, out }, flatGrid(N)));
+  };
+
+  // Forward.
+  const rowsK = Kernel.get(device, 'rows', 'prepare');
+  const rowsU = rowsK.uniform('u', { B, d, scale: stats.scale, center: topk ? 1 : 0, coef: topk ? 2 / (B * stats.variance) : 2 / B });
+  list.push(dispatch(rowsK, { u: rowsU.buffer, X: b.X!, b_dec, Xs: b.Xs!, Xc: b.Xc! }, flatGrid(B * d)));
+
+  const stepK = Kernel.get(device, 'stats', 'dead_mask');
+  const stepValues = (step: number) => ({ B, F, step, dead_steps: deadSteps(cfg), k: K, slots: S, sparse: topk ? 1 : 0 });
+  const stepU = stepK.uniform('u', stepValues(0));
+  const lossK = Kernel.get(device, 'stats', 'loss');
+  const lossValues = (step: number) => ({
+    B, F, slot: step % (b.ring!.size / (4 * METRIC_STRIDE)), sparse: topk ? 1 : 0,
+    lam: topk ? 0 : l1Coefficient(cfg, step), inv_v: 1 / stats.variance, alpha: cfg.auxAlpha,
+  });
+  const lossU = lossK.uniform('lu', lossValues(0));
+  const residual = () => {
+    const k = Kernel.get(device, 'rows', 'residual');
+    list.push(dispatch(k, { u: rowsU.buffer, Xhat: b.Xhat!, Xs: b.Xs!, G: b.G!, rowsq: b.rowsq! }, flatGrid(B)));
+  };
+  let penaltyU: Uniform | undefined;
+
+  if (!topk) {
+    const normsK = Kernel.get(device, 'norms', 'row_norms');
+    const shapeU = normsK.uniform('u', { F, d });
+    list.push(dispatch(normsK, { u: shapeU.buffer, W_dec, norms: b.norms! }, flatGrid(F)));
+    matmul(B, F, d, b.Xs!, W_enc, b.f!, { bias: b_enc, relu: true });
+    matmul(B, d, F, b.f!, W_dec, b.Xhat!, { bias: b_dec });
+    residual();
+    const rs = Kernel.get(device, 'stats', 'row_stats');
+    list.push(dispatch(rs, { u: stepU.buffer, f: b.f!, norms: b.norms!, val: b.rowsq!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
+    list.push(dispatch(stepK, { u: stepU.buffer, lastFired: b.lastFired!, dead: b.dead! }, flatGrid(F)));
+    // Backward (RECIPE §1).
+    matmul(B, F, d, b.G!, W_dec, b.dF!, { transB: true });
+    const dpre = Kernel.get(device, 'standard', 'dpre');
+    penaltyU = dpre.uniform('u', { B, F, d, lam_over_B: 0 });
+    list.push(dispatch(dpre, { u: penaltyU.buffer, f: b.f!, norms: b.norms!, dF: b.dF! }, flatGrid(B * F)));
+    matmul(F, d, B, b.f!, b.G!, gW_dec, { transA: true });
+    colsum(B, F, b.f!, b.fsum!);
+    const pen = Kernel.get(device, 'standard', 'dec_pen');
+    list.push(dispatch(pen, { u: penaltyU.buffer, W_dec, fsum: b.fsum!, norms: b.norms!, gW_dec }, flatGrid(F * d)));
+    colsum(B, d, b.G!, gb_dec);
+    matmul(d, F, B, b.Xs!, b.dF!, gW_enc, { transA: true });
+    colsum(B, F, b.dF!, gb_enc);
+  } else {
+    matmul(B, F, d, b.Xc!, W_enc, b.pre!, { bias: b_enc });
+    list.push(dispatch(stepK, { u: stepU.buffer, lastFired: b.lastFired!, dead: b.dead! }, flatGrid(F)));
+    const select = (masked: boolean, count: number, idx: GPUBuffer, val: GPUBuffer) => {
+      const k = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked });
+      const su = k.uniform('su', { B, F, K: count });
+      list.push(dispatch(k, { su: su.buffer, pre: b.pre!, dead: b.dead!, idx, val }, rowGrid(B)));
+    };
+    select(false, K, b.idx!, b.val!);
+    select(true, KA, b.aidx!, b.aval!);
+    const decode = (bias: boolean, count: number, idx: GPUBuffer, val: GPUBuffer, out: GPUBuffer) => {
+      const k = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: bias });
+      const du = k.uniform('du', { B, d, K: count });
+      list.push(dispatch(k, { du: du.buffer, sidx: idx, sval: val, W_dec, b_dec, Xhat: out }, flatGrid(B * d)));
+    };
+    decode(true, K, b.idx!, b.val!, b.Xhat!);
+    residual();
+    const rs = Kernel.get(device, 'stats', 'row_stats');
+    list.push(dispatch(rs, { u: stepU.buffer, f: b.pre!, norms: b.rowsq!, val: b.val!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
+    // AuxK (RECIPE §2): reconstruct the main residual from the dead latents.
+    decode(false, KA, b.aidx!, b.aval!, b.Ehat!);
+    const auxMean = Kernel.get(device, 'topk', 'aux_mean');
+    const au = auxMean.uniform('au', { B, d, F, alpha: cfg.auxAlpha });
+    const aux = { au: au.buffer, Xs: b.Xs!, Xh: b.Xhat!, Eh: b.Ehat! };
+    list.push(dispatch(auxMean, { ...aux, emean: b.emean! }, flatGrid(d)));
+    list.push(dispatch(Kernel.get(device, 'topk', 'aux_rows'), { ...aux, emean_in: b.emean!, rowvar: b.rowvar!, rowaux: b.rowterm! }, flatGrid(B)));
+    list.push(dispatch(Kernel.get(device, 'topk', 'aux_scale'), { au: au.buffer, rowvar_in: b.rowvar!, dead_in: b.dead!, stats: b.stats! }, [1]));
+    list.push(dispatch(Kernel.get(device, 'topk', 'aux_grad'), { ...aux, stats_in: b.stats!, Gaux: b.Gaux! }, flatGrid(B * d)));
+    // Backward, sparse: group the kept entries by feature, then sum each group in order.
+    const sp = (entry: string) => Kernel.get(device, 'sparse', entry);
+    const spU = sp('h_entries').uniform('u', { B, d, F, K, KA });
+    const picks = { u: spU.buffer, idx: b.idx!, val: b.val!, aidx: b.aidx!, aval: b.aval!, G: b.G!, Gaux: b.Gaux! };
+    const groups = { u: spU.buffer, offsets_in: b.offsets!, lists_in: b.lists! };
+    list.push(dispatch(sp('h_entries'), { ...picks, W_dec, h: b.h! }, flatGrid(B * S)));
+    list.push(dispatch(sp('count'), { ...picks, counts: b.counts! }, flatGrid(B * S)));
+    list.push(dispatch(sp('scan'), { u: spU.buffer, counts_in: b.counts!, offsets: b.offsets! }, [1]));
+    list.push(dispatch(sp('scatter'), { ...picks, offsets_in: b.offsets!, cursor: b.cursor!, lists: b.lists! }, flatGrid(B * S)));
+    list.push(dispatch(sp('sort_lists'), { u: spU.buffer, offsets_in: b.offsets!, lists: b.lists! }, flatGrid(F)));
+    list.push(dispatch(sp('dwdec'), { ...picks, ...groups, gW_dec }, flatGrid(F * d)));
+    const project = Kernel.get(device, 'norms', 'project');
+    const shapeU = project.uniform('u', { F, d });
+    list.push(dispatch(project, { u: shapeU.buffer, W_dec, gW_dec }, flatGrid(F)));
+    list.push(dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc }, flatGrid(d * F)));
+    list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc }, flatGrid(F)));
+    list.push(dispatch(sp('dbdec'), { ...groups, G: b.G!, h_in: b.h!, W_enc, gb_dec }, flatGrid(d)));
+  }
+
+  // Global gradient norm (and the clip factor), then Adam over every parameter at once.
+  const partials = Kernel.get(device, 'reduce', 'sumsq_partials');
+  const flatU = partials.uniform('flat', { n: P, chunk: PARTIAL_CHUNK, parts: partialCount(P), clip: topk ? 0 : CLIP_NORM });
+  list.push(dispatch(partials, { flat: flatU.buffer, values: b.grads!, partial: b.partial! }, [partialCount(P)]));
+  list.push(dispatch(Kernel.get(device, 'reduce', 'clip'), { flat: flatU.buffer, partial: b.partial!, stats: b.stats! }, [1]));
+  const adam = Kernel.get(device, 'adam', 'main');
+  const adamValues = (step: number) => {
+    const { bc1, bc2 } = biasCorrections(step);
+    return { n: P, lr_over_bc1: learningRate(cfg, step) / bc1, sqrt_bc2: Math.sqrt(bc2), beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM_EPS[cfg.arch] };
+  };
+  const adamU = adam.uniform('u', adamValues(0));
+  list.push(dispatch(adam, { u: adamU.buffer, grads: b.grads!, stats: b.stats!, params: b.params!, m1: b.adamM!, m2: b.adamV! }, flatGrid(P)));
+  if (topk) {
+    const renorm = Kernel.get(device, 'norms', 'renorm');
+    list.push(dispatch(renorm, { u: renorm.uniform('u', { F, d }).buffer, W: W_dec }, flatGrid(F)));
+    const fire = Kernel.get(device, 'stats', 'fire_sparse');
+    list.push(dispatch(fire, { u: stepU.buffer, offsets: b.offsets!, lists: b.lists!, fireCount: b.fireCount!, lastFired: b.lastFired! }, flatGrid(F)));
+  } else {
+    const fire = Kernel.get(device, 'stats', 'fire_dense');
+    list.push(dispatch(fire, { u: stepU.buffer, f: b.f!, fireCount: b.fireCount!, lastFired: b.lastFired! }, flatGrid(F)));
+  }
+  list.push(dispatch(lossK, {
+    lu: lossU.buffer, rowsq: b.rowsq!, rowl0_in: b.rowl0!, rowterm_in: b.rowterm!, dead_in: b.dead!, stats: b.stats!, ring: b.ring!,
+  }, [1]));
+
+  return {
+    dispatches: list,
+    clears: topk ? [b.counts!, b.cursor!] : [],
+    write(step: number) {
+      stepU.write(stepValues(step));
+      lossU.write(lossValues(step));
+      adamU.write(adamValues(step));
+      penaltyU?.write({ B, F, d, lam_over_B: l1Coefficient(cfg, step) / B });
+    },
+  };
+}
