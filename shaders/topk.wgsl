@@ -57,15 +57,18 @@ fn select_topk(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
   let b = wid.x + wid.y * 65535u;
   if (b >= su.B) { return; }  // uniform per workgroup, so barriers below stay in uniform control flow
   let row = b * su.F;
-  var prev_v = bitcast<f32>(0x7f800000u);  // +inf: everything ranks below it
-  var prev_i = 0u;
+  if (lane == 0u) {
+    for (var r = 0u; r < su.K; r++) { idx[b * su.K + r] = NONE; val[b * su.K + r] = 0.0; }
+  }
+  var prev_v = 0.0;
+  var prev_i = NONE;  // NONE: nothing picked yet, every candidate qualifies
   for (var r = 0u; r < su.K; r++) {
     var bv = 0.0;
     var bi = NONE;
     for (var i = lane; i < su.F; i += LANES) {
       if (MASKED && dead[i] == 0u) { continue; }
       let v = pre[row + i];
-      if (above(prev_v, prev_i, v, i) && (bi == NONE || above(v, i, bv, bi))) { bv = v; bi = i; }
+      if ((prev_i == NONE || above(prev_v, prev_i, v, i)) && (bi == NONE || above(v, i, bv, bi))) { bv = v; bi = i; }
     }
     best_v[lane] = bv;
     best_i[lane] = bi;
@@ -80,14 +83,14 @@ fn select_topk(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
         }
       }
     }
-    workgroupBarrier();
-    let pick_i = best_i[0];
+    let pick_i = workgroupUniformLoad(&best_i[0]);  // also the barrier after the tree
     let pick_v = best_v[0];
     workgroupBarrier();
     if (lane == 0u) {
       idx[b * su.K + r] = pick_i;
       val[b * su.K + r] = select(0.0, max(pick_v, 0.0), pick_i != NONE);
     }
+    if (pick_i == NONE) { break; }  // no candidate left: the rest of the row stays NONE
     prev_v = pick_v;
     prev_i = pick_i;
   }
