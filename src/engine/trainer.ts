@@ -70,6 +70,8 @@ export interface TrainerOptions {
   onMetrics?: (rows: StepMetrics[]) => void;
 }
 
+const MAX_IN_FLIGHT = 3;
+
 /** The kernel variant chosen for each family (one each for now; the speed work adds a tuner). */
 const KERNEL_VARIANTS = { matmul: 'register-blocked-4x4', topk: 'rounds-of-argmax', sparse: 'grouped-by-feature' };
 
@@ -84,6 +86,7 @@ export class Trainer {
   private readback: Promise<void> = Promise.resolve();
   private readonly buffers: GPUBuffer[] = [];
   private readonly clears: GPUBuffer[] = [];
+  private readonly inFlight: Promise<undefined>[] = [];
 
   private constructor(
     readonly device: GPUDevice,
@@ -108,8 +111,19 @@ export class Trainer {
     return trainer;
   }
 
-  get step(): number {
+  /** steps done so far (the next step's 0-based index) */
+  get stepCount(): number {
     return this.stepIndex;
+  }
+
+  /**
+   * Submit one step and wait only while more than MAX_IN_FLIGHT steps are queued on the GPU, so a fast
+   * producer neither stalls the GPU nor queues unbounded work.
+   */
+  async step(batch: Float32Array): Promise<void> {
+    this.trainStep(batch);
+    this.inFlight.push(this.device.queue.onSubmittedWorkDone());
+    if (this.inFlight.length > MAX_IN_FLIGHT) await this.inFlight.shift();
   }
 
   /** Record and submit one training step on a batch of raw rows (B × d). Returns without waiting. */
