@@ -201,3 +201,10 @@ export function blockRuns(blocks: number[], rows: number): [number, number][] {
   }
   return runs;
 }
+
+/** Streams the rows of `blocks` (ascending) in chunks of at most chunkRows rows, never all at once. */
+export async function* blockChunks(rows: RowSource, blocks: number[], chunkRows = 16384): AsyncGenerator<Float32Array> {
+  for (const [s, e] of blockRuns(checkBlocks(rows, blocks), rows.rows)) {
+    for (let start = s; start < e; start += chunkRows) yield rows.readRows(start, Math.min(chunkRows, e - start));
+  }
+}

@@ -18,7 +18,8 @@ export interface EvalMetrics {
   dense_frac: number;
   /** … on more than 1% */
   dense_frac_1pct: number;
-  tokens: number;
+  /** evaluation tokens (rows) */
+  eval_tokens: number;
 }
 
 interface Plan {
@@ -227,7 +228,7 @@ class Accumulator {
       dead_frac_eval: frac((p) => p === 0),
       dense_frac: frac((p) => p > 0.1),
       dense_frac_1pct: frac((p) => p > 0.01),
-      tokens: this.n,
+      eval_tokens: this.n,
       density,
     };
   }

@@ -1,0 +1,67 @@
+// Argument parsing shared by the commands: typed options with defaults, and errors that name the option.
+import { parseArgs } from 'node:util';
+
+/** A problem the user can fix: printed as one line, exit code 2 (usage) or 1 (input). */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  help: string;
+  default?: string;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  options: Record<string, OptionSpec>;
+  run(values: Record<string, string | boolean | undefined>): Promise<number>;
+}
+
+export function parseCommand(cmd: Command, argv: string[]): Record<string, string | boolean | undefined> {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const [name, spec] of Object.entries(cmd.options)) options[name] = { type: spec.type };
+  try {
+    const { values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+    for (const [name, spec] of Object.entries(cmd.options)) if (values[name] === undefined && spec.default !== undefined) values[name] = spec.default;
+    return values;
+  } catch (e) {
+    throw new CliError(`sae-lab ${cmd.name}: ${(e as Error).message} (see sae-lab ${cmd.name} --help)`, 2);
+  }
+}
+
+export function helpText(cmd: Command): string {
+  const width = Math.max(...Object.keys(cmd.options).map((n) => n.length)) + 4;
+  const lines = Object.entries(cmd.options).map(([name, spec]) => {
+    const dflt = spec.default !== undefined ? ` (default ${spec.default})` : '';
+    return `  --${name.padEnd(width)}${spec.help}${dflt}`;
+  });
+  return `${cmd.summary}\n\nUsage: ${cmd.usage}\n\nOptions:\n${lines.join('\n')}\n  --${'help'.padEnd(width)}show this help\n`;
+}
+
+export function required(values: Record<string, unknown>, name: string, cmd: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new CliError(`sae-lab ${cmd}: --${name} is required (see sae-lab ${cmd} --help)`, 2);
+  return v;
+}
+
+export function intOption(values: Record<string, unknown>, name: string, min = 1): number {
+  const raw = values[name];
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw new CliError(`--${name} must be an integer ≥ ${min}, got '${raw}'`, 2);
+  return n;
+}
+
+export function numberOption(values: Record<string, unknown>, name: string, positive = true): number {
+  const raw = values[name];
+  const n = Number(raw);
+  if (!Number.isFinite(n) || (positive && !(n > 0))) throw new CliError(`--${name} must be a ${positive ? 'positive ' : ''}number, got '${raw}'`, 2);
+  return n;
+}

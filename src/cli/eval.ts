@@ -1,0 +1,80 @@
+// sae-lab eval: RECIPE §3 metrics (and MMCS against known true directions) of any SAELens-layout SAE on a
+// data file, by default on the same held-out rows its training used (read from metrics.json when present).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mmcs } from '../analysis/mmcs.ts';
+import { CFG_FILE, WEIGHTS_FILE, decodeSaelens } from '../data/formats/saelens.ts';
+import { blockCount, heldOutRule, splitBlocks, type HeldOutRule } from '../data/split.ts';
+import { refuseNonFinite } from '../data/stats.ts';
+import { requestNodeDevice } from '../engine/node-device.ts';
+import type { SaeWeights } from '../engine/sae.ts';
+import { CliError, required, type Command } from './args.ts';
+import { openActivations } from './data.ts';
+import { evaluateSae } from './train.ts';
+
+export function loadSaeFolder(dir: string): { sae: SaeWeights; rule?: HeldOutRule } {
+  const cfgPath = join(dir, CFG_FILE);
+  const weightsPath = join(dir, WEIGHTS_FILE);
+  for (const p of [cfgPath, weightsPath]) if (!existsSync(p)) throw new CliError(`${p}: not found (an SAE folder holds ${CFG_FILE} and ${WEIGHTS_FILE})`);
+  const sae = decodeSaelens(readFileSync(cfgPath, 'utf8'), new Uint8Array(readFileSync(weightsPath)), dir);
+  const metricsPath = join(dir, 'metrics.json');
+  if (!existsSync(metricsPath)) return { sae };
+  try {
+    const held = JSON.parse(readFileSync(metricsPath, 'utf8')).held_out;
+    return { sae, rule: held ? heldOutRule(held.seed) : undefined };
+  } catch (e) {
+    throw new CliError(`${metricsPath}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+async function readTruth(path: string, d: number): Promise<{ truth: Float32Array; n: number }> {
+  const t = await openActivations(path);
+  try {
+    if (t.rows.d !== d) throw new CliError(`${path}: true directions have width ${t.rows.d}, the SAE has d_in=${d}`);
+    return { truth: await t.rows.readRows(0, t.rows.rows), n: t.rows.rows };
+  } finally {
+    await t.close();
+  }
+}
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'Evaluate a SAELens-layout SAE (v6 or legacy) on activations; prints metrics as JSON.',
+  usage: 'sae-lab eval --sae DIR --data FILE [--tensor NAME] [--truth TRUTH.npy] [--rows held-out|all] [--seed N]',
+  options: {
+    sae: { type: 'string', help: 'SAE folder (cfg.json + sae_weights.safetensors)' },
+    data: { type: 'string', help: 'activations: .npy or .safetensors' },
+    tensor: { type: 'string', help: 'tensor name inside a .safetensors file' },
+    truth: { type: 'string', help: 'true directions (.npy, F*×d) to report MMCS against' },
+    rows: { type: 'string', help: 'held-out (the training split) or all', default: 'held-out' },
+    seed: { type: 'string', help: 'held-out split seed when the SAE folder has no metrics.json (default 0)' },
+  },
+  async run(v) {
+    const dir = required(v, 'sae', 'eval');
+    const dataPath = required(v, 'data', 'eval');
+    if (v.rows !== 'held-out' && v.rows !== 'all') throw new CliError(`--rows must be held-out or all, got '${v.rows}'`, 2);
+    const { sae, rule: saved } = loadSaeFolder(dir);
+    const data = await openActivations(dataPath, v.tensor as string | undefined);
+    try {
+      const rows = data.rows;
+      if (rows.d !== sae.d) throw new CliError(`${dataPath}: rows have width ${rows.d}, the SAE in ${dir} has d_in=${sae.d}`);
+      const truth = v.truth ? await readTruth(v.truth as string, sae.d) : undefined;
+      const rule = v.seed !== undefined ? heldOutRule(Number(v.seed)) : (saved ?? heldOutRule(0));
+      const blocks = v.rows === 'all' ? [...Array(blockCount(rows.rows)).keys()] : splitBlocks(rows.rows, rule, rows.name).heldOutBlocks;
+      await refuseNonFinite(rows);
+      const gpu = await requestNodeDevice();
+      try {
+        const { density, ...metrics } = await evaluateSae(gpu.device, sae, rows, blocks);
+        const report: Record<string, unknown> = { ...metrics, rows: v.rows, held_out: v.rows === 'all' ? null : rule, adapter: gpu.adapter };
+        if (truth) report.mmcs = mmcs(truth.truth, truth.n, sae.W_dec, sae.features, sae.d);
+        void density;
+        process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      } finally {
+        gpu.device.destroy();
+      }
+    } finally {
+      await data.close();
+    }
+    return 0;
+  },
+};

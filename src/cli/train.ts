@@ -1,0 +1,180 @@
+// sae-lab train: stream an activation file through the GPU trainer, then evaluate on the held-out rows
+// and write the SAE the SAELens way, with metrics.json beside it.
+import { blockChunks, createBatchSource } from '../data/batches.ts';
+import { encodeSaelens } from '../data/formats/saelens.ts';
+import { heldOutRule, splitBlocks, rowsInBlocks, type HeldOutRule } from '../data/split.ts';
+import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
+import type { RowSource } from '../data/sources.ts';
+import { deadSteps, defaultConfig, type TrainConfig } from '../engine/config.ts';
+import { SaeRunner, type EvalMetrics } from '../engine/evaluate.ts';
+import { initParams } from '../engine/init.ts';
+import { requestNodeDevice } from '../engine/node-device.ts';
+import { Trainer, type StepMetrics } from '../engine/trainer.ts';
+import type { SaeWeights } from '../engine/sae.ts';
+import { CliError, intOption, numberOption, required, type Command } from './args.ts';
+import { openActivations } from './data.ts';
+import { checkOutDir, writeFolder } from './output.ts';
+
+export interface TrainResult {
+  sae: SaeWeights;
+  metrics: Record<string, unknown>;
+  density: Float64Array;
+  history: StepMetrics[];
+}
+
+export interface TrainRunOptions {
+  rows: RowSource;
+  config: TrainConfig;
+  rule: HeldOutRule;
+  device: GPUDevice;
+  adapter: string;
+  onProgress?: (step: number, last: StepMetrics | undefined, tokensPerS: number) => void;
+}
+
+/** The whole run on an opened row source: split, scale, train, fold, evaluate on held-out rows. */
+export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
+  const { rows, config: cfg, device } = o;
+  const split = splitBlocks(rows.rows, o.rule, rows.name);
+  const stats = await estimateDataStats(rows, split.trainBlocks);
+  const batches = createBatchSource(rows, split.trainBlocks, cfg.batch, cfg.seed);
+  let last: StepMetrics | undefined;
+  const trainer = Trainer.create(device, cfg, stats, initParams(cfg, stats), { metricsEvery: 25, onMetrics: (r) => (last = r[r.length - 1]) });
+  try {
+    const t0 = performance.now();
+    let next = batches.batch(0);
+    let lastReport = t0;
+    for (let t = 0; t < cfg.steps; t++) {
+      const batch = await next;
+      if (t + 1 < cfg.steps) next = batches.batch(t + 1); // read ahead while the GPU works
+      await trainer.step(batch);
+      const now = performance.now();
+      if (o.onProgress && (now - lastReport > 1000 || t + 1 === cfg.steps)) {
+        lastReport = now;
+        o.onProgress(t + 1, last, ((t + 1) * cfg.batch) / ((now - t0) / 1000));
+      }
+    }
+    const history = await trainer.flushMetrics();
+    const seconds = (performance.now() - t0) / 1000;
+    const sae = await trainer.exportSae();
+    const { lastFired } = await trainer.readFireStats();
+    const window = deadSteps(cfg);
+    const deadTrain = lastFired.filter((s) => cfg.steps - s >= window).length / cfg.features;
+    const evalResult = await evaluateSae(device, sae, rows, split.heldOutBlocks);
+    const { density, ...evalMetrics } = evalResult;
+    const tokens = cfg.steps * cfg.batch;
+    const metrics = {
+      ...evalMetrics,
+      dead_frac_train: deadTrain,
+      mse_note: 'mse_per_token = mean over held-out tokens of ‖x − x̂‖² in raw units (SAELens "mse" divides by d)',
+      steps: cfg.steps,
+      tokens,
+      seconds,
+      tokens_per_s: tokens / seconds,
+      final_train_loss: history[history.length - 1]?.loss ?? null,
+      adapter: o.adapter,
+      held_out: { ...o.rule, rows: rowsInBlocks(split.heldOutBlocks, rows.rows) },
+      seed: cfg.seed,
+      data: { name: rows.name, rows: rows.rows, d: rows.d, input_scale: stats.scale },
+      config: cfg,
+    };
+    return { sae, metrics, density, history };
+  } finally {
+    trainer.destroy();
+  }
+}
+
+export async function evaluateSae(
+  device: GPUDevice,
+  sae: SaeWeights,
+  rows: RowSource,
+  blocks: number[],
+): Promise<EvalMetrics & { density: Float64Array }> {
+  const runner = new SaeRunner(device, sae, 512);
+  try {
+    return await runner.evaluate(blockChunks(rows, blocks));
+  } finally {
+    runner.destroy();
+  }
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'Train a sparse autoencoder on an activation file and save it the SAELens way.',
+  usage: 'sae-lab train --data FILE.npy|FILE.safetensors [--tensor NAME] --arch standard|topk --features F --out DIR [options]',
+  options: {
+    data: { type: 'string', help: 'activations: .npy (N×d or docs×ctx×d) or .safetensors' },
+    tensor: { type: 'string', help: 'tensor name inside a .safetensors file (default: its only 2-D/3-D tensor)' },
+    arch: { type: 'string', help: 'standard (ReLU + L1·‖W_dec‖) or topk', default: 'standard' },
+    features: { type: 'string', help: 'dictionary size F (default 8·d)' },
+    l1: { type: 'string', help: 'standard: L1 coefficient λ', default: '2' },
+    k: { type: 'string', help: 'topk: active latents per row', default: '32' },
+    'k-aux': { type: 'string', help: 'topk: AuxK latents (default d/2)' },
+    'dead-window': { type: 'string', help: 'tokens without a fire after which a latent is dead (default min(10M, 25% of the run))' },
+    lr: { type: 'string', help: 'Adam learning rate (default 3e-3 standard, 1e-3 topk)' },
+    batch: { type: 'string', help: 'rows per step', default: '512' },
+    steps: { type: 'string', help: 'training steps', default: '2000' },
+    seed: { type: 'string', help: 'seed of the initialisation, the batch order and the held-out split', default: '0' },
+    out: { type: 'string', help: 'output folder (SAELens layout + metrics.json)' },
+    force: { type: 'boolean', help: 'replace a non-empty output folder' },
+  },
+  async run(v) {
+    const dataPath = required(v, 'data', 'train');
+    const out = required(v, 'out', 'train');
+    const arch = v.arch;
+    if (arch !== 'standard' && arch !== 'topk') throw new CliError(`--arch must be standard or topk, got '${arch}'`, 2);
+    checkOutDir(out, v.force === true);
+    // Validate every input before any GPU device exists.
+    const data = await openActivations(dataPath, v.tensor as string | undefined);
+    try {
+      const d = data.rows.d;
+      const steps = intOption(v, 'steps');
+      const batch = intOption(v, 'batch');
+      const cfg = defaultConfig({
+        arch,
+        d,
+        steps,
+        batch,
+        seed: intOption(v, 'seed', 0),
+        features: v.features !== undefined ? intOption(v, 'features') : undefined,
+        l1: numberOption(v, 'l1', false),
+        k: intOption(v, 'k'),
+        kAux: v['k-aux'] !== undefined ? intOption(v, 'k-aux') : undefined,
+        deadWindowTokens: v['dead-window'] !== undefined ? intOption(v, 'dead-window') : undefined,
+        lr: v.lr !== undefined ? numberOption(v, 'lr') : undefined,
+      });
+      if (arch === 'topk' && cfg.k > cfg.features) throw new CliError(`--k (${cfg.k}) must not exceed --features (${cfg.features})`, 2);
+      const rule = heldOutRule(cfg.seed);
+      splitBlocks(data.rows.rows, rule, data.rows.name); // refuses files too small to hold rows out
+      await refuseNonFinite(data.rows);
+      const gpu = await requestNodeDevice();
+      try {
+        process.stderr.write(`training ${arch} SAE: d=${d} F=${cfg.features} batch=${batch} steps=${steps} on ${gpu.adapter}\n`);
+        const result = await trainOnRows({
+          rows: data.rows,
+          config: cfg,
+          rule,
+          device: gpu.device,
+          adapter: gpu.adapter,
+          onProgress: (step, last, tps) => process.stderr.write(progressLine(step, steps, last, tps, cfg.features) + '\n'),
+        });
+        const sparsity = Float32Array.from(result.density, (p) => Math.log10(p + 1e-10));
+        const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath });
+        await writeFolder(out, { ...files, 'metrics.json': JSON.stringify(result.metrics, null, 2) + '\n' });
+        const m = result.metrics as unknown as EvalMetrics;
+        process.stderr.write(`held-out: fvu ${m.fvu.toFixed(4)}  l0 ${m.l0.toFixed(2)}  dead ${(100 * m.dead_frac_eval).toFixed(1)}%  → ${out}\n`);
+      } finally {
+        gpu.device.destroy();
+      }
+    } finally {
+      await data.close();
+    }
+    return 0;
+  },
+};
+
+function progressLine(step: number, steps: number, m: StepMetrics | undefined, tps: number, F: number): string {
+  const parts = [`step ${step}/${steps}`];
+  if (m) parts.push(`loss ${m.loss.toPrecision(4)}`, `l0 ${m.l0.toFixed(1)}`, `dead ${((100 * m.dead) / F).toFixed(1)}%`);
+  parts.push(`${Math.round(tps).toLocaleString('en-US')} tok/s`);
+  return parts.join('  ');
+}
