@@ -1,8 +1,7 @@
 // TopK forward and the AuxK error terms (RECIPE §2). Latents stay sparse: (index, value) pairs per row.
 //   select:     per row, the K largest pre-activations (ties → lower index), optionally only among dead
 //               latents (MASKED, for AuxK); val = ReLU(pre); rows with fewer candidates pad with NONE/0.
-//               One workgroup per row: K rounds, each a strided scan for the best entry ranked below the
-//               previous pick, then a tree over the lanes — exact, deterministic, no sorting of F.
+//               One invocation per row, one pass over F keeping the best K in order (K ≤ MAX_K).
 //   decode:     X̂[b] = Σ_r val[b,r] · W_dec[idx[b,r]] (+ b_dec when HAS_BIAS); one invocation per (b, j)
 //   aux_mean:   ē_j = (1/B) Σ_b e_b,j with e = x' − x̂' (the main residual, gradient stopped)
 //   aux_rows:   per row: ‖e_b − ē‖² and ‖ê_b − e_b‖²
@@ -45,54 +44,39 @@ struct Aux { B: u32, d: u32, F: u32, alpha: f32 }
 @group(0) @binding(22) var<storage, read> stats_in: array<f32>;
 @group(0) @binding(23) var<storage, read_write> Gaux: array<f32>;   // (B, d)
 
-const LANES = 64u;
-var<workgroup> best_v: array<f32, 64>;
-var<workgroup> best_i: array<u32, 64>;
+// Selection keeps a sorted list of at most MAX_K (value, index) pairs in private memory; most entries are
+// rejected by one comparison with the current K-th best, so a row costs about F comparisons.
+const MAX_K = 512u;
 
 // (v, i) ranks above (w, j): larger value first, then lower index.
 fn above(v: f32, i: u32, w: f32, j: u32) -> bool { return v > w || (v == w && i < j); }
 
 @compute @workgroup_size(64)
-fn select_topk(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32) {
-  let b = wid.x + wid.y * 65535u;
-  if (b >= su.B) { return; }  // uniform per workgroup, so barriers below stay in uniform control flow
-  let row = b * su.F;
-  if (lane == 0u) {
-    for (var r = 0u; r < su.K; r++) { idx[b * su.K + r] = NONE; val[b * su.K + r] = 0.0; }
+fn select_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let b = gid.x + gid.y * nwg.x * 64u;
+  if (b >= su.B) { return; }
+  let K = min(su.K, MAX_K);
+  var lv: array<f32, MAX_K>;
+  var li: array<u32, MAX_K>;
+  var n = 0u;
+  for (var i = 0u; i < su.F; i++) {
+    if (MASKED && dead[i] == 0u) { continue; }
+    let v = pre[b * su.F + i];
+    if (n == K && !above(v, i, lv[K - 1u], li[K - 1u])) { continue; }
+    // Scanning i upwards, an equal value never ranks above an earlier index, so ties keep the lower one.
+    var p = min(n, K - 1u);
+    while (p > 0u && above(v, i, lv[p - 1u], li[p - 1u])) {
+      lv[p] = lv[p - 1u];
+      li[p] = li[p - 1u];
+      p--;
+    }
+    lv[p] = v;
+    li[p] = i;
+    n = min(n + 1u, K);
   }
-  var prev_v = 0.0;
-  var prev_i = NONE;  // NONE: nothing picked yet, every candidate qualifies
   for (var r = 0u; r < su.K; r++) {
-    var bv = 0.0;
-    var bi = NONE;
-    for (var i = lane; i < su.F; i += LANES) {
-      if (MASKED && dead[i] == 0u) { continue; }
-      let v = pre[row + i];
-      if ((prev_i == NONE || above(prev_v, prev_i, v, i)) && (bi == NONE || above(v, i, bv, bi))) { bv = v; bi = i; }
-    }
-    best_v[lane] = bv;
-    best_i[lane] = bi;
-    for (var stride = LANES / 2u; stride > 0u; stride /= 2u) {
-      workgroupBarrier();
-      if (lane < stride) {
-        let ov = best_v[lane + stride];
-        let oi = best_i[lane + stride];
-        if (oi != NONE && (best_i[lane] == NONE || above(ov, oi, best_v[lane], best_i[lane]))) {
-          best_v[lane] = ov;
-          best_i[lane] = oi;
-        }
-      }
-    }
-    let pick_i = workgroupUniformLoad(&best_i[0]);  // also the barrier after the tree
-    let pick_v = best_v[0];
-    workgroupBarrier();
-    if (lane == 0u) {
-      idx[b * su.K + r] = pick_i;
-      val[b * su.K + r] = select(0.0, max(pick_v, 0.0), pick_i != NONE);
-    }
-    if (pick_i == NONE) { break; }  // no candidate left: the rest of the row stays NONE
-    prev_v = pick_v;
-    prev_i = pick_i;
+    let o = b * su.K + r;
+    if (r < n) { idx[o] = li[r]; val[o] = max(lv[r], 0.0); } else { idx[o] = NONE; val[o] = 0.0; }
   }
 }
 

@@ -1,7 +1,7 @@
 // Running a saved SAE (raw units, any SAELens layout) over rows on the GPU, and the metrics of RECIPE §3.
 // Uses the training kernels: prepare (x − b_dec when apply_b_dec_to_input) → encoder GEMM → ReLU or TopK
 // → decoder → residual. Sums are taken in float64 on the CPU from per-row results.
-import { Kernel, dispatch, encodeDispatches, flatGrid, matmulGrid, readBuffer, rowGrid, storage, writeArray, type Dispatch } from './kernel.ts';
+import { Kernel, dispatch, encodeDispatches, flatGrid, matmulGrid, readBuffer, storage, writeArray, type Dispatch } from './kernel.ts';
 import type { SaeWeights } from './sae.ts';
 
 export interface EvalMetrics {
@@ -90,7 +90,7 @@ export class SaeRunner {
       plan.idx = f32('idx', rows * k);
       plan.val = f32('val', rows * k);
       const sel = Kernel.get(device, 'topk', 'select_topk', { MASKED: false });
-      list.push(dispatch(sel, { su: sel.uniform('su', { B: rows, F, K: k }).buffer, pre: acts, dead: rowsq, idx: plan.idx, val: plan.val }, rowGrid(rows)));
+      list.push(dispatch(sel, { su: sel.uniform('su', { B: rows, F, K: k }).buffer, pre: acts, dead: rowsq, idx: plan.idx, val: plan.val }, flatGrid(rows)));
       const dec = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: true });
       list.push(dispatch(dec, { du: dec.uniform('du', { B: rows, d, K: k }).buffer, sidx: plan.idx, sval: plan.val, W_dec: w.W_dec, b_dec: w.b_dec, Xhat }, flatGrid(rows * d)));
     } else {

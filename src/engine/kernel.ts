@@ -119,12 +119,6 @@ export function flatGrid(n: number, lanes = 64): [number, number] {
   return [MAX_GROUPS, Math.ceil(groups / MAX_GROUPS)];
 }
 
-/** One workgroup per row, indexed as wid.x + wid.y·65535. */
-export function rowGrid(rows: number): [number, number] {
-  if (rows <= MAX_GROUPS) return [Math.max(1, rows), 1];
-  return [MAX_GROUPS, Math.ceil(rows / MAX_GROUPS)];
-}
-
 /** Workgroups of the register-blocked matmul: 8×8 invocations, 4×4 outputs each. */
 export function matmulGrid(M: number, N: number): [number, number] {
   return [Math.ceil(N / 32), Math.ceil(M / 32)];

@@ -34,6 +34,9 @@ export function estimateMemory(cfg: TrainConfig): MemoryEstimate {
 export class DoesNotFitError extends Error {}
 
 export function checkFits(cfg: TrainConfig, limits: GPUSupportedLimits): void {
+  if (cfg.arch === 'topk' && (cfg.k > MAX_TOPK || cfg.kAux > MAX_TOPK)) {
+    throw new DoesNotFitError(`k=${cfg.k} and k_aux=${cfg.kAux} must each be at most ${MAX_TOPK}`);
+  }
   const { largest, total } = estimateMemory(cfg);
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   if (largest.bytes > cap) {
@@ -48,3 +51,6 @@ export function checkFits(cfg: TrainConfig, limits: GPUSupportedLimits): void {
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
+
+/** TopK's selection keeps its candidates in private memory (shaders/topk.wgsl MAX_K). */
+export const MAX_TOPK = 512;

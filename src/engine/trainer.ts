@@ -9,7 +9,6 @@ import {
   flatGrid,
   matmulGrid,
   readBuffer,
-  rowGrid,
   storage,
   writeArray,
   type Dispatch,
@@ -423,7 +422,7 @@ function buildStep(
     const select = (masked: boolean, count: number, idx: GPUBuffer, val: GPUBuffer) => {
       const k = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked });
       const su = k.uniform('su', { B, F, K: count });
-      list.push(dispatch(k, { su: su.buffer, pre: b.pre!, dead: b.dead!, idx, val }, rowGrid(B)));
+      list.push(dispatch(k, { su: su.buffer, pre: b.pre!, dead: b.dead!, idx, val }, flatGrid(B)));
     };
     select(false, K, b.idx!, b.val!);
     select(true, KA, b.aidx!, b.aval!);
