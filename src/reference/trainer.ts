@@ -1,0 +1,163 @@
+// The float64 reference trainer: one training step of either SAE variant, written plainly, for the GPU
+// trainer to be tested against (RECIPE §1–2).
+//   standard: xs = s·x → λ_t → loss, grads → global norm → clip factor → Adam (ε 1e-8, lr_t)
+//   topk:     xs = s·x → dead mask → loss, grads (AuxK if any dead) → project W_dec rows' grads
+//             → Adam (ε 6.25e-10, no clipping) → renormalise W_dec rows to 1
+//   both:     fire statistics of the batch (f > 0) → t += 1
+import { ADAM_EPS, type DataStats, type TrainConfig } from '../engine/config.ts';
+import { adamUpdateParams } from './adam.ts';
+import { cloneParams64, globalNorm, toParams32, toParams64, zeroParams64, type Params32, type Params64 } from './params.ts';
+import { fireCounts, standardForwardBackward, topkForwardBackward, type SaeResult, type TopkResult } from './sae.ts';
+import { clipScale, deadSteps, l1At, lrAt } from './schedule.ts';
+
+export interface ReferenceStepMetrics {
+  /** 0-based index of the step these metrics belong to */
+  step: number;
+  loss: number;
+  /** (1/B)Σ‖x̂'−x'‖² (standard) or L_main (topk) */
+  recon: number;
+  /** λ_t·penalty (standard) or α·L_aux (topk) */
+  sparsity: number;
+  /** mean active latents per row */
+  l0: number;
+  /** norm of the gradient Adam sees, before clipping (topk: after the decoder-row projection) */
+  gradNorm: number;
+  /** |D| at the start of the step */
+  deadCount: number;
+  /** factor the gradients were scaled by (1 = not clipped; always 1 for topk) */
+  clipScale: number;
+  lr: number;
+  /** λ_t (0 for topk) */
+  l1: number;
+}
+
+/** Everything one step computed, for tests that compare a GPU step piece by piece. */
+export interface ReferenceStepDetail {
+  metrics: ReferenceStepMetrics;
+  /** (B, d) the scaled batch */
+  xs: Float64Array;
+  /** (F) dead mask used by the step */
+  dead: Uint8Array;
+  /** forward/backward of the step (TopkResult for topk) */
+  result: SaeResult | TopkResult;
+  /** ∂L/∂θ straight from the loss (before projection and clipping) */
+  rawGrads: Params64;
+  /** the gradient handed to Adam before the clip factor (topk: W_dec projected; standard: = rawGrads) */
+  grads: Params64;
+  /** parameters before and after the step (after: Adam and, for topk, renormalisation) */
+  before: Params64;
+  after: Params64;
+}
+
+export class ReferenceTrainer {
+  readonly params: Params64;
+  /** Adam first moment */
+  readonly m: Params64;
+  /** Adam second moment */
+  readonly v: Params64;
+  /** steps done so far (the next step's 0-based index) */
+  t = 0;
+  /** (F) step index + 1 of the last step in which each feature fired; 0 = never */
+  readonly lastFired: Int32Array;
+  /** (F) number of rows in which each feature fired, over the whole run */
+  readonly fireCount: Float64Array;
+  readonly history: ReferenceStepMetrics[] = [];
+
+  constructor(readonly cfg: TrainConfig, readonly stats: DataStats, init: Params32 | Params64) {
+    const { d, features: F } = cfg;
+    this.params = toParams64(init);
+    if (this.params.W_enc.length !== d * F || this.params.b_enc.length !== F || this.params.W_dec.length !== F * d
+      || this.params.b_dec.length !== d) {
+      throw new Error(`initial parameters do not have the shapes of d = ${d}, F = ${F}`);
+    }
+    this.m = zeroParams64(d, F);
+    this.v = zeroParams64(d, F);
+    this.lastFired = new Int32Array(F);
+    this.fireCount = new Float64Array(F);
+  }
+
+  /** (F) 1 where a latent is dead at the start of the next step: t − lastFired_i ≥ deadSteps. */
+  deadMask(): Uint8Array {
+    const window = deadSteps(this.cfg);
+    return Uint8Array.from(this.lastFired, (last) => (this.t - last >= window ? 1 : 0));
+  }
+
+  /** The parameters rounded to float32 (what a GPU trainer with the same history would hold, roughly). */
+  params32(): Params32 {
+    return toParams32(this.params);
+  }
+
+  /** One step on a batch of raw rows (B × d). */
+  step(xRaw: Float32Array | Float64Array): ReferenceStepMetrics {
+    return this.stepWithGrads(xRaw).metrics;
+  }
+
+  /** One step, returning everything it computed. */
+  stepWithGrads(xRaw: Float32Array | Float64Array): ReferenceStepDetail {
+    const { cfg, stats } = this;
+    const { batch: B, d, features: F } = cfg;
+    if (xRaw.length !== B * d) throw new Error(`batch has ${xRaw.length} values, expected ${B}×${d}`);
+    const t = this.t;
+    const xs = Float64Array.from(xRaw, (x) => stats.scale * x);
+    const dead = this.deadMask();
+    let deadCount = 0;
+    for (const x of dead) deadCount += x;
+    const before = cloneParams64(this.params);
+    const lr = lrAt(cfg, t);
+
+    let result: SaeResult | TopkResult;
+    let grads: Params64;
+    let scale = 1;
+    let l1 = 0;
+    if (cfg.arch === 'standard') {
+      l1 = l1At(cfg, t);
+      result = standardForwardBackward(this.params, xs, l1);
+      grads = result.grads;
+    } else {
+      result = topkForwardBackward(this.params, xs, {
+        k: cfg.k, kAux: cfg.kAux, alpha: cfg.auxAlpha, variance: stats.variance, dead,
+      });
+      grads = cloneParams64(result.grads);
+      projectRowGrads(grads.W_dec, this.params.W_dec, F, d);
+    }
+    const gradNorm = globalNorm(grads);
+    if (cfg.arch === 'standard') scale = clipScale(gradNorm);
+
+    adamUpdateParams(this.params, grads, this.m, this.v, { t, lr, eps: ADAM_EPS[cfg.arch], gradScale: scale });
+    if (cfg.arch === 'topk') normaliseRows(this.params.W_dec, F, d);
+
+    const counts = fireCounts(result.f, B, F);
+    for (let i = 0; i < F; i++) {
+      if (counts[i]! > 0) this.lastFired[i] = t + 1;
+      this.fireCount[i]! += counts[i]!;
+    }
+    this.t = t + 1;
+
+    const metrics: ReferenceStepMetrics = {
+      step: t, loss: result.loss, recon: result.recon, sparsity: result.sparsity, l0: result.l0,
+      gradNorm, deadCount, clipScale: scale, lr, l1,
+    };
+    this.history.push(metrics);
+    return { metrics, xs, dead, result, rawGrads: result.grads, grads, before, after: cloneParams64(this.params) };
+  }
+}
+
+/** g_i ← g_i − (g_i·w_i) w_i for each (F, d) row: removes the gradient's component along unit rows w_i. */
+export function projectRowGrads(gW_dec: Float64Array, W_dec: Float64Array, F: number, d: number): void {
+  for (let i = 0; i < F; i++) {
+    let dot = 0;
+    for (let j = 0; j < d; j++) dot += gW_dec[i * d + j]! * W_dec[i * d + j]!;
+    for (let j = 0; j < d; j++) gW_dec[i * d + j]! -= dot * W_dec[i * d + j]!;
+  }
+}
+
+/** Each (F, d) row scaled to norm 1 (a zero row is left as it is). */
+export function normaliseRows(W: Float64Array, F: number, d: number): void {
+  for (let i = 0; i < F; i++) {
+    let sq = 0;
+    for (let j = 0; j < d; j++) sq += W[i * d + j]! ** 2;
+    if (sq === 0) continue;
+    const inv = 1 / Math.sqrt(sq);
+    for (let j = 0; j < d; j++) W[i * d + j]! *= inv;
+  }
+}
