@@ -106,7 +106,7 @@ fn loss(@builtin(local_invocation_index) lane: u32) {
   if (lu.sparse != 0u) {
     recon = recon * lu.inv_v;
     sparsity = 0.0;
-    if (nd_t > 0.0) { sparsity = lu.alpha * term_t / (B * stats[2]); }
+    if (nd_t > 0.0 && stats[2] > 0.0) { sparsity = lu.alpha * term_t / (B * stats[2]); }
   }
   let o = lu.slot * 8u;
   ring[o + 0u] = recon + sparsity;

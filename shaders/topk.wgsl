@@ -6,7 +6,7 @@
 //   aux_mean:   ē_j = (1/B) Σ_b e_b,j with e = x' − x̂' (the main residual, gradient stopped)
 //   aux_rows:   per row: ‖e_b − ē‖² and ‖ê_b − e_b‖²
 //   aux_scale:  one workgroup: v_e = (1/B) Σ ‖e_b − ē‖² → stats[2]; dead count → stats[4];
-//               stats[3] = α·2/(B·v_e) if any latent is dead, else 0
+//               stats[3] = α·2/(B·v_e) if any latent is dead (and v_e > 0), else 0
 //   aux_grad:   Gaux = stats[3] · (ê − e)     (α g_aux: AuxK's gradient wrt ê, α folded in)
 
 override MASKED: bool = false;
@@ -144,7 +144,7 @@ fn aux_scale(@builtin(local_invocation_index) lane: u32) {
   if (lane == 0u) {
     stats[2] = ve;
     stats[4] = ndead;
-    stats[3] = select(0.0, au.alpha * 2.0 / (f32(au.B) * ve), ndead > 0.0);
+    stats[3] = select(0.0, au.alpha * 2.0 / (f32(au.B) * ve), ndead > 0.0 && ve > 0.0);
   }
 }
 

@@ -8,6 +8,7 @@ import type { RowSource } from '../data/sources.ts';
 import { deadSteps, defaultConfig, type TrainConfig } from '../engine/config.ts';
 import { SaeRunner, type EvalMetrics } from '../engine/evaluate.ts';
 import { initParams } from '../engine/init.ts';
+import { checkFits } from '../engine/memory.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { Trainer, type StepMetrics } from '../engine/trainer.ts';
 import type { SaeWeights } from '../engine/sae.ts';
@@ -34,6 +35,7 @@ export interface TrainRunOptions {
 /** The whole run on an opened row source: split, scale, train, fold, evaluate on held-out rows. */
 export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
   const { rows, config: cfg, device } = o;
+  checkFits(cfg, device.limits);
   const split = splitBlocks(rows.rows, o.rule, rows.name);
   const stats = await estimateDataStats(rows, split.trainBlocks);
   const batches = createBatchSource(rows, split.trainBlocks, cfg.batch, cfg.seed);
@@ -148,6 +150,7 @@ export const trainCommand: Command = {
       await refuseNonFinite(data.rows);
       const gpu = await requestNodeDevice();
       try {
+        checkFits(cfg, gpu.device.limits);
         process.stderr.write(`training ${arch} SAE: d=${d} F=${cfg.features} batch=${batch} steps=${steps} on ${gpu.adapter}\n`);
         const result = await trainOnRows({
           rows: data.rows,

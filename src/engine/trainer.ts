@@ -218,6 +218,26 @@ export class Trainer {
     };
   }
 
+  /** Names of the internal buffers (for tests and debugging: every kernel's output can be inspected). */
+  get internalBuffers(): string[] {
+    return Object.keys(this.b);
+  }
+
+  /** The raw bytes of an internal buffer, e.g. 'f', 'G', 'h', 'lists' (see createBuffers). */
+  async readInternal(name: string): Promise<ArrayBuffer> {
+    const buf = this.b[name];
+    if (!buf) throw new Error(`no internal buffer '${name}'`);
+    return readBuffer(this.device, buf);
+  }
+
+  /** Fill an internal buffer's range with one float (tests poison outputs with NaN before a step). */
+  fillInternal(name: string, value: number, offsetFloats = 0, count?: number): void {
+    const buf = this.b[name];
+    if (!buf) throw new Error(`no internal buffer '${name}'`);
+    const n = count ?? buf.size / 4 - offsetFloats;
+    writeArray(this.device, buf, offsetFloats * 4, new Float32Array(n).fill(value));
+  }
+
   async snapshot(): Promise<TrainerSnapshot> {
     await this.flushMetrics();
     const { fireCount, lastFired } = await this.readFireStats();

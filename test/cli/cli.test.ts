@@ -1,0 +1,127 @@
+// The CLI as a user runs it (a child process through bin/sae-lab.js): synth → train → eval round trip,
+// and bad input: a one-line error naming the file and the problem, non-zero exit, nothing written to --out.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeNpy } from '../../src/data/formats/npy.ts';
+
+const BIN = join(import.meta.dirname, '../../bin/sae-lab.js');
+const dir = mkdtempSync(join(tmpdir(), 'sae-lab-cli-'));
+
+function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', timeout: 180_000 });
+  // Dawn prints a Vulkan loader warning when it probes for a GPU; it is not ours to report.
+  const stderr = r.stderr.split('\n').filter((l) => l && !/Vulkan|initializing adapter|InitializeImpl/.test(l)).join('\n');
+  return { code: r.status ?? -1, stdout: r.stdout, stderr };
+}
+
+function expectRefused(r: ReturnType<typeof cli>, ...fragments: string[]): void {
+  expect(r.code).not.toBe(0);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: /);
+  for (const f of fragments) expect(lines[0]).toContain(f);
+}
+
+describe('sae-lab CLI', () => {
+  beforeAll(() => {
+    const r = cli('synth', '--out', 'gt.npy', '--d', '8', '--features', '24', '--rows', '3000', '--seed', '3');
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('synth writes the data and its true directions', () => {
+    expect(readFileSync(join(dir, 'gt.npy')).length).toBe(128 + 3000 * 8 * 4);
+    expect(readFileSync(join(dir, 'gt.truth.npy')).length).toBe(128 + 24 * 8 * 4);
+  });
+
+  for (const arch of ['standard', 'topk']) {
+    it(`train ${arch} writes a SAELens folder whose metrics eval reproduces`, () => {
+      const out = `sae-${arch}`;
+      const r = cli('train', '--data', 'gt.npy', '--arch', arch, '--features', '32', '--k', '3', '--steps', '30', '--batch', '64', '--out', out);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/step 30\/30/);
+      for (const f of ['cfg.json', 'sae_weights.safetensors', 'sparsity.safetensors', 'metrics.json']) expect(existsSync(join(dir, out, f))).toBe(true);
+      const cfg = JSON.parse(readFileSync(join(dir, out, 'cfg.json'), 'utf8'));
+      expect(cfg).toMatchObject({ d_in: 8, d_sae: 32, architecture: arch, apply_b_dec_to_input: arch === 'topk', normalize_activations: 'none' });
+      const metrics = JSON.parse(readFileSync(join(dir, out, 'metrics.json'), 'utf8'));
+      for (const k of ['fvu', 'mse_per_token', 'l0', 'dead_frac_eval', 'dead_frac_train', 'dense_frac', 'steps', 'tokens', 'seconds', 'tokens_per_s', 'adapter', 'held_out', 'seed']) {
+        expect(metrics, k).toHaveProperty(k);
+      }
+      expect(metrics.held_out).toMatchObject({ kind: 'blocks', block_rows: 256, seed: 0 });
+      const ev = cli('eval', '--sae', out, '--data', 'gt.npy', '--truth', 'gt.truth.npy');
+      expect(ev.code, ev.stderr).toBe(0);
+      const again = JSON.parse(ev.stdout);
+      for (const k of ['fvu', 'mse_per_token', 'l0', 'dead_frac_eval', 'dense_frac']) {
+        expect(Math.abs(again[k] - metrics[k]), k).toBeLessThanOrEqual(0.01 * Math.abs(metrics[k]) + 1e-12);
+      }
+      expect(again.mmcs).toBeGreaterThan(0);
+      expect(again.mmcs).toBeLessThanOrEqual(1);
+    });
+  }
+
+  it('every command has --help', () => {
+    for (const c of ['synth', 'train', 'eval']) {
+      const r = cli(c, '--help');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`sae-lab ${c}`);
+    }
+  });
+
+  describe('bad input', () => {
+    const train = (data: string, ...more: string[]) => cli('train', '--data', data, '--out', 'never', '--steps', '5', ...more);
+    const afterEach = () => expect(existsSync(join(dir, 'never'))).toBe(false);
+
+    it('a missing file', () => {
+      expectRefused(train('missing.npy'), 'missing.npy', 'cannot open');
+      afterEach();
+    });
+    it('a malformed file (wrong magic)', () => {
+      writeFileSync(join(dir, 'junk.npy'), 'this is not a numpy file at all, not even close');
+      expectRefused(train('junk.npy'), 'junk.npy');
+      afterEach();
+    });
+    it('a truncated file', () => {
+      writeFileSync(join(dir, 'short.npy'), readFileSync(join(dir, 'gt.npy')).subarray(0, 5000));
+      expectRefused(train('short.npy'), 'short.npy');
+      afterEach();
+    });
+    it('a wrong dtype', () => {
+      const bytes = Buffer.from(encodeNpy(new Float32Array(600 * 4), [600, 4]));
+      bytes.write("'<i4'", bytes.indexOf("'<f4'"), 'latin1');
+      writeFileSync(join(dir, 'ints.npy'), bytes);
+      expectRefused(train('ints.npy'), 'ints.npy', '<i4');
+      afterEach();
+    });
+    it('a wrong shape (1-D)', () => {
+      writeFileSync(join(dir, 'flat.npy'), encodeNpy(new Float32Array(4096), [4096]));
+      expectRefused(train('flat.npy'), 'flat.npy');
+      afterEach();
+    });
+    it('NaN rows are refused', () => {
+      const data = new Float32Array(600 * 4).fill(1);
+      data[4 * 123 + 2] = NaN;
+      writeFileSync(join(dir, 'nan.npy'), encodeNpy(data, [600, 4]));
+      expectRefused(train('nan.npy'), 'nan.npy', 'NaN', 'row 123');
+      afterEach();
+    });
+    it('an unsupported extension', () => {
+      writeFileSync(join(dir, 'data.csv'), '1,2,3\n');
+      expectRefused(train('data.csv'), 'data.csv', 'unsupported');
+      afterEach();
+    });
+    it('a dictionary too large for the device', () => {
+      expectRefused(train('gt.npy', '--features', '200000000'), 'features', 'MiB');
+      afterEach();
+    });
+    it('an unknown option', () => {
+      expectRefused(cli('train', '--data', 'gt.npy', '--out', 'never', '--bogus', '1'), 'bogus');
+      afterEach();
+    });
+    it('eval of an SAE whose width differs from the data', () => {
+      const r = cli('eval', '--sae', join(import.meta.dirname, '../../../shared/fixtures/saelens/v6-standard'), '--data', 'gt.npy');
+      expectRefused(r, 'gt.npy', 'd_in=32');
+    });
+  });
+});
