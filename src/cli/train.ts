@@ -148,9 +148,8 @@ export const trainCommand: Command = {
       const rule = heldOutRule(cfg.seed);
       splitBlocks(data.rows.rows, rule, data.rows.name); // refuses files too small to hold rows out
       await refuseNonFinite(data.rows);
-      const gpu = await requestNodeDevice();
+      const gpu = await requestNodeDevice((limits) => checkFits(cfg, limits));
       try {
-        checkFits(cfg, gpu.device.limits);
         process.stderr.write(`training ${arch} SAE: d=${d} F=${cfg.features} batch=${batch} steps=${steps} on ${gpu.adapter}\n`);
         const result = await trainOnRows({
           rows: data.rows,

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeAdapter, requiredLimitsFor } from './device.ts';
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+// Debian's chromium package puts SwiftShader here; SAE_LAB_SWIFTSHADER_ICD points elsewhere.
+const SWIFTSHADER_ICD = process.env.SAE_LAB_SWIFTSHADER_ICD ?? '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 export interface NodeGpu {
   device: GPUDevice;
@@ -29,7 +30,11 @@ async function tryAdapter(create: Create): Promise<GPUAdapter | null> {
   return gpu.requestAdapter({ powerPreference: 'high-performance' });
 }
 
-export async function requestNodeDevice(): Promise<NodeGpu> {
+/**
+ * @param validate called with the adapter's limits before any device exists, so a run that cannot fit is
+ *   refused without ever creating one
+ */
+export async function requestNodeDevice(validate?: (limits: GPUSupportedLimits) => void): Promise<NodeGpu> {
   // Vulkan's loader complains without a runtime dir; an empty private one is enough.
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'sae-lab-xdg-'));
   const { create, globals } = await import('webgpu');
@@ -45,6 +50,7 @@ export async function requestNodeDevice(): Promise<NodeGpu> {
         `${SWIFTSHADER_ICD} (install Debian's chromium and libvulkan1)`,
     );
   }
+  validate?.(adapter.limits);
   const device = await adapter.requestDevice({ requiredLimits: requiredLimitsFor(adapter) });
   const description = describeAdapter(adapter.info);
   return { device, adapter: description, isSoftware: /swiftshader/i.test(description) };

@@ -1,0 +1,83 @@
+// npm run test:mutants — deliberate shader mutations, applied one at a time; each must make a test fail.
+// A mutation the tests do not catch means a kernel property nothing checks. Prints a table; exits 1 if any
+// mutation survives. Every file is restored afterwards (also on Ctrl-C).
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface Mutation {
+  name: string;
+  file: string;
+  from: string;
+  to: string;
+}
+
+const MUTATIONS: Mutation[] = [
+  { name: 'matmul: wrong index into A', file: 'matmul.wgsl', from: 'return A[m * dims.K + k];', to: 'return A[m * dims.K + (k + 1u) % dims.K];' },
+  { name: 'matmul: bias dropped', file: 'matmul.wgsl', from: 'value += bias[n];', to: 'value += 0.0;' },
+  { name: 'rows: residual gradient missing 2/B', file: 'rows.wgsl', from: 'G[i] = u.coef * e;', to: 'G[i] = e;' },
+  { name: 'standard: λ‖W_dec‖ term of ∂L/∂pre dropped', file: 'standard.wgsl', from: 'dF[idx] + u.lam_over_B * norms[i]', to: 'dF[idx]' },
+  { name: 'standard: decoder-norm penalty gradient dropped', file: 'standard.wgsl', from: ' + u.lam_over_B * fsum[i] * W_dec[idx] / norms[i]', to: '' },
+  { name: 'standard: ReLU mask uses ≥ 0', file: 'standard.wgsl', from: 'if (f[idx] > 0.0)', to: 'if (f[idx] >= 0.0)' },
+  { name: 'adam: bias correction of v missing', file: 'adam.wgsl', from: 'm / (sqrt(v) / u.sqrt_bc2 + u.eps)', to: 'm / (sqrt(v) + u.eps)' },
+  { name: 'adam: second moment not squared', file: 'adam.wgsl', from: '(1.0 - u.beta2) * g * g', to: '(1.0 - u.beta2) * g' },
+  { name: 'adam: clip factor ignored', file: 'adam.wgsl', from: 'let g = stats[1] * grads[i];', to: 'let g = grads[i];' },
+  { name: 'reduce: clip never scales', file: 'reduce.wgsl', from: 'stats[1] = min(1.0, flat.clip / (norm + 1e-6));', to: 'stats[1] = 1.0;' },
+  { name: 'reduce: colsum skips the last row', file: 'reduce.wgsl', from: 'for (var m = 0u; m < cols.M; m++)', to: 'for (var m = 0u; m + 1u < cols.M; m++)' },
+  { name: 'sparse: missing barrier in the prefix scan', file: 'sparse.wgsl', from: '    if (lane >= stride) { add = part[lane - stride]; }\n    workgroupBarrier();', to: '    if (lane >= stride) { add = part[lane - stride]; }' },
+  { name: 'sparse: ∂b_dec loses −Σh W_encᵀ', file: 'sparse.wgsl', from: 'gb_dec[j] = s - t;', to: 'gb_dec[j] = s;' },
+  { name: 'sparse: groups left unsorted', file: 'sparse.wgsl', from: 'while (q > start && lists[q - 1u] > e)', to: 'while (false)' },
+  { name: 'topk: selection prefers the smaller value', file: 'topk.wgsl', from: 'return v > w || (v == w && i < j);', to: 'return v < w || (v == w && i < j);' },
+  { name: 'topk: ties broken towards the higher index', file: 'topk.wgsl', from: 'return v > w || (v == w && i < j);', to: 'return v > w || (v == w && i > j);' },
+  { name: 'topk: AuxK gradient dropped', file: 'topk.wgsl', from: 'Gaux[t] = stats_in[3] *', to: 'Gaux[t] = 0.0 *' },
+  { name: 'topk: AuxK variance uses B − 1', file: 'topk.wgsl', from: 'let ve = tree_total(lane, s) / f32(au.B);', to: 'let ve = tree_total(lane, s) / f32(au.B - 1u);' },
+  { name: 'norms: gradient not projected', file: 'norms.wgsl', from: 'gW_dec[i * u.d + j] -= dot * W_dec[i * u.d + j];', to: 'gW_dec[i * u.d + j] -= 0.0 * dot;' },
+  { name: 'norms: rows not renormalised', file: 'norms.wgsl', from: 'let inv = 1.0 / sqrt(sq);', to: 'let inv = 1.0;' },
+  { name: 'stats: dead window off by one', file: 'stats.wgsl', from: 'u.step - lastFired[i] >= u.dead_steps', to: 'u.step - lastFired[i] > u.dead_steps' },
+  { name: 'stats: last-fired step off by one', file: 'stats.wgsl', from: 'if (c > 0u) { lastFired[i] = u.step + 1u; }\n}\n\n@compute @workgroup_size(64)\nfn fire_sparse', to: 'if (c > 0u) { lastFired[i] = u.step; }\n}\n\n@compute @workgroup_size(64)\nfn fire_sparse' },
+];
+
+const TESTS = ['test/kernels', 'test/engine/trainer.test.ts', 'test/engine/fixtures.test.ts'];
+const SHADERS = join(import.meta.dirname, '../shaders');
+const originals = new Map<string, string>();
+const restore = () => {
+  for (const [path, text] of originals) writeFileSync(path, text);
+};
+process.on('SIGINT', () => {
+  restore();
+  process.exit(130);
+});
+
+function runTests(): { passed: boolean; failed: number } {
+  const r = spawnSync('npx', ['vitest', 'run', ...TESTS], { encoding: 'utf8', env: { ...process.env, SAE_TEST_SEED: '1234' } });
+  const m = /Tests\s+.*?(\d+) failed/.exec(r.stdout.replace(/\x1b\[[0-9;]*m/g, ''));
+  return { passed: r.status === 0, failed: m ? Number(m[1]) : 0 };
+}
+
+const baseline = runTests();
+if (!baseline.passed) {
+  console.error('the tests fail without any mutation; fix them first');
+  process.exit(1);
+}
+const rows: string[] = [];
+let survivors = 0;
+try {
+  for (const mut of MUTATIONS) {
+    const path = join(SHADERS, mut.file);
+    const text = readFileSync(path, 'utf8');
+    originals.set(path, text);
+    if (!text.includes(mut.from)) throw new Error(`mutation '${mut.name}': text not found in ${mut.file}`);
+    writeFileSync(path, text.replace(mut.from, mut.to));
+    const r = runTests();
+    writeFileSync(path, text);
+    if (r.passed) survivors++;
+    const row = `| ${mut.name} | ${mut.file} | ${r.passed ? 'NO — survived' : `yes (${r.failed} failing)`} |`;
+    rows.push(row);
+    console.error(row);
+  }
+} finally {
+  restore();
+}
+console.log(['| mutation | shader | caught |', '|---|---|---|', ...rows].join('\n'));
+console.log(`${MUTATIONS.length - survivors} of ${MUTATIONS.length} mutations caught`);
+process.exitCode = survivors === 0 ? 0 : 1;
