@@ -1,6 +1,6 @@
 // A dataset's TokenContext in IndexedDB: the string tables once in a header record [id, 0], the columns in
-// parts of CONTEXT_PART_ROWS rows at [id, 1 + p]; and the JSONL sidecar written from it on export
-// (one line per stored row: {"row","doc","sentence","pos","token"(string),"labels"?:{name: label}}).
+// parts of CONTEXT_PART_ROWS rows at [id, 1 + p]; and the JSONL sidecar written from it on export.
+import { encodeSidecar } from './formats/sidecar.ts';
 import type { TokenContext } from './context.ts';
 import type { ContextHeader, ContextPart, StoreDB } from './store-schema.ts';
 import { DataError } from './errors.ts';
@@ -99,27 +99,15 @@ function placePart(ctx: TokenContext, part: ContextPart, at: number): void {
   for (const k in ctx.labels) ctx.labels[k].values.set(part.labels[k], at);
 }
 
-/** The JSONL sidecar, one UTF-8 piece per stored part; nothing when the dataset has no context. */
+/** The JSONL sidecar (formats/sidecar.ts), one UTF-8 piece per stored part; nothing without context. */
 export async function* sidecarPieces(db: StoreDB, id: string, name: string): AsyncGenerator<Uint8Array<ArrayBuffer>> {
   const header = await readHeader(db, id);
   if (!header) return;
-  const encoder = new TextEncoder();
   for (let p = 0; p < header.parts; p++) {
     const part = await readPart(db, id, p, name);
-    yield encoder.encode(sidecarLines(header, part, p * header.partRows));
+    const labels: TokenContext['labels'] = {};
+    for (const [k, names] of Object.entries(header.labelNames)) labels[k] = { values: part.labels[k]!, names };
+    const rows = part.doc.length;
+    yield encodeSidecar({ rows, doc: part.doc, sentence: part.sentence, pos: part.pos, token: part.token, strings: header.strings, labels });
   }
 }
-
-function sidecarLines(header: ContextHeader, part: ContextPart, first: number): string {
-  const labelKeys = Object.keys(header.labelNames);
-  const lines: string[] = [];
-  for (let i = 0; i < part.doc.length; i++) {
-    const line: Record<string, unknown> = {
-      row: first + i, doc: part.doc[i], sentence: part.sentence[i], pos: part.pos[i], token: header.strings[part.token[i]],
-    };
-    if (labelKeys.length > 0) line.labels = Object.fromEntries(labelKeys.map((k) => [k, header.labelNames[k][part.labels[k][i]]]));
-    lines.push(JSON.stringify(line) + '\n');
-  }
-  return lines.join('');
-}
-

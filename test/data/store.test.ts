@@ -5,7 +5,8 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { openDB } from 'idb';
-import { MemorySource } from '../../src/data/memory-source.ts';
+import { MemorySource, memorySource } from '../../src/data/memory-source.ts';
+import { parseSidecar } from '../../src/data/formats/sidecar.ts';
 import { encodeNpy, openNpy, type NpyRowSource } from '../../src/data/formats/npy.ts';
 import { DataError } from '../../src/data/errors.ts';
 import { emptyContext, type TokenContext } from '../../src/data/context.ts';
@@ -264,7 +265,9 @@ describe('token context', () => {
     const { sidecar } = await s.exportNpy(dataset.id);
     const lines = new TextDecoder().decode(sidecar).trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(lines.length).toBe(rows);
-    expect(lines[13]).toEqual({ row: 13, doc: 0, sentence: 1, pos: 3, token: '"quoted"', labels: { pos_universal: 'NOUN' } });
+    expect(lines[13]).toEqual({ doc: 0, sentence: 1, pos: 3, token: '"quoted"', pos_universal: 'NOUN' });
+    // and the sidecar reader takes it back unchanged
+    expect(await parseSidecar(memorySource(sidecar!, 'acts.tokens.jsonl'), rows)).toEqual(ctx);
   });
 
   it('is split into parts for long files', async () => {
