@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mmcs } from '../analysis/mmcs.ts';
 import { CFG_FILE, WEIGHTS_FILE, decodeSaelens } from '../data/formats/saelens.ts';
-import { blockCount, heldOutRule, splitBlocks, type HeldOutRule } from '../data/split.ts';
+import { documentRule, heldOutRule, splitRows, type DocumentRule, type HeldOutRule } from '../data/split.ts';
 import { refuseNonFinite } from '../data/stats.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import type { SaeWeights } from '../engine/sae.ts';
@@ -12,7 +12,7 @@ import { CliError, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
 import { evaluateSae } from './train.ts';
 
-export function loadSaeFolder(dir: string): { sae: SaeWeights; rule?: HeldOutRule } {
+export function loadSaeFolder(dir: string): { sae: SaeWeights; rule?: HeldOutRule | DocumentRule } {
   const cfgPath = join(dir, CFG_FILE);
   const weightsPath = join(dir, WEIGHTS_FILE);
   for (const p of [cfgPath, weightsPath]) if (!existsSync(p)) throw new CliError(`${p}: not found (an SAE folder holds ${CFG_FILE} and ${WEIGHTS_FILE})`);
@@ -21,7 +21,8 @@ export function loadSaeFolder(dir: string): { sae: SaeWeights; rule?: HeldOutRul
   if (!existsSync(metricsPath)) return { sae };
   try {
     const held = JSON.parse(readFileSync(metricsPath, 'utf8')).held_out;
-    return { sae, rule: held ? heldOutRule(held.seed) : undefined };
+    if (!held) return { sae };
+    return { sae, rule: held.kind === 'documents' ? documentRule(held.seed) : heldOutRule(held.seed) };
   } catch (e) {
     throw new CliError(`${metricsPath}: not valid JSON (${(e as Error).message})`);
   }
@@ -40,11 +41,13 @@ async function readTruth(path: string, d: number): Promise<{ truth: Float32Array
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'Evaluate a SAELens-layout SAE (v6 or legacy) on activations; prints metrics as JSON.',
-  usage: 'sae-lab eval --sae DIR --data FILE [--tensor NAME] [--truth TRUTH.npy] [--rows held-out|all] [--seed N]',
+  usage: 'sae-lab eval --sae DIR --data FILE|FOLDER [--tensor NAME] [--sidecar TOKENS.jsonl] [--truth TRUTH.npy] [--rows held-out|all] [--seed N]',
   options: {
     sae: { type: 'string', help: 'SAE folder (cfg.json + sae_weights.safetensors)' },
-    data: { type: 'string', help: 'activations: .npy or .safetensors' },
+    data: { type: 'string', help: 'activations: .npy, .safetensors, or a folder of datasets .arrow shards' },
     tensor: { type: 'string', help: 'tensor name inside a .safetensors file' },
+    column: { type: 'string', help: 'activation column of an Arrow cache' },
+    sidecar: { type: 'string', help: 'JSON-Lines token sidecar: its documents decide the held-out rows' },
     truth: { type: 'string', help: 'true directions (.npy, F*×d) to report MMCS against' },
     rows: { type: 'string', help: 'held-out (the training split) or all', default: 'held-out' },
     seed: { type: 'string', help: 'held-out split seed when the SAE folder has no metrics.json (default 0)' },
@@ -54,17 +57,18 @@ export const evalCommand: Command = {
     const dataPath = required(v, 'data', 'eval');
     if (v.rows !== 'held-out' && v.rows !== 'all') throw new CliError(`--rows must be held-out or all, got '${v.rows}'`, 2);
     const { sae, rule: saved } = loadSaeFolder(dir);
-    const data = await openActivations(dataPath, v.tensor as string | undefined);
+    const data = await openActivations(dataPath, { tensor: v.tensor as string | undefined, column: v.column as string | undefined, sidecar: v.sidecar as string | undefined });
     try {
       const rows = data.rows;
       if (rows.d !== sae.d) throw new CliError(`${dataPath}: rows have width ${rows.d}, the SAE in ${dir} has d_in=${sae.d}`);
       const truth = v.truth ? await readTruth(v.truth as string, sae.d) : undefined;
-      const rule = v.seed !== undefined ? heldOutRule(Number(v.seed)) : (saved ?? heldOutRule(0));
-      const blocks = v.rows === 'all' ? [...Array(blockCount(rows.rows)).keys()] : splitBlocks(rows.rows, rule, rows.name).heldOutBlocks;
+      const seed = v.seed !== undefined ? Number(v.seed) : undefined;
+      const rule = seed !== undefined ? (data.docs ? documentRule(seed) : heldOutRule(seed)) : (saved ?? (data.docs ? documentRule(0) : heldOutRule(0)));
+      const ranges: [number, number][] = v.rows === 'all' ? [[0, rows.rows]] : splitRows(rows.rows, rule, rows.name, data.docs).heldOut;
       await refuseNonFinite(rows);
       const gpu = await requestNodeDevice();
       try {
-        const { density, ...metrics } = await evaluateSae(gpu.device, sae, rows, blocks);
+        const { density, ...metrics } = await evaluateSae(gpu.device, sae, rows, ranges);
         const report: Record<string, unknown> = { ...metrics, rows: v.rows, held_out: v.rows === 'all' ? null : rule, adapter: gpu.adapter };
         if (truth) report.mmcs = mmcs(truth.truth, truth.n, sae.W_dec, sae.features, sae.d);
         void density;

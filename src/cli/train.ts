@@ -1,8 +1,8 @@
 // sae-lab train: stream an activation file through the GPU trainer, then evaluate on the held-out rows
 // and write the SAE the SAELens way, with metrics.json beside it.
-import { blockChunks, createBatchSource } from '../data/batches.ts';
+import { createBatchSource, rangeChunks } from '../data/batches.ts';
 import { encodeSaelens } from '../data/formats/saelens.ts';
-import { heldOutRule, splitBlocks, rowsInBlocks, type HeldOutRule } from '../data/split.ts';
+import { documentRule, heldOutRule, rowsInRanges, splitRows, type DocumentRule, type HeldOutRule } from '../data/split.ts';
 import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
 import type { RowSource } from '../data/sources.ts';
 import { deadSteps, defaultConfig, type TrainConfig } from '../engine/config.ts';
@@ -26,7 +26,9 @@ export interface TrainResult {
 export interface TrainRunOptions {
   rows: RowSource;
   config: TrainConfig;
-  rule: HeldOutRule;
+  rule: HeldOutRule | DocumentRule;
+  /** (rows) document ids, required by a document rule */
+  docs?: Int32Array;
   device: GPUDevice;
   adapter: string;
   onProgress?: (step: number, last: StepMetrics | undefined, tokensPerS: number) => void;
@@ -36,7 +38,7 @@ export interface TrainRunOptions {
 export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
   const { rows, config: cfg, device } = o;
   checkFits(cfg, device.limits);
-  const split = splitBlocks(rows.rows, o.rule, rows.name);
+  const split = splitRows(rows.rows, o.rule, rows.name, o.docs);
   const stats = await estimateDataStats(rows, split.trainBlocks);
   const batches = createBatchSource(rows, split.trainBlocks, cfg.batch, cfg.seed);
   let last: StepMetrics | undefined;
@@ -61,7 +63,7 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
     const { lastFired } = await trainer.readFireStats();
     const window = deadSteps(cfg);
     const deadTrain = lastFired.filter((s) => cfg.steps - s >= window).length / cfg.features;
-    const evalResult = await evaluateSae(device, sae, rows, split.heldOutBlocks);
+    const evalResult = await evaluateSae(device, sae, rows, split.heldOut);
     const { density, ...evalMetrics } = evalResult;
     const tokens = cfg.steps * cfg.batch;
     const metrics = {
@@ -74,7 +76,7 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
       tokens_per_s: tokens / seconds,
       final_train_loss: history[history.length - 1]?.loss ?? null,
       adapter: o.adapter,
-      held_out: { ...o.rule, rows: rowsInBlocks(split.heldOutBlocks, rows.rows) },
+      held_out: { ...o.rule, rows: rowsInRanges(split.heldOut) },
       seed: cfg.seed,
       data: { name: rows.name, rows: rows.rows, d: rows.d, input_scale: stats.scale },
       config: cfg,
@@ -89,11 +91,11 @@ export async function evaluateSae(
   device: GPUDevice,
   sae: SaeWeights,
   rows: RowSource,
-  blocks: number[],
+  ranges: [number, number][],
 ): Promise<EvalMetrics & { density: Float64Array }> {
   const runner = new SaeRunner(device, sae, 512);
   try {
-    return await runner.evaluate(blockChunks(rows, blocks));
+    return await runner.evaluate(rangeChunks(rows, ranges));
   } finally {
     runner.destroy();
   }
@@ -104,8 +106,10 @@ export const trainCommand: Command = {
   summary: 'Train a sparse autoencoder on an activation file and save it the SAELens way.',
   usage: 'sae-lab train --data FILE.npy|FILE.safetensors [--tensor NAME] --arch standard|topk --features F --out DIR [options]',
   options: {
-    data: { type: 'string', help: 'activations: .npy (N×d or docs×ctx×d) or .safetensors' },
+    data: { type: 'string', help: 'activations: .npy (N×d or docs×ctx×d), .safetensors, or a folder of datasets .arrow shards' },
     tensor: { type: 'string', help: 'tensor name inside a .safetensors file (default: its only 2-D/3-D tensor)' },
+    column: { type: 'string', help: 'activation column of an Arrow cache (default: its only Array2D column)' },
+    sidecar: { type: 'string', help: 'JSON-Lines token sidecar (one line per row); held-out rows are then whole documents' },
     arch: { type: 'string', help: 'standard (ReLU + L1·‖W_dec‖) or topk', default: 'standard' },
     features: { type: 'string', help: 'dictionary size F (default 8·d)' },
     l1: { type: 'string', help: 'standard: L1 coefficient λ', default: '2' },
@@ -126,7 +130,7 @@ export const trainCommand: Command = {
     if (arch !== 'standard' && arch !== 'topk') throw new CliError(`--arch must be standard or topk, got '${arch}'`, 2);
     checkOutDir(out, v.force === true);
     // Validate every input before any GPU device exists.
-    const data = await openActivations(dataPath, v.tensor as string | undefined);
+    const data = await openActivations(dataPath, { tensor: v.tensor as string | undefined, column: v.column as string | undefined, sidecar: v.sidecar as string | undefined });
     try {
       const d = data.rows.d;
       const steps = intOption(v, 'steps');
@@ -145,8 +149,8 @@ export const trainCommand: Command = {
         lr: v.lr !== undefined ? numberOption(v, 'lr') : undefined,
       });
       if (arch === 'topk' && cfg.k > cfg.features) throw new CliError(`--k (${cfg.k}) must not exceed --features (${cfg.features})`, 2);
-      const rule = heldOutRule(cfg.seed);
-      splitBlocks(data.rows.rows, rule, data.rows.name); // refuses files too small to hold rows out
+      const rule = data.docs ? documentRule(cfg.seed) : heldOutRule(cfg.seed);
+      splitRows(data.rows.rows, rule, data.rows.name, data.docs); // refuses data too small to hold rows out
       await refuseNonFinite(data.rows);
       const gpu = await requestNodeDevice((limits) => checkFits(cfg, limits));
       try {
@@ -155,6 +159,7 @@ export const trainCommand: Command = {
           rows: data.rows,
           config: cfg,
           rule,
+          docs: data.docs,
           device: gpu.device,
           adapter: gpu.adapter,
           onProgress: (step, last, tps) => process.stderr.write(progressLine(step, steps, last, tps, cfg.features) + '\n'),

@@ -202,9 +202,9 @@ export function blockRuns(blocks: number[], rows: number): [number, number][] {
   return runs;
 }
 
-/** Streams the rows of `blocks` (ascending) in chunks of at most chunkRows rows, never all at once. */
-export async function* blockChunks(rows: RowSource, blocks: number[], chunkRows = 16384): AsyncGenerator<Float32Array> {
-  for (const [s, e] of blockRuns(checkBlocks(rows, blocks), rows.rows)) {
+/** Streams the rows of ascending [start, end) ranges in chunks of at most chunkRows rows, never all at once. */
+export async function* rangeChunks(rows: RowSource, ranges: [number, number][], chunkRows = 16384): AsyncGenerator<Float32Array> {
+  for (const [s, e] of ranges) {
     for (let start = s; start < e; start += chunkRows) yield rows.readRows(start, Math.min(chunkRows, e - start));
   }
 }

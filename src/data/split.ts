@@ -1,6 +1,7 @@
-// The held-out rule for data without documents (RECIPE §3): blocks of 256 consecutive rows, a block held
-// out when a seeded 32-bit hash of (seed, block index) falls below fraction · 2^32. Pure and JSON-describable,
-// so metrics.json records the rule and `eval` recomputes the same rows.
+// The held-out rules (RECIPE §3). Data with documents is split by document: a document is held out when a
+// seeded 32-bit hash of (seed, document id) falls below fraction · 2^32. Data without documents is split by
+// blocks of 256 consecutive rows, hashed the same way by block index. Pure and JSON-describable, so
+// metrics.json records the rule and `eval` recomputes the same rows.
 import { DataError } from './errors.ts';
 import { hashInts } from './hash.ts';
 
@@ -13,6 +14,20 @@ export interface HeldOutRule {
   block_rows: number;
   fraction: number;
   seed: number;
+}
+
+/** The split of data whose rows carry document ids (rows in document order). */
+export interface DocumentRule {
+  kind: 'documents';
+  fraction: number;
+  seed: number;
+}
+
+/** Rows to train on (whole 256-row blocks, for the batch order) and row ranges held out. */
+export interface RowSplit {
+  trainBlocks: number[];
+  /** ascending, disjoint [start, end) row ranges */
+  heldOut: [number, number][];
 }
 
 export interface BlockSplit {
@@ -91,4 +106,61 @@ export function rowsInBlocks(blocks: number[], rows: number, blockRows = BLOCK_R
     n += e - s;
   }
   return n;
+}
+
+export function documentRule(seed: number): DocumentRule {
+  if (!Number.isSafeInteger(seed)) throw new Error(`documentRule: seed must be an integer, got ${seed}`);
+  return { kind: 'documents', fraction: HELD_OUT_FRACTION, seed };
+}
+
+/**
+ * Splits rows by document: every row of a held-out document is held out; training uses the 256-row blocks
+ * that hold no held-out row (a block straddling a held-out document's edge is left out of both sides'
+ * batches but its held-out rows are still evaluated). At least one document on each side.
+ */
+export function splitDocuments(doc: Int32Array, rule: DocumentRule, name = 'data'): RowSplit {
+  const rows = doc.length;
+  const ids = [...new Set(doc)];
+  if (ids.length < 2) throw new DataError(name, `${ids.length} document(s): need at least two to hold one out`);
+  const hashes = ids.map((id) => hashInts(rule.seed, id));
+  const threshold = rule.fraction * 4294967296;
+  const held = hashes.map((h) => h < threshold);
+  const count = held.filter(Boolean).length;
+  if (count === 0) held[argBy(hashes, (a, b) => a < b)] = true;
+  if (count === ids.length) held[argBy(hashes, (a, b) => a > b)] = false;
+  const heldIds = new Set(ids.filter((_, i) => held[i]));
+  const heldOut: [number, number][] = [];
+  const blocked = new Uint8Array(blockCount(rows));
+  for (let r = 0; r < rows; r++) {
+    if (!heldIds.has(doc[r]!)) continue;
+    blocked[Math.floor(r / BLOCK_ROWS)] = 1;
+    const last = heldOut[heldOut.length - 1];
+    if (last && last[1] === r) last[1] = r + 1;
+    else heldOut.push([r, r + 1]);
+  }
+  const trainBlocks = [...blocked.keys()].filter((b) => !blocked[b]);
+  if (trainBlocks.length === 0) throw new DataError(name, 'no 256-row block lies wholly in training documents; the documents are too short to split');
+  return { trainBlocks, heldOut };
+}
+
+/** The split a rule asks for: by document when the rule says so (doc ids required), else by block. */
+export function splitRows(rows: number, rule: HeldOutRule | DocumentRule, name: string, doc?: Int32Array): RowSplit {
+  if (rule.kind === 'documents') {
+    if (!doc) throw new DataError(name, 'the held-out rule is by document, but the data has no document ids (give its token sidecar)');
+    return splitDocuments(doc, rule, name);
+  }
+  const { trainBlocks, heldOutBlocks } = splitBlocks(rows, rule, name);
+  const heldOut: [number, number][] = [];
+  for (const b of heldOutBlocks) {
+    const [s, e] = blockRange(b, rows, rule.block_rows);
+    const last = heldOut[heldOut.length - 1];
+    if (last && last[1] === s) last[1] = e;
+    else heldOut.push([s, e]);
+  }
+  return { trainBlocks, heldOut };
+}
+
+/** total rows in the ranges */
+export function rowsInRanges(ranges: [number, number][]): number {
+  return ranges.reduce((n, [s, e]) => n + e - s, 0);
 }

@@ -1,11 +1,12 @@
 // The CLI as a user runs it (a child process through bin/sae-lab.js): synth → train → eval round trip,
 // and bad input: a one-line error naming the file and the problem, non-zero exit, nothing written to --out.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
+import { makeCache } from '../support/arrow-cache.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/sae-lab.js');
 const dir = mkdtempSync(join(tmpdir(), 'sae-lab-cli-'));
@@ -60,6 +61,32 @@ describe('sae-lab CLI', () => {
       expect(again.mmcs).toBeLessThanOrEqual(1);
     });
   }
+
+  it('with a token sidecar, held-out rows are whole documents, and eval needs the sidecar too', () => {
+    const lines = Array.from({ length: 3000 }, (_, r) => JSON.stringify({ doc: Math.floor(r / 150), token: `t${r % 7}` }));
+    writeFileSync(join(dir, 'gt.tokens.jsonl'), lines.join('\n') + '\n');
+    const r = cli('train', '--data', 'gt.npy', '--sidecar', 'gt.tokens.jsonl', '--features', '16', '--steps', '10', '--batch', '64', '--out', 'sae-docs');
+    expect(r.code, r.stderr).toBe(0);
+    const metrics = JSON.parse(readFileSync(join(dir, 'sae-docs', 'metrics.json'), 'utf8'));
+    expect(metrics.held_out).toMatchObject({ kind: 'documents', seed: 0 });
+    expect(metrics.held_out.rows % 150).toBe(0);
+    expectRefused(cli('eval', '--sae', 'sae-docs', '--data', 'gt.npy'), 'gt.npy', 'by document');
+    const ev = cli('eval', '--sae', 'sae-docs', '--data', 'gt.npy', '--sidecar', 'gt.tokens.jsonl');
+    expect(ev.code, ev.stderr).toBe(0);
+    expect(Math.abs(JSON.parse(ev.stdout).fvu - metrics.fvu)).toBeLessThanOrEqual(0.01 * metrics.fvu);
+  });
+
+  it('trains on a SAELens activation cache (a folder of datasets Arrow shards)', async () => {
+    const cache = makeCache({ ctx: 64, d: 6, shards: [[5, 5], [6]] });
+    mkdirSync(join(dir, 'cache'));
+    for (const f of cache.files) writeFileSync(join(dir, 'cache', f.name.split('/').pop()!), await f.source.read(0, f.source.size));
+    const r = cli('train', '--data', 'cache', '--features', '12', '--steps', '5', '--batch', '32', '--out', 'sae-arrow');
+    expect(r.code, r.stderr).toBe(0);
+    const metrics = JSON.parse(readFileSync(join(dir, 'sae-arrow', 'metrics.json'), 'utf8'));
+    expect(metrics.data).toMatchObject({ rows: 16 * 64, d: 6 });
+    expect(metrics.held_out).toMatchObject({ kind: 'documents' });
+    expect(metrics.held_out.rows % 64).toBe(0); // one document per cached context
+  });
 
   it('every command has --help', () => {
     for (const c of ['synth', 'train', 'eval']) {
