@@ -1,13 +1,14 @@
 // The sae-lab command line: the same engine as the browser, on Dawn in Node (a real GPU or SwiftShader).
 import { CliError, helpText, parseCommand, type Command } from './args.ts';
 import { evalCommand } from './eval.ts';
+import { harvestCommand } from './harvest.ts';
 import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
 import { DataError } from '../data/errors.ts';
 import { DoesNotFitError } from '../engine/memory.ts';
 import { NoAdapterError } from '../engine/node-device.ts';
 
-const COMMANDS: Command[] = [synthCommand, trainCommand, evalCommand];
+const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, evalCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(8)}${c.summary}`);
