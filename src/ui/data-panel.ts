@@ -1,0 +1,117 @@
+// <sae-data-panel>: import an activation file into the browser's storage, and list, rename, delete and
+// export the datasets stored there. It renders what the session tells it; all work happens in the worker.
+import { LitElement, css, html } from 'lit';
+import type { DatasetManifest } from '../worker/api.ts';
+import type { SaeSession } from './session.ts';
+
+export class SaeDataPanel extends LitElement {
+  static override properties = { session: { attribute: false } };
+  /** the page's session (owner of the workers) */
+  declare session: SaeSession | undefined;
+
+  private readonly onChange = () => this.requestUpdate();
+
+  override updated(changed: Map<string, unknown>): void {
+    if (changed.has('session')) {
+      (changed.get('session') as SaeSession | undefined)?.removeEventListener('change', this.onChange);
+      this.session?.addEventListener('change', this.onChange);
+    }
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.session?.removeEventListener('change', this.onChange);
+  }
+
+  private _onFile(e: Event): void {
+    const input = e.target as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = '';
+    if (file) void this.session?.importFile(file);
+  }
+
+  private async _onExport(ds: DatasetManifest): Promise<void> {
+    const { npy, sidecar } = await this.session!.exportNpy(ds.id);
+    download(new Blob([npy as Uint8Array<ArrayBuffer>]), `${ds.name.replace(/\.npy$/, '')}.npy`);
+    if (sidecar) download(new Blob([sidecar as Uint8Array<ArrayBuffer>]), `${ds.name.replace(/\.npy$/, '')}.tokens.jsonl`);
+  }
+
+  private _onRename(ds: DatasetManifest): void {
+    const name = prompt('New name', ds.name);
+    if (name && name !== ds.name) void this.session?.rename(ds.id, name);
+  }
+
+  private _onDelete(ds: DatasetManifest): void {
+    if (confirm(`Delete ${ds.name}?`)) void this.session?.remove(ds.id);
+  }
+
+  override render() {
+    const s = this.session;
+    if (!s) return html``;
+    const imp = s.importing;
+    const pct = imp && imp.progress.rows > 0 ? Math.round((100 * imp.progress.rowsDone) / imp.progress.rows) : 0;
+    return html`
+      <h2>Datasets</h2>
+      <label class="import">
+        Import activations (.npy, .safetensors)
+        <input type="file" accept=".npy,.safetensors" ?disabled=${!!imp} @change=${this._onFile} data-testid="import-file" />
+      </label>
+      ${imp
+        ? html`<div class="progress" data-testid="import-progress">
+            ${imp.file}: <progress max="100" .value=${pct}></progress> ${pct}%
+            <button @click=${() => s.cancelImport()}>Cancel</button>
+          </div>`
+        : ''}
+      ${s.message ? html`<p class=${s.message.kind} data-testid="message">${s.message.text}</p>` : ''}
+      <table data-testid="datasets" data-loaded=${s.loaded}>
+        <thead><tr><th>name</th><th>rows × d</th><th>dtype</th><th>size</th><th>created</th><th></th></tr></thead>
+        <tbody>
+          ${s.datasets.map(
+            (ds) => html`<tr data-id=${ds.id}>
+              <td class="name">${ds.name}</td>
+              <td>${ds.rows.toLocaleString('en-US')} × ${ds.d}</td>
+              <td>${ds.dtype}</td>
+              <td>${(ds.bytes / 2 ** 20).toFixed(1)} MiB</td>
+              <td>${new Date(ds.created).toLocaleString()}</td>
+              <td>
+                <button @click=${() => this._onRename(ds)}>Rename</button>
+                <button @click=${() => this._onExport(ds)}>Export</button>
+                <button @click=${() => this._onDelete(ds)}>Delete</button>
+              </td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+      ${s.datasets.length === 0 ? html`<p class="empty">No datasets stored in this browser yet.</p>` : ''}
+    `;
+  }
+
+  static override styles = css`
+    :host { display: block; }
+    table { border-collapse: collapse; width: 100%; margin-top: 0.75rem; font-variant-numeric: tabular-nums; }
+    th, td { text-align: left; padding: 0.3rem 0.6rem; border-bottom: 1px solid #d8dee9; }
+    th { font-weight: 600; color: #4c566a; }
+    .import { display: inline-flex; gap: 0.6rem; align-items: center; }
+    .progress { margin-top: 0.5rem; }
+    .error { color: #bf3b3b; }
+    .info { color: #2e6b3a; }
+    .empty { color: #6b7280; }
+    button { margin-right: 0.25rem; }
+  `;
+}
+
+function download(blob: Blob, name: string): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+customElements.define('sae-data-panel', SaeDataPanel);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'sae-data-panel': SaeDataPanel;
+  }
+}

@@ -1,0 +1,74 @@
+// The session: the one non-visual owner of the workers. Views get it as a property, call its methods,
+// and re-render on its 'change' events; nothing else in the page talks to a worker.
+import { proxy, wrap, type Remote } from 'comlink';
+import type { DataApi, DatasetManifest, ImportProgress, ImportSummary } from '../worker/api.ts';
+
+export interface ImportState {
+  file: string;
+  progress: ImportProgress;
+}
+
+export class SaeSession extends EventTarget {
+  datasets: DatasetManifest[] = [];
+  /** true once the store is open, cleaned of killed imports, and listed */
+  loaded = false;
+  importing: ImportState | undefined;
+  /** the last error or notice, shown to the user */
+  message: { kind: 'error' | 'info'; text: string } | undefined;
+  private readonly data: Remote<DataApi>;
+  readonly ready: Promise<void>;
+
+  constructor() {
+    super();
+    this.data = wrap<DataApi>(new Worker(new URL('../worker/data-worker.ts', import.meta.url), { type: 'module' }));
+    this.ready = this.data.start().then(() => this.refresh());
+  }
+
+  private changed(): void {
+    this.dispatchEvent(new Event('change'));
+  }
+
+  async refresh(): Promise<void> {
+    this.datasets = await this.data.list();
+    this.loaded = true;
+    this.changed();
+  }
+
+  async importFile(file: File): Promise<ImportSummary | undefined> {
+    this.importing = { file: file.name, progress: { rowsDone: 0, rows: 0 } };
+    this.message = undefined;
+    this.changed();
+    try {
+      const summary = await this.data.importFile(file, proxy((p: ImportProgress) => {
+        this.importing = { file: file.name, progress: p };
+        this.changed();
+      }));
+      this.message = { kind: 'info', text: [`Imported ${file.name}: ${summary.dataset.rows} rows × ${summary.dataset.d}.`, ...summary.notes].join(' ') };
+      return summary;
+    } catch (e) {
+      this.message = { kind: 'error', text: (e as Error).message };
+      return undefined;
+    } finally {
+      this.importing = undefined;
+      await this.refresh();
+    }
+  }
+
+  cancelImport(): void {
+    void this.data.cancelImport();
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    await this.data.rename(id, name);
+    await this.refresh();
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.data.remove(id);
+    await this.refresh();
+  }
+
+  async exportNpy(id: string): Promise<{ npy: Uint8Array; sidecar?: Uint8Array }> {
+    return this.data.exportNpy(id);
+  }
+}

@@ -1,0 +1,31 @@
+// The one contract between the page and its workers: plain typed interfaces, exposed with comlink.
+// Only structured-cloneable values cross (Files are cloneable; progress comes back through a proxied callback).
+import type { DatasetManifest } from '../data/store.ts';
+
+export type { DatasetManifest };
+
+export interface ImportProgress {
+  rowsDone: number;
+  rows: number;
+}
+
+export interface ImportSummary {
+  dataset: DatasetManifest;
+  /** human-readable remarks (skipped rows, a replaced dataset, storage persistence) */
+  notes: string[];
+}
+
+/** The data worker: owns the IndexedDB dataset store; parses and imports files off the main thread. */
+export interface DataApi {
+  /** Removes what killed imports left behind; call once at start-up, before anything else. */
+  start(): Promise<{ removedPending: number }>;
+  /** Imports an activation file (.npy or .safetensors). Rejects with a message naming the file and problem. */
+  importFile(file: File, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
+  /** Cancels the import in progress, if any; it then rejects and leaves nothing behind. */
+  cancelImport(): void;
+  list(): Promise<DatasetManifest[]>;
+  rename(id: string, name: string): Promise<DatasetManifest>;
+  remove(id: string): Promise<boolean>;
+  /** The dataset as .npy bytes (f16 stays f16) and its JSONL sidecar when it has token context. */
+  exportNpy(id: string): Promise<{ npy: Uint8Array; sidecar?: Uint8Array }>;
+}

@@ -1,0 +1,90 @@
+// Browser-test support: the lab served by Vite's dev server (COOP/COEP as in production) and driven in real
+// headless Chromium through playwright-core — real WebGPU (SwiftShader), real IndexedDB, real workers.
+// Screenshots go to artifacts/screenshots/ to be looked at.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createServer, type ViteDevServer } from 'vite';
+
+const ROOT = join(import.meta.dirname, '../..');
+export const SCREENSHOTS = join(ROOT, 'artifacts/screenshots');
+const CHROMIUM = process.env.SAE_LAB_CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = [
+  '--enable-unsafe-webgpu',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+export interface Lab {
+  url: string;
+  browser: Browser;
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+export async function startLab(): Promise<Lab> {
+  const server: ViteDevServer = await createServer({ root: ROOT, logLevel: 'error', server: { port: 0, host: '127.0.0.1' } });
+  await server.listen();
+  const address = server.httpServer!.address();
+  const port = typeof address === 'object' && address ? address.port : 5173;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    browser,
+    context,
+    async close() {
+      await browser.close();
+      await server.close();
+    },
+  };
+}
+
+/** Opens the lab and waits until the session has listed the stored datasets. */
+export async function openLab(lab: Lab): Promise<Page> {
+  const page = await lab.context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(lab.url);
+  await page.locator('[data-testid=datasets][data-loaded=true]').waitFor();
+  await page.locator('[data-testid=gpu-status]', { hasText: 'adapter' }).waitFor();
+  if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+  return page;
+}
+
+export function screenshot(page: Page, name: string): Promise<Buffer> {
+  return page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** The stored datasets and chunk/context records straight from IndexedDB (what the store left behind). */
+export function storedRecords(page: Page): Promise<{ datasets: { name: string; status: string; rows: number }[]; chunks: number; context: number }> {
+  return page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const empty = { datasets: [], chunks: 0, context: 0 };
+        const req = indexedDB.open('sae-lab-datasets');
+        // never create the database here: if the lab has not made it, there is nothing stored
+        req.onupgradeneeded = () => req.transaction!.abort();
+        req.onerror = () => (req.error?.name === 'AbortError' ? resolve(empty) : reject(req.error));
+        req.onsuccess = () => {
+          const db = req.result;
+          const tx = db.transaction(['datasets', 'chunks', 'context'], 'readonly');
+          const all = tx.objectStore('datasets').getAll();
+          const chunks = tx.objectStore('chunks').count();
+          const context = tx.objectStore('context').count();
+          tx.oncomplete = () => {
+            db.close();
+            resolve({
+              datasets: all.result.map((m: { name: string; status: string; rows: number }) => ({ name: m.name, status: m.status, rows: m.rows })),
+              chunks: chunks.result,
+              context: context.result,
+            });
+          };
+        };
+      }),
+  );
+}
