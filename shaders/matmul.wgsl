@@ -1,8 +1,11 @@
 // C (M×N) = op(A) · op(B) [+ bias over columns] [then ReLU]   — every dense GEMM of a training step.
 //   A is stored M×K row-major, or K×M when TRANS_A;  B is stored K×N, or N×K when TRANS_B.
-// Version 1: register-blocked, no workgroup memory. Each invocation owns a 4×4 block of C and walks K in
-// ascending order, so every output is one fixed-order sum (deterministic, no atomics). Loads past the
-// edges read 0, so M, N, K need not be multiples of anything.
+// Every variant: register-blocked, no workgroup memory (barriers are costly on software adapters); each
+// invocation owns a 4×4 block of C and walks K in ascending order, so every output is one fixed-order sum.
+//   main       scalar loads; loads past the edges read 0, so M, N, K may be anything.
+//   main_vec4  vec4 loads along the contiguous dimension of each operand; needs N % 4 == 0, and K % 4 == 0
+//              (not TRANS_A) or M % 4 == 0 (TRANS_A); M may be anything when not TRANS_A. TRANS_A with
+//              TRANS_B is not offered (no step needs it).
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
@@ -52,5 +55,66 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       if (RELU) { value = max(value, 0.0); }
       C[m * dims.N + n] = value;
     }
+  }
+}
+
+@group(0) @binding(5) var<storage, read> A4: array<vec4f>;
+@group(0) @binding(6) var<storage, read> B4: array<vec4f>;
+@group(0) @binding(7) var<storage, read> bias4: array<vec4f>;   // (N/4), read only when HAS_BIAS
+@group(0) @binding(8) var<storage, read_write> C4: array<vec4f>;
+
+// A's row m, k..k+3 (not TRANS_A); rows past M read 0.
+fn rowA4(m: u32, k: u32) -> vec4f {
+  if (m >= dims.M) { return vec4f(0.0); }
+  return A4[(m * dims.K + k) / 4u];
+}
+
+@compute @workgroup_size(8, 8)
+fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
+  let m0 = gid.y * 4u;
+  let n0 = gid.x * 4u;
+  if (m0 >= dims.M || n0 >= dims.N) { return; }
+  var acc: array<vec4f, 4>;  // acc[r] = C[m0 + r, n0..n0+3]
+  if (TRANS_A) {
+    // A is K×M: A[k, m0..m0+3] is one vec4; B is K×N: B[k, n0..n0+3] is one vec4.
+    for (var k = 0u; k < dims.K; k++) {
+      let a = A4[(k * dims.M + m0) / 4u];
+      let b = B4[(k * dims.N + n0) / 4u];
+      acc[0] = fma(vec4f(a.x), b, acc[0]);
+      acc[1] = fma(vec4f(a.y), b, acc[1]);
+      acc[2] = fma(vec4f(a.z), b, acc[2]);
+      acc[3] = fma(vec4f(a.w), b, acc[3]);
+    }
+  } else if (TRANS_B) {
+    // B is N×K: B[n, k..k+3] is one vec4, so each output is a running sum of 4-wide dot products.
+    for (var k = 0u; k < dims.K; k += 4u) {
+      let b0 = B4[(n0 * dims.K + k) / 4u];
+      let b1 = B4[((n0 + 1u) * dims.K + k) / 4u];
+      let b2 = B4[((n0 + 2u) * dims.K + k) / 4u];
+      let b3 = B4[((n0 + 3u) * dims.K + k) / 4u];
+      for (var r = 0u; r < 4u; r++) {
+        let a = rowA4(m0 + r, k);
+        acc[r] += vec4f(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+      }
+    }
+  } else {
+    for (var k = 0u; k < dims.K; k += 4u) {
+      let b0 = B4[(k * dims.N + n0) / 4u];
+      let b1 = B4[((k + 1u) * dims.N + n0) / 4u];
+      let b2 = B4[((k + 2u) * dims.N + n0) / 4u];
+      let b3 = B4[((k + 3u) * dims.N + n0) / 4u];
+      for (var r = 0u; r < 4u; r++) {
+        let a = rowA4(m0 + r, k);
+        acc[r] = fma(vec4f(a.w), b3, fma(vec4f(a.z), b2, fma(vec4f(a.y), b1, fma(vec4f(a.x), b0, acc[r]))));
+      }
+    }
+  }
+  for (var r = 0u; r < 4u; r++) {
+    let m = m0 + r;
+    if (m >= dims.M) { break; }
+    var value = acc[r];
+    if (HAS_BIAS) { value += bias4[n0 / 4u]; }
+    if (RELU) { value = max(value, vec4f(0.0)); }
+    C4[(m * dims.N + n0) / 4u] = value;
   }
 }

@@ -9,7 +9,7 @@
 //   dwdec:    gW_dec[i, j] = Σ_{e ∈ i} value_e · gvec_b(e)[j]
 //   dwenc:    gW_enc[j, i] = Σ_{e ∈ i} h_e · Xc[b(e), j]
 //   dbenc:    gb_enc[i]    = Σ_{e ∈ i} h_e
-//   dbdec:    gb_dec[j]    = Σ_b G[b, j] − Σ_i W_enc[j, i] · gb_enc[i]     (b_dec is also subtracted at the input)
+//   dbdec:    gb_dec[j]    = Σ_b G[b, j] − Σ_i W_enc[j, i] · gb_enc[i]   (b_dec is also subtracted at the input)
 
 const NONE = 0xffffffffu;
 
@@ -38,6 +38,9 @@ struct Sparse { B: u32, d: u32, F: u32, K: u32, KA: u32 }
 @group(0) @binding(21) var<storage, read_write> gW_enc: array<f32>;       // (d, F)
 @group(0) @binding(22) var<storage, read_write> gb_enc: array<f32>;       // (F)
 @group(0) @binding(23) var<storage, read_write> gb_dec: array<f32>;       // (d)
+// ∂b_enc again, outside the gradient buffer, so dbdec can read it while writing the gradient buffer
+@group(0) @binding(24) var<storage, read_write> benc: array<f32>;         // (F)
+@group(0) @binding(25) var<storage, read> benc_in: array<f32>;            // (F)
 
 fn slots() -> u32 { return u.K + u.KA; }
 
@@ -130,32 +133,56 @@ fn sort_lists(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   }
 }
 
+// The per-feature sums below give each invocation one feature and a run of 8 consecutive columns, so the
+// feature's entry group is walked once per 8 outputs (each output still sums its entries in order).
+// Reads of the last run may pass the end of a row (WGSL clamps out-of-bounds reads); only columns < d are
+// written.
 @compute @workgroup_size(64)
 fn dwdec(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let blocks = (u.d + 7u) / 8u;
   let t = flat(gid, nwg);
-  if (t >= u.F * u.d) { return; }
-  let i = t / u.d;
-  let j = t % u.d;
-  var s = 0.0;
+  if (t >= u.F * blocks) { return; }
+  let i = t / blocks;
+  let j0 = (t % blocks) * 8u;
+  var lo = vec4f(0.0);
+  var hi = vec4f(0.0);
   for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) {
     let e = lists_in[p];
-    s += entry_value(e) * entry_g(e, j);
+    let b = e / slots();
+    let r = e % slots();
+    let o = b * u.d + j0;
+    if (r < u.K) {
+      let w = val[b * u.K + r];
+      lo += w * vec4f(G[o], G[o + 1u], G[o + 2u], G[o + 3u]);
+      hi += w * vec4f(G[o + 4u], G[o + 5u], G[o + 6u], G[o + 7u]);
+    } else {
+      let w = aval[b * u.KA + r - u.K];
+      lo += w * vec4f(Gaux[o], Gaux[o + 1u], Gaux[o + 2u], Gaux[o + 3u]);
+      hi += w * vec4f(Gaux[o + 4u], Gaux[o + 5u], Gaux[o + 6u], Gaux[o + 7u]);
+    }
   }
-  gW_dec[t] = s;
+  let n = min(8u, u.d - j0);
+  for (var c = 0u; c < n; c++) { gW_dec[i * u.d + j0 + c] = select(hi[c - 4u], lo[c], c < 4u); }
 }
 
 @compute @workgroup_size(64)
 fn dwenc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let blocks = (u.d + 7u) / 8u;
   let t = flat(gid, nwg);
-  if (t >= u.d * u.F) { return; }
-  let j = t / u.F;
-  let i = t % u.F;
-  var s = 0.0;
+  if (t >= u.F * blocks) { return; }
+  let i = t / blocks;
+  let j0 = (t % blocks) * 8u;
+  var lo = vec4f(0.0);
+  var hi = vec4f(0.0);
   for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) {
     let e = lists_in[p];
-    s += h_in[e] * Xc[(e / slots()) * u.d + j];
+    let hv = h_in[e];
+    let o = (e / slots()) * u.d + j0;
+    lo += hv * vec4f(Xc[o], Xc[o + 1u], Xc[o + 2u], Xc[o + 3u]);
+    hi += hv * vec4f(Xc[o + 4u], Xc[o + 5u], Xc[o + 6u], Xc[o + 7u]);
   }
-  gW_enc[t] = s;
+  let n = min(8u, u.d - j0);
+  for (var c = 0u; c < n; c++) { gW_enc[(j0 + c) * u.F + i] = select(hi[c - 4u], lo[c], c < 4u); }
 }
 
 @compute @workgroup_size(64)
@@ -165,6 +192,7 @@ fn dbenc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   var s = 0.0;
   for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) { s += h_in[lists_in[p]]; }
   gb_enc[i] = s;
+  benc[i] = s;
 }
 
 @compute @workgroup_size(64)
@@ -174,11 +202,6 @@ fn dbdec(@builtin(global_invocation_id) gid: vec3u) {
   var s = 0.0;
   for (var b = 0u; b < u.B; b++) { s += G[b * u.d + j]; }
   var t = 0.0;
-  for (var i = 0u; i < u.F; i++) {
-    // Σ_e∈i h_e again (as dbenc groups it): reading gb_enc here would bind the gradient buffer twice.
-    var hi = 0.0;
-    for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) { hi += h_in[lists_in[p]]; }
-    t += W_enc[j * u.F + i] * hi;
-  }
+  for (var i = 0u; i < u.F; i++) { t += W_enc[j * u.F + i] * benc_in[i]; }
   gb_dec[j] = s - t;
 }

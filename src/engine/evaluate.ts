@@ -1,7 +1,8 @@
 // Running a saved SAE (raw units, any SAELens layout) over rows on the GPU, and the metrics of RECIPE §3.
 // Uses the training kernels: prepare (x − b_dec when apply_b_dec_to_input) → encoder GEMM → ReLU or TopK
 // → decoder → residual. Sums are taken in float64 on the CPU from per-row results.
-import { Kernel, dispatch, encodeDispatches, flatGrid, matmulGrid, readBuffer, storage, writeArray, type Dispatch } from './kernel.ts';
+import { gemm, gemmVariantFor } from './gemm.ts';
+import { Kernel, dispatch, encodeDispatches, flatGrid, readBuffer, storage, writeArray, type Dispatch } from './kernel.ts';
 import type { SaeWeights } from './sae.ts';
 
 export interface EvalMetrics {
@@ -80,8 +81,8 @@ export class SaeRunner {
     const rowsU = prep.uniform('u', { B: rows, d, scale: 1, center: sae.applyBDecToInput ? 1 : 0, coef: 1 });
     list.push(dispatch(prep, { u: rowsU.buffer, X, b_dec: w.b_dec, Xs, Xc }, flatGrid(rows * d)));
     const topk = sae.arch === 'topk';
-    const enc = Kernel.get(device, 'matmul', 'main', { HAS_BIAS: true, RELU: !topk });
-    list.push(dispatch(enc, { dims: enc.uniform('dims', { M: rows, N: F, K: d }).buffer, A: Xc, B: w.W_enc, bias: w.b_enc, C: acts }, matmulGrid(rows, F)));
+    const variant = gemmVariantFor(d, F);
+    list.push(gemm(device, variant, rows, F, d, Xc, w.W_enc, acts, { bias: w.b_enc, relu: !topk }, w.b_enc));
     const k = sae.k ?? 0;
     const stepK = Kernel.get(device, 'stats', 'row_stats');
     const stepU = stepK.uniform('u', { B: rows, F, step: 0, dead_steps: 1, k, slots: k, sparse: topk ? 1 : 0 });
@@ -94,8 +95,7 @@ export class SaeRunner {
       const dec = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: true });
       list.push(dispatch(dec, { du: dec.uniform('du', { B: rows, d, K: k }).buffer, sidx: plan.idx, sval: plan.val, W_dec: w.W_dec, b_dec: w.b_dec, Xhat }, flatGrid(rows * d)));
     } else {
-      const dec = Kernel.get(device, 'matmul', 'main', { HAS_BIAS: true });
-      list.push(dispatch(dec, { dims: dec.uniform('dims', { M: rows, N: d, K: F }).buffer, A: acts, B: w.W_dec, bias: w.b_dec, C: Xhat }, matmulGrid(rows, d)));
+      list.push(gemm(device, variant, rows, d, F, acts, w.W_dec, Xhat, { bias: w.b_dec }, w.b_dec));
       plan.fireCount = f32('fireCount', F);
       const lastFired = f32('lastFired', F);
       const fire = Kernel.get(device, 'stats', 'fire_dense');

@@ -7,16 +7,17 @@ import {
   dispatch,
   encodeDispatches,
   flatGrid,
-  matmulGrid,
   readBuffer,
   storage,
   writeArray,
   type Dispatch,
+  type Resource,
   type Uniform,
 } from './kernel.ts';
 import {
   METRIC_COLUMNS, METRIC_STRIDE, PARAM_NAMES, STATS, paramLayout, segmentBinding, type ParamLayout, type ParamName,
 } from './layout.ts';
+import { gemm, gemmVariantFor, type GemmOptions, type GemmVariant } from './gemm.ts';
 import { checkFits } from './memory.ts';
 import { biasCorrections, l1Coefficient, learningRate } from './schedule.ts';
 import type { SaeWeights } from './sae.ts';
@@ -53,7 +54,7 @@ export interface TrainerSnapshot {
   config: TrainConfig;
   stats: { scale: number; mean: number[]; variance: number };
   step: number;
-  kernels: Record<string, string>;
+  kernels: KernelVariants;
   /** flat buffers in ParamLayout order, padding included */
   params: Float32Array;
   adamM: Float32Array;
@@ -71,8 +72,14 @@ export interface TrainerOptions {
 
 const MAX_IN_FLIGHT = 3;
 
-/** The kernel variant chosen for each family (one each for now; the speed work adds a tuner). */
-const KERNEL_VARIANTS = { matmul: 'register-blocked-4x4', topk: 'rounds-of-argmax', sparse: 'grouped-by-feature' };
+/** The kernel variant chosen for each family; recorded in snapshots, since a resumed run must use the same. */
+export interface KernelVariants {
+  matmul: GemmVariant;
+}
+
+export function defaultVariants(cfg: TrainConfig): KernelVariants {
+  return { matmul: gemmVariantFor(cfg.d, cfg.features) };
+}
 
 export class Trainer {
   readonly layout: ParamLayout;
@@ -93,10 +100,11 @@ export class Trainer {
     readonly stats: DataStats,
     private readonly b: Record<string, GPUBuffer>,
     private readonly options: TrainerOptions,
+    readonly variants: KernelVariants,
   ) {
     this.layout = paramLayout(config.d, config.features);
     this.ringSlots = b.ring!.size / (4 * METRIC_STRIDE);
-    const built = buildStep(device, config, stats, this.layout, b);
+    const built = buildStep(device, config, stats, this.layout, b, variants);
     this.dispatches = built.dispatches;
     this.perStep = built;
     this.clears = built.clears;
@@ -105,7 +113,7 @@ export class Trainer {
 
   static create(device: GPUDevice, config: TrainConfig, stats: DataStats, init: Params32, options: TrainerOptions = {}): Trainer {
     checkFits(config, device.limits);
-    const trainer = new Trainer(device, config, stats, createBuffers(device, config, options.metricsEvery ?? 50), options);
+    const trainer = new Trainer(device, config, stats, createBuffers(device, config, options.metricsEvery ?? 50), options, defaultVariants(config));
     trainer.writeParams(init);
     return trainer;
   }
@@ -246,7 +254,7 @@ export class Trainer {
       config: { ...this.config },
       stats: { scale: this.stats.scale, mean: Array.from(this.stats.mean), variance: this.stats.variance },
       step: this.stepIndex,
-      kernels: { ...KERNEL_VARIANTS },
+      kernels: { ...this.variants },
       params: await this.readFlat(this.b.params!),
       adamM: await this.readFlat(this.b.adamM!),
       adamV: await this.readFlat(this.b.adamV!),
@@ -258,14 +266,14 @@ export class Trainer {
   /** A trainer that continues `snap` exactly where it stopped. */
   static restore(device: GPUDevice, snap: TrainerSnapshot, options: TrainerOptions = {}): Trainer {
     if (snap.version !== 1) throw new Error(`snapshot version ${snap.version} is not supported`);
+    const known: Record<keyof KernelVariants, readonly string[]> = { matmul: ['scalar', 'vec4'] };
     for (const [family, variant] of Object.entries(snap.kernels)) {
-      const ours = KERNEL_VARIANTS[family as keyof typeof KERNEL_VARIANTS];
-      if (ours !== variant) throw new Error(`snapshot used kernel ${family}=${variant}, this build has ${ours ?? 'none'}`);
+      if (!known[family as keyof KernelVariants]?.includes(variant)) throw new Error(`snapshot used kernel ${family}=${variant}, which this build does not have`);
     }
     const stats: DataStats = { scale: snap.stats.scale, mean: Float64Array.from(snap.stats.mean), variance: snap.stats.variance };
     checkFits(snap.config, device.limits);
     const b = createBuffers(device, snap.config, options.metricsEvery ?? 50);
-    const trainer = new Trainer(device, snap.config, stats, b, options);
+    const trainer = new Trainer(device, snap.config, stats, b, options, snap.kernels);
     writeArray(device, b.params!, 0, snap.params);
     writeArray(device, b.adamM!, 0, snap.adamM);
     writeArray(device, b.adamV!, 0, snap.adamV);
@@ -348,6 +356,7 @@ function createBuffers(device: GPUDevice, cfg: TrainConfig, ringSlots: number): 
       cursor: f32('cursor (F)', F),
       offsets: f32('offsets (F+1)', F + 1),
       lists: f32('lists (B·S)', B * S),
+      benc: f32('benc (F) ∂b_enc', F),
     });
   }
   return b;
@@ -365,6 +374,7 @@ function buildStep(
   stats: DataStats,
   layout: ParamLayout,
   b: Record<string, GPUBuffer>,
+  variants: KernelVariants,
 ): { dispatches: Dispatch[]; clears: GPUBuffer[]; write(step: number): void } {
   const { d, features: F, batch: B, k: K, kAux: KA } = cfg;
   const topk = cfg.arch === 'topk';
@@ -381,14 +391,8 @@ function buildStep(
   const P = layout.total;
   const list: Dispatch[] = [];
 
-  const matmul = (
-    M: number, N: number, Kd: number, A: GPUBuffer | GPUBufferBinding, Bm: GPUBuffer | GPUBufferBinding,
-    C: GPUBuffer | GPUBufferBinding, o: { transA?: boolean; transB?: boolean; bias?: GPUBufferBinding; relu?: boolean },
-  ) => {
-    const k = Kernel.get(device, 'matmul', 'main', { TRANS_A: !!o.transA, TRANS_B: !!o.transB, HAS_BIAS: !!o.bias, RELU: !!o.relu });
-    const dims = k.uniform('dims', { M, N, K: Kd });
-    list.push(dispatch(k, { dims: dims.buffer, A, B: Bm, C, bias: o.bias ?? b_enc }, matmulGrid(M, N)));
-  };
+  const matmul = (M: number, N: number, Kd: number, A: Resource, Bm: Resource, C: Resource, o: GemmOptions) =>
+    list.push(gemm(device, variants.matmul, M, N, Kd, A, Bm, C, o, b_enc));
   const colsum = (M: number, N: number, A: GPUBuffer, out: GPUBuffer | GPUBufferBinding) => {
     const k = Kernel.get(device, 'reduce', 'colsum');
     list.push(dispatch(k, { cols: k.uniform('cols', { M, N }).buffer, A, out }, flatGrid(N)));
@@ -474,13 +478,14 @@ function buildStep(
     list.push(dispatch(sp('scan'), { u: spU.buffer, counts_in: b.counts!, offsets: b.offsets! }, [1]));
     list.push(dispatch(sp('scatter'), { ...picks, offsets_in: b.offsets!, cursor: b.cursor!, lists: b.lists! }, flatGrid(B * S)));
     list.push(dispatch(sp('sort_lists'), { u: spU.buffer, offsets_in: b.offsets!, lists: b.lists! }, flatGrid(F)));
-    list.push(dispatch(sp('dwdec'), { ...picks, ...groups, gW_dec }, flatGrid(F * d)));
+    const featureColumns = F * Math.ceil(d / 8); // invocations of dwdec/dwenc: a feature × 8 columns each
+    list.push(dispatch(sp('dwdec'), { ...picks, ...groups, gW_dec }, flatGrid(featureColumns)));
     const project = Kernel.get(device, 'norms', 'project');
     const shapeU = project.uniform('u', { F, d });
     list.push(dispatch(project, { u: shapeU.buffer, W_dec, gW_dec }, flatGrid(F)));
-    list.push(dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc }, flatGrid(d * F)));
-    list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc }, flatGrid(F)));
-    list.push(dispatch(sp('dbdec'), { ...groups, G: b.G!, h_in: b.h!, W_enc, gb_dec }, flatGrid(d)));
+    list.push(dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc }, flatGrid(featureColumns)));
+    list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc, benc: b.benc! }, flatGrid(F)));
+    list.push(dispatch(sp('dbdec'), { u: spU.buffer, G: b.G!, W_enc, benc_in: b.benc!, gb_dec }, flatGrid(d)));
   }
 
   // Global gradient norm (and the clip factor), then Adam over every parameter at once.
