@@ -1,12 +1,14 @@
 // <sae-app>: the page shell. It creates the session (the owner of the workers) and lays out the panels.
 import { LitElement, css, html } from 'lit';
 import './data-panel.ts';
+import './run-panel.ts';
 import { SaeSession } from './session.ts';
 
 export class SaeApp extends LitElement {
   static override properties = { gpu: { state: true } };
   declare gpu: string;
-  private readonly session = new SaeSession();
+  /** the page's session; public so tests can read the run's state */
+  readonly session = new SaeSession();
 
   constructor() {
     super();
@@ -22,6 +24,7 @@ export class SaeApp extends LitElement {
         <p class="gpu" data-testid="gpu-status">${this.gpu}</p>
       </header>
       <sae-data-panel .session=${this.session}></sae-data-panel>
+      <sae-run-panel .session=${this.session}></sae-run-panel>
     `;
   }
 

@@ -1,8 +1,10 @@
 // The one contract between the page and its workers: plain typed interfaces, exposed with comlink.
 // Only structured-cloneable values cross (Files are cloneable; progress comes back through a proxied callback).
 import type { DatasetManifest } from '../data/store.ts';
+import type { TrainConfig } from '../engine/config.ts';
+import type { StepMetrics } from '../engine/trainer.ts';
 
-export type { DatasetManifest };
+export type { DatasetManifest, StepMetrics, TrainConfig };
 
 export interface ImportProgress {
   rowsDone: number;
@@ -28,4 +30,34 @@ export interface DataApi {
   remove(id: string): Promise<boolean>;
   /** The dataset as .npy bytes (f16 stays f16) and its JSONL sidecar when it has token context. */
   exportNpy(id: string): Promise<{ npy: Uint8Array; sidecar?: Uint8Array }>;
+}
+
+/** What a run trains: a stored dataset and the run's configuration (d comes from the dataset). */
+export interface TrainRequest {
+  datasetId: string;
+  config: Omit<Partial<TrainConfig>, 'd'>;
+}
+
+export interface TrainProgress {
+  /** steps submitted so far */
+  step: number;
+  steps: number;
+  /** metrics of the steps that came back since the last report, in order */
+  metrics: StepMetrics[];
+  tokensPerS: number;
+}
+
+export interface TrainOutcome {
+  steps: number;
+  stopped: boolean;
+  seconds: number;
+}
+
+/** The GPU worker: owns the one GPUDevice and runs training jobs on it. */
+export interface GpuApi {
+  /** The adapter's description, or a clear message when this browser has no WebGPU. */
+  init(): Promise<{ adapter: string }>;
+  /** Trains until the configured steps are done or stop() is called. */
+  train(req: TrainRequest, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome>;
+  stop(): void;
 }

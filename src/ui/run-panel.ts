@@ -1,0 +1,94 @@
+// <sae-run-panel>: choose a stored dataset and a configuration, start and stop a run, watch its loss.
+// Renders what the session tells it; training happens in the GPU worker.
+import { LitElement, css, html } from 'lit';
+import './loss-chart.ts';
+import type { RunState, SaeSession } from './session.ts';
+
+const PRESETS: Record<string, RunState['config']> = {
+  'quick (TopK)': { arch: 'topk', features: 256, k: 8, batch: 128, steps: 300, lr: 3e-3 },
+  'quick (standard)': { arch: 'standard', features: 256, l1: 2, batch: 128, steps: 300, lr: 3e-3 },
+};
+
+export class SaeRunPanel extends LitElement {
+  static override properties = { session: { attribute: false } };
+  declare session: SaeSession | undefined;
+  private readonly onChange = () => this.requestUpdate();
+
+  override updated(changed: Map<string, unknown>): void {
+    if (changed.has('session')) {
+      (changed.get('session') as SaeSession | undefined)?.removeEventListener('change', this.onChange);
+      this.session?.addEventListener('change', this.onChange);
+    }
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.session?.removeEventListener('change', this.onChange);
+  }
+
+  private _onStart(e: Event): void {
+    e.preventDefault();
+    const form = new FormData(e.target as HTMLFormElement);
+    const num = (k: string) => Number(form.get(k));
+    const arch = form.get('arch') === 'topk' ? 'topk' : 'standard';
+    void this.session?.startRun(String(form.get('dataset')), {
+      arch, features: num('features'), k: num('k'), l1: num('l1'), lr: num('lr'), batch: num('batch'), steps: num('steps'),
+    });
+  }
+
+  private _onPreset(e: Event): void {
+    const preset = PRESETS[(e.target as HTMLSelectElement).value];
+    const form = this.renderRoot.querySelector('form')!;
+    for (const [k, v] of Object.entries(preset ?? {})) (form.elements.namedItem(k) as HTMLInputElement).value = String(v);
+  }
+
+  override render() {
+    const s = this.session;
+    if (!s) return html``;
+    const run = s.run;
+    const running = run?.status === 'running';
+    const last = run?.history[run.history.length - 1];
+    const p = PRESETS['quick (TopK)']!;
+    return html`
+      <h2>Train</h2>
+      <form @submit=${this._onStart} data-testid="run-form">
+        <label>dataset <select name="dataset" required>${s.datasets.map((ds) => html`<option value=${ds.id}>${ds.name} (${ds.rows}×${ds.d})</option>`)}</select></label>
+        <label>preset <select @change=${this._onPreset}>${Object.keys(PRESETS).map((k) => html`<option>${k}</option>`)}</select></label>
+        <label>variant <select name="arch"><option value="topk">TopK</option><option value="standard">standard (L1)</option></select></label>
+        <label>features <input name="features" type="number" min="1" .value=${String(p.features)} /></label>
+        <label>k <input name="k" type="number" min="1" .value=${String(p.k)} /></label>
+        <label>λ <input name="l1" type="number" step="any" min="0" value="2" /></label>
+        <label>lr <input name="lr" type="number" step="any" min="0" .value=${String(p.lr)} /></label>
+        <label>batch <input name="batch" type="number" min="1" .value=${String(p.batch)} /></label>
+        <label>steps <input name="steps" type="number" min="1" .value=${String(p.steps)} /></label>
+        <button type="submit" ?disabled=${running || s.datasets.length === 0} data-testid="start">Start</button>
+        <button type="button" ?disabled=${!running} @click=${() => s.stopRun()} data-testid="stop">Stop</button>
+      </form>
+      ${run
+        ? html`<p class="status" data-testid="run-status" data-status=${run.status}>
+              ${run.status}: step ${run.step} / ${run.steps}
+              ${last ? html` · loss ${last.loss.toPrecision(4)} · L0 ${last.l0.toFixed(1)} · dead ${last.dead}` : ''}
+              · ${Math.round(run.tokensPerS).toLocaleString('en-US')} tokens/s
+              ${run.error ? html`<span class="error">${run.error}</span>` : ''}
+            </p>
+            <sae-loss-chart .history=${run.history}></sae-loss-chart>`
+        : ''}
+    `;
+  }
+
+  static override styles = css`
+    :host { display: block; margin-top: 1.5rem; }
+    form { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: center; }
+    input[type='number'] { width: 5.5rem; }
+    .status { font-variant-numeric: tabular-nums; }
+    .error { color: #bf3b3b; margin-left: 0.5rem; }
+  `;
+}
+
+customElements.define('sae-run-panel', SaeRunPanel);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'sae-run-panel': SaeRunPanel;
+  }
+}
