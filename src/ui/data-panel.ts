@@ -56,6 +56,12 @@ export class SaeDataPanel extends LitElement {
         Import activations (.npy, .safetensors)
         <input type="file" accept=".npy,.safetensors" ?disabled=${!!imp} @change=${this._onFile} data-testid="import-file" />
       </label>
+      <p class="demo">
+        Or start from built-in data:
+        <button ?disabled=${!!imp} @click=${() => void s.createToyDataset()} data-testid="demo-toy">
+          Toy superposition (256 known directions)
+        </button>
+      </p>
       ${imp
         ? html`<div class="progress" data-testid="import-progress">
             ${imp.file}: <progress max="100" .value=${pct}></progress> ${pct}%
@@ -96,6 +102,7 @@ export class SaeDataPanel extends LitElement {
     .error { color: #bf3b3b; }
     .info { color: #2e6b3a; }
     .empty { color: #6b7280; }
+    .demo { margin: 0.5rem 0; }
     button { margin-right: 0.25rem; }
   `;
 }

@@ -1,7 +1,7 @@
 // The session: the one non-visual owner of the workers. Views get it as a property, call its methods,
 // and re-render on its 'change' events; nothing else in the page talks to a worker.
 import { proxy, wrap, type Remote } from 'comlink';
-import type { DataApi, DatasetManifest, GpuApi, ImportProgress, ImportSummary, StepMetrics, TrainConfig, TrainProgress } from '../worker/api.ts';
+import type { DataApi, DatasetManifest, GpuApi, ImportProgress, ImportSummary, StepMetrics, ToyOptions, TrainConfig, TrainProgress } from '../worker/api.ts';
 
 export interface ImportState {
   file: string;
@@ -49,16 +49,29 @@ export class SaeSession extends EventTarget {
     this.changed();
   }
 
-  async importFile(file: File): Promise<ImportSummary | undefined> {
-    this.importing = { file: file.name, progress: { rowsDone: 0, rows: 0 } };
+  importFile(file: File): Promise<ImportSummary | undefined> {
+    return this.runImport(file.name, (onProgress) => this.data.importFile(file, onProgress));
+  }
+
+  /** The built-in demo with known ground truth: toy superposition data made in the worker. */
+  createToyDataset(): Promise<ImportSummary | undefined> {
+    const opts: ToyOptions = { d: 64, features: 256, rows: 32768, seed: 0 };
+    return this.runImport('toy superposition', (onProgress) => this.data.createToyDataset(opts, onProgress));
+  }
+
+  private async runImport(
+    name: string,
+    work: (onProgress: (p: ImportProgress) => void) => Promise<ImportSummary>,
+  ): Promise<ImportSummary | undefined> {
+    this.importing = { file: name, progress: { rowsDone: 0, rows: 0 } };
     this.message = undefined;
     this.changed();
     try {
-      const summary = await this.data.importFile(file, proxy((p: ImportProgress) => {
-        this.importing = { file: file.name, progress: p };
+      const summary = await work(proxy((p: ImportProgress) => {
+        this.importing = { file: name, progress: p };
         this.changed();
       }));
-      this.message = { kind: 'info', text: [`Imported ${file.name}: ${summary.dataset.rows} rows × ${summary.dataset.d}.`, ...summary.notes].join(' ') };
+      this.message = { kind: 'info', text: [`Imported ${summary.dataset.name}: ${summary.dataset.rows} rows × ${summary.dataset.d}.`, ...summary.notes].join(' ') };
       return summary;
     } catch (e) {
       this.message = { kind: 'error', text: (e as Error).message };

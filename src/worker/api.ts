@@ -17,12 +17,22 @@ export interface ImportSummary {
   notes: string[];
 }
 
+export interface ToyOptions {
+  d: number;
+  /** true directions F* */
+  features: number;
+  rows: number;
+  seed: number;
+}
+
 /** The data worker: owns the IndexedDB dataset store; parses and imports files off the main thread. */
 export interface DataApi {
   /** Removes what killed imports left behind; call once at start-up, before anything else. */
   start(): Promise<{ removedPending: number }>;
   /** Imports an activation file (.npy or .safetensors). Rejects with a message naming the file and problem. */
   importFile(file: File, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
+  /** Generates toy superposition data with known directions (RECIPE §4) and stores it as a dataset. */
+  createToyDataset(opts: ToyOptions, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
   /** Cancels the import in progress, if any; it then rejects and leaves nothing behind. */
   cancelImport(): void;
   list(): Promise<DatasetManifest[]>;

@@ -41,6 +41,16 @@ describe('datasets in the browser', () => {
     await page.close();
   });
 
+  it('the toy demo dataset is made with one click', async () => {
+    const page = await openLab(lab);
+    await page.locator('[data-testid=demo-toy]').click();
+    const row = page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy superposition' });
+    await row.waitFor({ timeout: 60_000 });
+    await expect(row.textContent()).resolves.toContain('32,768 × 64');
+    await screenshot(page, 'datasets-toy-demo');
+    await page.close();
+  });
+
   it('a page closed mid-import leaves nothing behind', async () => {
     const page = await openLab(lab);
     const before = await storedRecords(page);
