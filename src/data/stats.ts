@@ -9,7 +9,7 @@ import { checkBlocks, blockRuns } from './batches.ts';
 const CHUNK_ROWS = 4096;
 
 /** Running float64 moments: count, Σ‖x‖, per-dimension mean and pooled Σ of squared deviations. */
-interface Moments {
+export interface Moments {
   n: number;
   normSum: number;
   /** (d) */
@@ -18,13 +18,52 @@ interface Moments {
   m2: number;
 }
 
+export function newMoments(d: number): Moments {
+  return { n: 0, normSum: 0, mean: new Float64Array(d), m2: 0 };
+}
+
+/**
+ * Adds rows `picked[0..count)` (row indices into data, count × d overall; all rows when picked is null) as
+ * one batch, merged with Chan et al.'s pairwise update so a large mean loses no precision.
+ */
+export function addRows(acc: Moments, data: Float32Array, d: number, picked: Int32Array | null, count: number): void {
+  if (count === 0) return;
+  const row = (i: number) => (picked ? picked[i]! : i) * d;
+  const mean = new Float64Array(d);
+  for (let i = 0; i < count; i++) {
+    let sq = 0;
+    for (let j = 0, base = row(i); j < d; j++) {
+      const v = data[base + j]!;
+      mean[j]! += v;
+      sq += v * v;
+    }
+    acc.normSum += Math.sqrt(sq);
+  }
+  for (let j = 0; j < d; j++) mean[j]! /= count;
+  let m2 = 0;
+  for (let i = 0; i < count; i++) {
+    for (let j = 0, base = row(i); j < d; j++) {
+      const dev = data[base + j]! - mean[j]!;
+      m2 += dev * dev;
+    }
+  }
+  const n = acc.n + count;
+  for (let j = 0; j < d; j++) {
+    const delta = mean[j]! - acc.mean[j]!;
+    m2 += (delta * delta * acc.n * count) / n;
+    acc.mean[j]! += (delta * count) / n;
+  }
+  acc.m2 += m2;
+  acc.n = n;
+}
+
 /**
  * Statistics over the first min(sampleRows, all training rows) training rows, blocks in ascending order.
  * Refuses a sample with a NaN/Inf row or with mean‖x‖ = 0.
  */
 export async function estimateDataStats(rows: RowSource, trainBlocks: number[], sampleRows = 65536): Promise<DataStats> {
   if (!Number.isSafeInteger(sampleRows) || sampleRows <= 0) throw new Error(`sampleRows must be a positive integer, got ${sampleRows}`);
-  const acc: Moments = { n: 0, normSum: 0, mean: new Float64Array(rows.d), m2: 0 };
+  const acc = newMoments(rows.d);
   for (const [s, e] of blockRuns(checkBlocks(rows, trainBlocks), rows.rows)) {
     for (let start = s; start < e && acc.n < sampleRows; start += CHUNK_ROWS) {
       const count = Math.min(CHUNK_ROWS, e - start, sampleRows - acc.n);
@@ -33,42 +72,11 @@ export async function estimateDataStats(rows: RowSource, trainBlocks: number[], 
       if (bad >= 0) {
         throw new DataError(rows.name, `row ${start + bad} contains NaN or Inf; such rows are refused (clean the data first)`);
       }
-      mergeChunk(acc, chunk, rows.d);
+      addRows(acc, chunk, rows.d, null, chunk.length / rows.d);
     }
     if (acc.n >= sampleRows) break;
   }
   return finishStats(acc, rows);
-}
-
-/** adds a chunk (count × d) to the moments (Chan et al.'s pairwise update) */
-function mergeChunk(acc: Moments, chunk: Float32Array, d: number): void {
-  const count = chunk.length / d;
-  const mean = new Float64Array(d);
-  for (let r = 0; r < count; r++) {
-    let sq = 0;
-    for (let j = 0; j < d; j++) {
-      const v = chunk[r * d + j];
-      mean[j] += v;
-      sq += v * v;
-    }
-    acc.normSum += Math.sqrt(sq);
-  }
-  for (let j = 0; j < d; j++) mean[j] /= count;
-  let m2 = 0;
-  for (let r = 0; r < count; r++) {
-    for (let j = 0; j < d; j++) {
-      const dev = chunk[r * d + j] - mean[j];
-      m2 += dev * dev;
-    }
-  }
-  const n = acc.n + count;
-  for (let j = 0; j < d; j++) {
-    const delta = mean[j] - acc.mean[j];
-    m2 += (delta * delta * acc.n * count) / n;
-    acc.mean[j] += (delta * count) / n;
-  }
-  acc.m2 += m2;
-  acc.n = n;
 }
 
 /** moments of raw x → DataStats of s·x */

@@ -10,7 +10,8 @@ import { BYTES_PER_VALUE, MANIFEST_VERSION, datasetKeys, newDatasetId, removeDat
 import { DataError } from './errors.ts';
 import { blockCount, blockHash, heldOutRule, rowsInBlocks, splitBlocks, type BlockSplit, type HeldOutRule } from './split.ts';
 import { estimateDataStats } from './stats.ts';
-import { SAMPLE_ROWS, addRows, finishMoments, newMoments, storedStats, type Moments } from './store-stats.ts';
+import { SAMPLE_ROWS, finishMoments, storedStats } from './store-stats.ts';
+import { addRows, newMoments, type Moments } from './stats.ts';
 import { writeHalves } from './store-half.ts';
 import { checkContext, writeContext } from './store-context.ts';
 import { chunkRowSource } from './store-source.ts';

@@ -1,28 +1,10 @@
 // <sae-data-panel>: import an activation file into the browser's storage, and list, rename, delete and
 // export the datasets stored there. It renders what the session tells it; all work happens in the worker.
-import { LitElement, css, html } from 'lit';
+import { css, html } from 'lit';
+import { SessionView } from './session-view.ts';
 import type { DatasetManifest } from '../worker/api.ts';
-import type { SaeSession } from './session.ts';
 
-export class SaeDataPanel extends LitElement {
-  static override properties = { session: { attribute: false } };
-  /** the page's session (owner of the workers) */
-  declare session: SaeSession | undefined;
-
-  private readonly onChange = () => this.requestUpdate();
-
-  override updated(changed: Map<string, unknown>): void {
-    if (changed.has('session')) {
-      (changed.get('session') as SaeSession | undefined)?.removeEventListener('change', this.onChange);
-      this.session?.addEventListener('change', this.onChange);
-    }
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback();
-    this.session?.removeEventListener('change', this.onChange);
-  }
-
+export class SaeDataPanel extends SessionView {
   private _onFile(e: Event): void {
     const input = e.target as HTMLInputElement;
     const file = input.files?.[0];

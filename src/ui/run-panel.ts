@@ -1,30 +1,16 @@
 // <sae-run-panel>: choose a stored dataset and a configuration, start and stop a run, watch its loss.
 // Renders what the session tells it; training happens in the GPU worker.
-import { LitElement, css, html } from 'lit';
+import { css, html } from 'lit';
+import { SessionView } from './session-view.ts';
 import './loss-chart.ts';
-import type { RunState, SaeSession } from './session.ts';
+import type { RunState } from './session.ts';
 
 const PRESETS: Record<string, RunState['config']> = {
   'quick (TopK)': { arch: 'topk', features: 256, k: 8, batch: 128, steps: 300, lr: 3e-3 },
   'quick (standard)': { arch: 'standard', features: 256, l1: 2, batch: 128, steps: 300, lr: 3e-3 },
 };
 
-export class SaeRunPanel extends LitElement {
-  static override properties = { session: { attribute: false } };
-  declare session: SaeSession | undefined;
-  private readonly onChange = () => this.requestUpdate();
-
-  override updated(changed: Map<string, unknown>): void {
-    if (changed.has('session')) {
-      (changed.get('session') as SaeSession | undefined)?.removeEventListener('change', this.onChange);
-      this.session?.addEventListener('change', this.onChange);
-    }
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback();
-    this.session?.removeEventListener('change', this.onChange);
-  }
+export class SaeRunPanel extends SessionView {
 
   private _onStart(e: Event): void {
     e.preventDefault();

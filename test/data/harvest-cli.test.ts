@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { CliError } from '../../src/cli/args.ts';
 import { harvestCommand, harvestOptions, runHarvest } from '../../src/cli/harvest.ts';
 import { encodeNpy, openNpy } from '../../src/data/formats/npy.ts';
-import { HarvestFolderWriter, npyHeader } from '../../src/data/harvest/node-writer.ts';
+import { HarvestFolderWriter } from '../../src/data/harvest/node-writer.ts';
+import { npyHeader } from '../../src/data/formats/npy.ts';
 import { openFileSource } from '../../src/data/node-file.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sae-lab-harvest-'));

@@ -181,7 +181,7 @@ export function checkRowRange(name: string, rows: number, start: number, count: 
 export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array<ArrayBuffer> {
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) throw new Error(`encodeNpy: shape (${shape.join(', ')}) holds ${count} values, data has ${data.length}`);
-  const header = npyHeaderBytes(shape);
+  const header = npyHeader(shape);
   const out = new Uint8Array(header.length + data.byteLength);
   out.set(header, 0);
   out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), header.length);
@@ -189,15 +189,19 @@ export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array<Array
 }
 
 /** magic + version + length + dict, padded with spaces as np.save does (total a multiple of 64), ending in '\n' */
-function npyHeaderBytes(shape: number[]): Uint8Array<ArrayBuffer> {
+/**
+ * The .npy v1 header for little-endian C-order data of `descr` ('<f4', '<f2'): magic, version, u16 length,
+ * then the dict padded with spaces so the data starts on a 64-byte boundary, ending in '\n'. Like NumPy ≥ 1.23
+ * it leaves room for the first axis to grow to 21 digits. Byte-identical to np.save's.
+ */
+export function npyHeader(shape: number[], descr: '<f4' | '<f2' = '<f4'): Uint8Array<ArrayBuffer> {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  // NumPy ≥ 1.23 leaves room for the first axis to grow to 21 digits, then aligns the whole header to 64
   const growth = shape.length > 0 ? Math.max(0, 21 - String(shape[0]).length) : 0;
-  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeText}, }` + ' '.repeat(growth);
+  const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }` + ' '.repeat(growth);
   const preamble = 10; // magic 6 + version 2 + u16 length
   const pad = 64 - ((preamble + dict.length + 1) % 64);
   const text = dict + ' '.repeat(pad) + '\n'; // NumPy pads 1…64 spaces
-  if (text.length > 65535) throw new Error('encodeNpy: header too long for format v1');
+  if (text.length > 65535) throw new Error('npyHeader: header too long for format v1');
   const out = new Uint8Array(preamble + text.length);
   out.set(MAGIC, 0);
   out[6] = 1;

@@ -5,22 +5,7 @@
 // its length does not depend on the row count (NumPy leaves room for the first axis to grow).
 import { mkdir, mkdtemp, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-
-const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-
-/** The .npy v1 header for a C-order float32 array of `shape`: the same bytes encodeNpy puts in front. */
-export function npyHeader(shape: number[]): Uint8Array {
-  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  const growth = shape.length > 0 ? Math.max(0, 21 - String(shape[0]).length) : 0;
-  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeText}, }` + ' '.repeat(growth);
-  const text = dict + ' '.repeat(64 - ((10 + dict.length + 1) % 64)) + '\n';
-  const out = new Uint8Array(10 + text.length);
-  out.set(MAGIC, 0);
-  out[6] = 1;
-  new DataView(out.buffer).setUint16(8, text.length, true);
-  for (let i = 0; i < text.length; i++) out[10 + i] = text.charCodeAt(i);
-  return out;
-}
+import { npyHeader } from '../formats/npy.ts';
 
 export class HarvestFolderWriter {
   private rows = 0;
