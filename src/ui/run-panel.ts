@@ -3,9 +3,9 @@
 import { css, html } from 'lit';
 import { SessionView } from './session-view.ts';
 import './loss-chart.ts';
-import type { RunState } from './session.ts';
+import type { TrainRequest } from '../worker/api.ts';
 
-const PRESETS: Record<string, RunState['config']> = {
+const PRESETS: Record<string, TrainRequest['config']> = {
   'quick (TopK)': { arch: 'topk', features: 256, k: 8, batch: 128, steps: 300, lr: 3e-3 },
   'quick (standard)': { arch: 'standard', features: 256, l1: 2, batch: 128, steps: 300, lr: 3e-3 },
 };
@@ -48,7 +48,7 @@ export class SaeRunPanel extends SessionView {
         <label>batch <input name="batch" type="number" min="1" .value=${String(p.batch)} /></label>
         <label>steps <input name="steps" type="number" min="1" .value=${String(p.steps)} /></label>
         <button type="submit" ?disabled=${running || s.datasets.length === 0} data-testid="start">Start</button>
-        <button type="button" ?disabled=${!running} @click=${() => s.stopRun()} data-testid="stop">Stop</button>
+        <button type="button" ?disabled=${!running} @click=${() => s.pauseRun()} data-testid="pause">Pause</button>
       </form>
       ${run
         ? html`<p class="status" data-testid="run-status" data-status=${run.status}>
@@ -59,6 +59,29 @@ export class SaeRunPanel extends SessionView {
             </p>
             <sae-loss-chart .history=${run.history}></sae-loss-chart>`
         : ''}
+      ${s.runs.length
+        ? html`<h3>Runs</h3>
+            <table data-testid="runs">
+              <thead><tr><th>dataset</th><th>variant</th><th>features</th><th>step</th><th>status</th><th>last loss</th><th></th></tr></thead>
+              <tbody>
+                ${s.runs.map(
+                  (r) => html`<tr data-id=${r.id} data-status=${r.status} data-step=${r.step}>
+                    <td>${r.datasetName}</td>
+                    <td>${r.config.arch}</td>
+                    <td>${r.config.features}</td>
+                    <td>${r.step} / ${r.config.steps}</td>
+                    <td>${r.status === 'running' && !running ? 'interrupted' : r.status}</td>
+                    <td>${r.lastLoss?.toPrecision(4) ?? '—'}</td>
+                    <td>
+                      ${r.status !== 'done' && !running
+                        ? html`<button @click=${() => void s.resumeRun(r.id)} data-testid="resume">Resume</button>`
+                        : ''}
+                    </td>
+                  </tr>`,
+                )}
+              </tbody>
+            </table>`
+        : ''}
     `;
   }
 
@@ -68,6 +91,8 @@ export class SaeRunPanel extends SessionView {
     input[type='number'] { width: 5.5rem; }
     .status { font-variant-numeric: tabular-nums; }
     .error { color: #bf3b3b; margin-left: 0.5rem; }
+    table { border-collapse: collapse; margin-top: 0.5rem; font-variant-numeric: tabular-nums; }
+    th, td { text-align: left; padding: 0.25rem 0.6rem; border-bottom: 1px solid #d8dee9; }
   `;
 }
 

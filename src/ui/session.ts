@@ -1,7 +1,10 @@
 // The session: the one non-visual owner of the workers. Views get it as a property, call its methods,
 // and re-render on its 'change' events; nothing else in the page talks to a worker.
 import { proxy, wrap, type Remote } from 'comlink';
-import type { DataApi, DatasetManifest, GpuApi, ImportProgress, ImportSummary, StepMetrics, ToyOptions, TrainConfig, TrainProgress } from '../worker/api.ts';
+import type {
+  DataApi, DatasetManifest, GpuApi, ImportProgress, ImportSummary, RunSummary, StepMetrics, ToyOptions, TrainOutcome, TrainProgress,
+  TrainRequest,
+} from '../worker/api.ts';
 
 export interface ImportState {
   file: string;
@@ -9,9 +12,9 @@ export interface ImportState {
 }
 
 export interface RunState {
-  datasetId: string;
-  config: Omit<Partial<TrainConfig>, 'd'>;
-  status: 'running' | 'done' | 'stopped' | 'failed';
+  /** set once the worker has created the run */
+  runId?: string;
+  status: 'running' | 'done' | 'paused' | 'failed';
   step: number;
   steps: number;
   /** every step's metrics so far, in order */
@@ -22,6 +25,8 @@ export interface RunState {
 
 export class SaeSession extends EventTarget {
   run: RunState | undefined;
+  /** every stored run, oldest first */
+  runs: RunSummary[] = [];
   datasets: DatasetManifest[] = [];
   /** true once the store is open, cleaned of killed imports, and listed */
   loaded = false;
@@ -37,6 +42,7 @@ export class SaeSession extends EventTarget {
     this.data = wrap<DataApi>(new Worker(new URL('../worker/data-worker.ts', import.meta.url), { type: 'module' }));
     this.gpu = wrap<GpuApi>(new Worker(new URL('../worker/gpu-worker.ts', import.meta.url), { type: 'module' }));
     this.ready = this.data.start().then(() => this.refresh());
+    void this.refreshRuns();
   }
 
   private changed(): void {
@@ -96,29 +102,57 @@ export class SaeSession extends EventTarget {
     await this.refresh();
   }
 
-  /** Trains on a stored dataset in the GPU worker; resolves when the run ends. */
-  async startRun(datasetId: string, config: RunState['config']): Promise<void> {
+  async refreshRuns(): Promise<void> {
+    this.runs = await this.gpu.listRuns();
+    this.changed();
+  }
+
+  /** Trains a new run on a stored dataset in the GPU worker; resolves when the run ends or pauses. */
+  startRun(datasetId: string, config: TrainRequest['config']): Promise<void> {
+    return this.follow({ status: 'running', step: 0, steps: config.steps ?? 0, history: [], tokensPerS: 0 }, (onProgress) =>
+      this.gpu.train({ datasetId, config }, onProgress),
+    );
+  }
+
+  /** Continues a paused or interrupted run from its last checkpoint. */
+  async resumeRun(runId: string): Promise<void> {
+    const summary = this.runs.find((r) => r.id === runId);
+    const history = await this.gpu.runHistory(runId);
+    const steps = summary?.config.steps ?? 0;
+    return this.follow({ runId, status: 'running', step: history.length, steps, history, tokensPerS: 0 }, (onProgress) =>
+      this.gpu.resume(runId, onProgress),
+    );
+  }
+
+  /** SHA-256 of a run's checkpointed parameters. */
+  paramsDigest(runId: string): Promise<string | null> {
+    return this.gpu.paramsDigest(runId);
+  }
+
+  private async follow(run: RunState, work: (onProgress: (p: TrainProgress) => void) => Promise<TrainOutcome>): Promise<void> {
     if (this.run?.status === 'running') return;
-    const run: RunState = { datasetId, config, status: 'running', step: 0, steps: config.steps ?? 0, history: [], tokensPerS: 0 };
     this.run = run;
     this.changed();
     try {
-      const outcome = await this.gpu.train({ datasetId, config }, proxy((p: TrainProgress) => {
+      const outcome = await work(proxy((p: TrainProgress) => {
+        run.runId = p.runId;
         run.step = p.step;
         run.steps = p.steps;
         run.history = run.history.concat(p.metrics); // a new array, so views see the change
         run.tokensPerS = p.tokensPerS;
         this.changed();
       }));
-      run.status = outcome.stopped ? 'stopped' : 'done';
+      run.runId = outcome.runId;
+      run.status = outcome.stopped ? 'paused' : 'done';
     } catch (e) {
       run.status = 'failed';
       run.error = (e as Error).message;
     }
-    this.changed();
+    await this.refreshRuns();
   }
 
-  stopRun(): void {
+  /** Pauses the run in progress after a checkpoint; resumeRun continues it. */
+  pauseRun(): void {
     void this.gpu.stop();
   }
 

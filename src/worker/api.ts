@@ -1,10 +1,11 @@
 // The one contract between the page and its workers: plain typed interfaces, exposed with comlink.
 // Only structured-cloneable values cross (Files are cloneable; progress comes back through a proxied callback).
+import type { RunSummary } from '../data/runs.ts';
 import type { DatasetManifest } from '../data/store.ts';
 import type { TrainConfig } from '../engine/config.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
 
-export type { DatasetManifest, StepMetrics, TrainConfig };
+export type { DatasetManifest, RunSummary, StepMetrics, TrainConfig };
 
 export interface ImportProgress {
   rowsDone: number;
@@ -49,6 +50,7 @@ export interface TrainRequest {
 }
 
 export interface TrainProgress {
+  runId: string;
   /** steps submitted so far */
   step: number;
   steps: number;
@@ -58,6 +60,7 @@ export interface TrainProgress {
 }
 
 export interface TrainOutcome {
+  runId: string;
   steps: number;
   stopped: boolean;
   seconds: number;
@@ -67,7 +70,15 @@ export interface TrainOutcome {
 export interface GpuApi {
   /** The adapter's description, or a clear message when this browser has no WebGPU. */
   init(): Promise<{ adapter: string }>;
-  /** Trains until the configured steps are done or stop() is called. */
+  /** Starts a new run and trains until its steps are done or stop() is called; checkpoints as it goes. */
   train(req: TrainRequest, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome>;
+  /** Continues a paused or interrupted run from its last checkpoint, exactly as if never interrupted. */
+  resume(runId: string, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome>;
+  /** Pauses the run in progress after a checkpoint. */
   stop(): void;
+  listRuns(): Promise<RunSummary[]>;
+  /** The metric history of a stored run. */
+  runHistory(runId: string): Promise<StepMetrics[]>;
+  /** SHA-256 of a run's checkpointed parameters (to compare runs bit for bit). */
+  paramsDigest(runId: string): Promise<string | null>;
 }

@@ -1,7 +1,10 @@
 // The GPU worker's entry: owns the device and runs training on datasets streamed from IndexedDB.
 // Exposes GpuApi (src/worker/api.ts) over comlink; progress goes back through a proxied callback.
+// Every run is checkpointed (the trainer's snapshot and the metric history) every CHECKPOINT_STEPS steps
+// and when paused, and holds a Web Lock while it trains, so two tabs can never train one run at once.
 import { expose } from 'comlink';
 import { createBatchSource } from '../data/batches.ts';
+import { RunStore, type RunRecord } from '../data/runs.ts';
 import { splitRows } from '../data/split.ts';
 import { openStore, type DatasetStore } from '../data/store.ts';
 import { defaultConfig } from '../engine/config.ts';
@@ -9,10 +12,14 @@ import { describeAdapter, requiredLimitsFor } from '../engine/device.ts';
 import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { Trainer, type StepMetrics } from '../engine/trainer.ts';
-import type { GpuApi, TrainProgress, TrainRequest } from './api.ts';
+import type { GpuApi, TrainOutcome, TrainProgress, TrainRequest } from './api.ts';
+
+const REPORT_MS = 250;
+const CHECKPOINT_STEPS = 50;
 
 let device: Promise<{ device: GPUDevice; adapter: string }> | undefined;
-let store: Promise<DatasetStore> | undefined;
+let datasets: Promise<DatasetStore> | undefined;
+let runs: Promise<RunStore> | undefined;
 let stopping = false;
 
 async function getDevice(): Promise<{ device: GPUDevice; adapter: string }> {
@@ -25,7 +32,86 @@ async function getDevice(): Promise<{ device: GPUDevice; adapter: string }> {
   return device;
 }
 
-const REPORT_MS = 250;
+const getRuns = () => (runs ??= RunStore.open());
+
+/** Runs `work` holding the run's Web Lock; refuses when another tab holds it. */
+async function withRunLock<T>(runId: string, work: () => Promise<T>): Promise<T> {
+  if (!('locks' in navigator)) return work();
+  return navigator.locks.request(`sae-lab-run:${runId}`, { ifAvailable: true }, async (lock) => {
+    if (!lock) throw new Error('this run is training in another tab');
+    return work();
+  }) as Promise<T>;
+}
+
+/** Trains `run` from its checkpoint (or from its initialisation when it has none) until done or stopped. */
+async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome> {
+  const { device: dev } = await getDevice();
+  const store = await (datasets ??= openStore());
+  const manifest = await store.get(run.datasetId);
+  if (!manifest || manifest.status !== 'complete') throw new Error(`dataset '${run.datasetName}' is no longer stored`);
+  const rows = await store.rowSource(manifest.id);
+  const cfg = run.config;
+  checkFits(cfg, dev.limits);
+  const split = splitRows(rows.rows, manifest.heldOut, manifest.name);
+  const batches = createBatchSource(rows, split.trainBlocks, cfg.batch, cfg.seed);
+  const history = [...run.history]; // every step's metrics, checkpointed with the run
+  let unsent: StepMetrics[] = []; // not yet reported to the page
+  const options = {
+    metricsEvery: 10,
+    onMetrics: (m: StepMetrics[]) => {
+      history.push(...m);
+      unsent.push(...m);
+    },
+  };
+  let trainer: Trainer;
+  if (run.snapshot) {
+    trainer = Trainer.restore(dev, run.snapshot, options);
+  } else {
+    const stats = await store.dataStats(manifest.id);
+    trainer = Trainer.create(dev, cfg, stats, initParams(cfg, stats), options);
+  }
+  const runsDb = await getRuns();
+  const checkpoint = async (status: RunRecord['status']) => {
+    const snapshot = await trainer.snapshot(); // waits for the GPU and every metric up to this step
+    Object.assign(run, { snapshot, step: snapshot.step, history: history.slice(0, snapshot.step), status });
+    await runsDb.put(run);
+  };
+  stopping = false;
+  const first = trainer.stepCount;
+  const t0 = performance.now();
+  let lastReport = 0;
+  const report = (step: number) => {
+    onProgress({ runId: run.id, step, steps: cfg.steps, metrics: unsent, tokensPerS: ((step - first) * cfg.batch * 1000) / (performance.now() - t0) });
+    unsent = [];
+  };
+  try {
+    run.status = 'running';
+    await runsDb.put(run);
+    let next = batches.batch(first);
+    for (let step = first; step < cfg.steps && !stopping; step++) {
+      const batch = await next;
+      if (step + 1 < cfg.steps) next = batches.batch(step + 1);
+      await trainer.step(batch);
+      if ((step + 1) % CHECKPOINT_STEPS === 0) await checkpoint('running');
+      if (performance.now() - lastReport > REPORT_MS) {
+        lastReport = performance.now();
+        report(step + 1);
+      }
+    }
+    const done = trainer.stepCount >= cfg.steps;
+    await trainer.flushMetrics();
+    report(trainer.stepCount);
+    await checkpoint(done ? 'done' : 'paused');
+    return { runId: run.id, steps: trainer.stepCount, stopped: !done, seconds: (performance.now() - t0) / 1000 };
+  } catch (e) {
+    run.status = 'failed';
+    run.error = (e as Error).message;
+    await runsDb.put(run);
+    throw e;
+  } finally {
+    trainer.destroy();
+  }
+}
 
 const api: GpuApi = {
   async init() {
@@ -33,45 +119,51 @@ const api: GpuApi = {
   },
 
   async train(req: TrainRequest, onProgress: (p: TrainProgress) => void) {
-    const { device: dev } = await getDevice();
-    const s = await (store ??= openStore());
-    const manifest = await s.get(req.datasetId);
+    const store = await (datasets ??= openStore());
+    const manifest = await store.get(req.datasetId);
     if (!manifest || manifest.status !== 'complete') throw new Error(`dataset ${req.datasetId} is not stored (or still importing)`);
-    const rows = await s.rowSource(manifest.id);
-    const stats = await s.dataStats(manifest.id);
-    const cfg = defaultConfig({ ...req.config, d: manifest.d, seed: manifest.heldOut.seed });
-    checkFits(cfg, dev.limits);
-    const split = splitRows(rows.rows, manifest.heldOut, manifest.name);
-    const batches = createBatchSource(rows, split.trainBlocks, cfg.batch, cfg.seed);
-    let pending: StepMetrics[] = [];
-    const trainer = Trainer.create(dev, cfg, stats, initParams(cfg, stats), { metricsEvery: 10, onMetrics: (m) => pending.push(...m) });
-    stopping = false;
-    const t0 = performance.now();
-    let lastReport = 0;
-    let step = 0;
-    try {
-      let next = batches.batch(0);
-      for (; step < cfg.steps && !stopping; step++) {
-        const batch = await next;
-        if (step + 1 < cfg.steps) next = batches.batch(step + 1);
-        await trainer.step(batch);
-        const now = performance.now();
-        if (now - lastReport > REPORT_MS) {
-          lastReport = now;
-          onProgress({ step: step + 1, steps: cfg.steps, metrics: pending, tokensPerS: ((step + 1) * cfg.batch * 1000) / (now - t0) });
-          pending = [];
-        }
-      }
-      await trainer.flushMetrics();
-      onProgress({ step, steps: cfg.steps, metrics: pending, tokensPerS: (step * cfg.batch * 1000) / (performance.now() - t0) });
-      return { steps: step, stopped: step < cfg.steps, seconds: (performance.now() - t0) / 1000 };
-    } finally {
-      trainer.destroy();
-    }
+    const run: RunRecord = {
+      id: crypto.randomUUID(),
+      datasetId: manifest.id,
+      datasetName: manifest.name,
+      config: defaultConfig({ ...req.config, d: manifest.d, seed: manifest.heldOut.seed }),
+      status: 'running',
+      step: 0,
+      history: [],
+      snapshot: null,
+      created: Date.now(),
+      updated: Date.now(),
+    };
+    return withRunLock(run.id, () => trainRun(run, onProgress));
+  },
+
+  async resume(runId: string, onProgress: (p: TrainProgress) => void) {
+    return withRunLock(runId, async () => {
+      const run = await (await getRuns()).get(runId);
+      if (!run) throw new Error(`no run ${runId}`);
+      if (run.status === 'done') throw new Error('this run has finished');
+      return trainRun(run, onProgress);
+    });
   },
 
   stop() {
     stopping = true;
+  },
+
+  async listRuns() {
+    return (await getRuns()).list();
+  },
+
+  async runHistory(runId: string) {
+    return (await (await getRuns()).get(runId))?.history ?? [];
+  },
+
+  async paramsDigest(runId: string) {
+    const snap = (await (await getRuns()).get(runId))?.snapshot;
+    if (!snap) return null;
+    const bytes = new Uint8Array(snap.params.buffer, snap.params.byteOffset, snap.params.byteLength);
+    const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
   },
 };
 

@@ -1,11 +1,14 @@
 // Training in the page: a dataset imported through the file input trains in the GPU worker (real WebGPU
 // on SwiftShader); the step count rises to the end and the loss falls — values read from the page's state.
+// A run interrupted by a reload resumes from its checkpoint and ends with the same parameters, bit for bit,
+// as a run never interrupted.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
 import { generateSynthetic } from '../../src/data/synth.ts';
+import type { Page } from 'playwright-core';
 import { openLab, screenshot, startLab, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
@@ -14,25 +17,39 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => lab?.close());
 
+async function importToy(page: Page): Promise<void> {
+  if (await page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy.npy' }).count()) return;
+  const path = join(mkdtempSync(join(tmpdir(), 'sae-lab-train-')), 'toy.npy');
+  writeFileSync(path, encodeNpy(generateSynthetic({ d: 16, features: 48, rows: 4096, seed: 2 }).data, [4096, 16]));
+  await page.locator('[data-testid=import-file]').setInputFiles(path);
+  await page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy.npy' }).waitFor({ timeout: 60_000 });
+}
+
+async function startRun(page: Page, steps: number): Promise<void> {
+  const form = page.locator('[data-testid=run-form]');
+  await form.locator('select[name=dataset]').selectOption({ label: 'toy.npy (4096×16)' });
+  for (const [name, value] of Object.entries({ features: '64', k: '3', lr: '0.01', batch: '64', steps: String(steps) })) {
+    await form.locator(`input[name=${name}]`).fill(value);
+  }
+  await page.locator('[data-testid=start]').click();
+}
+
+const runState = (page: Page) =>
+  page.evaluate(() => {
+    const r = document.querySelector('sae-app')!.session.run!;
+    return { runId: r.runId!, step: r.step, steps: r.history.map((h) => h.step), loss: r.history.map((h) => h.loss) };
+  });
+
+const digest = (page: Page, runId: string) => page.evaluate((id) => document.querySelector('sae-app')!.session.paramsDigest(id), runId);
+
 describe('training in the browser', () => {
   it('trains a stored dataset in the GPU worker; the loss falls', async () => {
     const page = await openLab(lab);
-    const path = join(mkdtempSync(join(tmpdir(), 'sae-lab-train-')), 'toy.npy');
-    writeFileSync(path, encodeNpy(generateSynthetic({ d: 16, features: 48, rows: 4096, seed: 2 }).data, [4096, 16]));
-    await page.locator('[data-testid=import-file]').setInputFiles(path);
-    await page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy.npy' }).waitFor({ timeout: 60_000 });
-    const form = page.locator('[data-testid=run-form]');
-    await form.locator('select[name=dataset]').selectOption({ label: 'toy.npy (4096×16)' });
-    for (const [name, value] of Object.entries({ features: '64', k: '3', lr: '0.01', batch: '64', steps: '150' })) {
-      await form.locator(`input[name=${name}]`).fill(value);
-    }
-    await page.locator('[data-testid=start]').click();
+    await importToy(page);
+    await startRun(page, 150);
     await page.locator('[data-testid=run-status][data-status=running]').waitFor();
     await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 120_000 });
-    const run = await page.evaluate(() => {
-      const r = document.querySelector('sae-app')!.session.run!;
-      return { step: r.step, steps: r.history.map((h) => h.step), loss: r.history.map((h) => h.loss) };
-    });
+    const run = await runState(page);
     expect(run.step).toBe(150);
     expect(run.steps).toEqual([...Array(150).keys()]);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -43,6 +60,40 @@ describe('training in the browser', () => {
       return (chart as unknown as { plot?: { data: number[][] } }).plot?.data[0]?.length === 150;
     });
     await screenshot(page, 'training-done');
+    await page.close();
+  });
+
+  it('a run interrupted by a reload resumes from its checkpoint and ends bit-identical', async () => {
+    const page = await openLab(lab);
+    await importToy(page);
+    const STEPS = 400;
+    await startRun(page, STEPS);
+    await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 120_000 });
+    const whole = await runState(page);
+    const wholeDigest = await digest(page, whole.runId);
+    expect(wholeDigest).toMatch(/^[0-9a-f]{64}$/);
+
+    await startRun(page, STEPS);
+    await page.waitForFunction(() => (document.querySelector('sae-app')!.session.run?.step ?? 0) >= 70);
+    const cut = await runState(page);
+    expect(cut.runId).not.toBe(whole.runId);
+    await page.reload(); // the worker dies mid-run; checkpoints are every 50 steps
+    await page.locator('[data-testid=datasets][data-loaded=true]').waitFor();
+    const row = page.locator(`[data-testid=runs] tr[data-id="${cut.runId}"]`);
+    await row.waitFor();
+    await expect(row.textContent()).resolves.toContain('interrupted');
+    const checkpointed = Number(await row.getAttribute('data-step'));
+    expect(checkpointed % 50).toBe(0);
+    expect(checkpointed).toBeGreaterThanOrEqual(50);
+    expect(checkpointed).toBeLessThan(STEPS);
+    await screenshot(page, 'training-interrupted');
+    await row.locator('[data-testid=resume]').click();
+    await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 120_000 });
+    const resumed = await runState(page);
+    expect(resumed.runId).toBe(cut.runId);
+    expect(resumed.steps).toEqual([...Array(STEPS).keys()]);
+    expect(resumed.loss).toEqual(whole.loss);
+    expect(await digest(page, cut.runId)).toBe(wholeDigest);
     await page.close();
   });
 });

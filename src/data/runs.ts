@@ -1,0 +1,64 @@
+// Training runs in IndexedDB (through idb): each run's configuration, its metric history and its latest
+// checkpoint (the trainer's snapshot), so a reload, a crashed worker or a lost device loses at most the
+// steps since the last checkpoint. A separate database from the datasets, so their schemas move apart.
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { TrainConfig } from '../engine/config.ts';
+import type { StepMetrics, TrainerSnapshot } from '../engine/trainer.ts';
+
+export interface RunRecord {
+  id: string;
+  datasetId: string;
+  datasetName: string;
+  config: TrainConfig;
+  /** 'running' when the tab that trained it went away without pausing: it can be resumed */
+  status: 'running' | 'paused' | 'done' | 'failed';
+  /** steps in the checkpoint */
+  step: number;
+  /** metrics of steps [0, step) */
+  history: StepMetrics[];
+  snapshot: TrainerSnapshot | null;
+  created: number;
+  updated: number;
+  error?: string;
+}
+
+/** A run without its (large) snapshot, for lists. */
+export type RunSummary = Omit<RunRecord, 'snapshot' | 'history'> & { lastLoss: number | null };
+
+interface RunsSchema extends DBSchema {
+  runs: { key: string; value: RunRecord };
+}
+
+export const RUNS_DB = 'sae-lab-runs';
+
+export class RunStore {
+  private constructor(private readonly db: IDBPDatabase<RunsSchema>) {}
+
+  static async open(name = RUNS_DB): Promise<RunStore> {
+    const db = await openDB<RunsSchema>(name, 1, {
+      upgrade(d) {
+        d.createObjectStore('runs', { keyPath: 'id' });
+      },
+    });
+    return new RunStore(db);
+  }
+
+  async put(run: RunRecord): Promise<void> {
+    await this.db.put('runs', { ...run, updated: Date.now() });
+  }
+
+  get(id: string): Promise<RunRecord | undefined> {
+    return this.db.get('runs', id);
+  }
+
+  async list(): Promise<RunSummary[]> {
+    const all = await this.db.getAll('runs');
+    return all
+      .sort((a, b) => a.created - b.created)
+      .map(({ snapshot: _s, history, ...rest }) => ({ ...rest, lastLoss: history[history.length - 1]?.loss ?? null }));
+  }
+
+  delete(id: string): Promise<void> {
+    return this.db.delete('runs', id);
+  }
+}
