@@ -55,8 +55,9 @@ export class SaeRunPanel extends SessionView {
               ${run.status}: step ${run.step} / ${run.steps}
               ${last ? html` · loss ${last.loss.toPrecision(4)} · L0 ${last.l0.toFixed(1)} · dead ${last.dead}` : ''}
               · ${Math.round(run.tokensPerS).toLocaleString('en-US')} tokens/s
-              ${run.error ? html`<span class="error">${run.error}</span>` : ''}
+              ${run.error ? html`<span class="error" data-testid="run-error">${run.error}</span>` : ''}
             </p>
+            ${run.notice ? html`<p class="notice" data-testid="run-notice">${run.notice}</p>` : ''}
             <sae-loss-chart .history=${run.history}></sae-loss-chart>`
         : ''}
       ${s.runs.length
@@ -91,6 +92,7 @@ export class SaeRunPanel extends SessionView {
     input[type='number'] { width: 5.5rem; }
     .status { font-variant-numeric: tabular-nums; }
     .error { color: #bf3b3b; margin-left: 0.5rem; }
+    .notice { color: #8a5a00; }
     table { border-collapse: collapse; margin-top: 0.5rem; font-variant-numeric: tabular-nums; }
     th, td { text-align: left; padding: 0.25rem 0.6rem; border-bottom: 1px solid #d8dee9; }
   `;

@@ -21,6 +21,8 @@ export interface RunState {
   history: StepMetrics[];
   tokensPerS: number;
   error?: string;
+  /** e.g. that the device was lost and the run resumed from a checkpoint */
+  notice?: string;
 }
 
 export class SaeSession extends EventTarget {
@@ -124,6 +126,11 @@ export class SaeSession extends EventTarget {
     );
   }
 
+  /** Destroys the GPU worker's device, as a driver reset would (tests exercise the recovery with it). */
+  loseDevice(): Promise<void> {
+    return this.gpu.loseDevice();
+  }
+
   /** SHA-256 of a run's checkpointed parameters. */
   paramsDigest(runId: string): Promise<string | null> {
     return this.gpu.paramsDigest(runId);
@@ -136,6 +143,8 @@ export class SaeSession extends EventTarget {
     try {
       const outcome = await work(proxy((p: TrainProgress) => {
         run.runId = p.runId;
+        if (p.history) run.history = p.history;
+        if (p.notice) run.notice = p.notice;
         run.step = p.step;
         run.steps = p.steps;
         run.history = run.history.concat(p.metrics); // a new array, so views see the change

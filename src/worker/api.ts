@@ -57,6 +57,10 @@ export interface TrainProgress {
   /** metrics of the steps that came back since the last report, in order */
   metrics: StepMetrics[];
   tokensPerS: number;
+  /** set when the run went back to a checkpoint: the whole history up to it, replacing what was reported */
+  history?: StepMetrics[];
+  /** something the user should be told, e.g. that the device was lost and the run resumed */
+  notice?: string;
 }
 
 export interface TrainOutcome {
@@ -76,6 +80,8 @@ export interface GpuApi {
   resume(runId: string, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome>;
   /** Pauses the run in progress after a checkpoint. */
   stop(): void;
+  /** Destroys the device, as a driver reset would (for tests of the recovery). */
+  loseDevice(): Promise<void>;
   listRuns(): Promise<RunSummary[]>;
   /** The metric history of a stored run. */
   runHistory(runId: string): Promise<StepMetrics[]>;

@@ -43,9 +43,34 @@ async function withRunLock<T>(runId: string, work: () => Promise<T>): Promise<T>
   }) as Promise<T>;
 }
 
+/** The device went away mid-run (driver reset, GPU process crash, or destroy()). */
+class DeviceLostError extends Error {}
+
+/** Trains `run` from its checkpoint, re-acquiring the device and resuming from the last checkpoint when it is lost. */
+async function trainResilient(run: RunRecord, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await trainRun(run, onProgress);
+    } catch (e) {
+      if (!(e instanceof DeviceLostError) || attempt >= MAX_DEVICE_LOSSES) throw e;
+      device = undefined; // the next getDevice() asks the adapter again
+      const saved = await (await getRuns()).get(run.id);
+      Object.assign(run, saved);
+      // The page may lack metrics the lost trainer never reported: hand it the checkpoint's whole history.
+      onProgress({ runId: run.id, step: run.step, steps: run.config.steps, metrics: [], tokensPerS: 0, history: run.history, notice: `the GPU device was lost (${e.message}); resumed from the checkpoint at step ${run.step}` });
+    }
+  }
+}
+
+const MAX_DEVICE_LOSSES = 3;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Trains `run` from its checkpoint (or from its initialisation when it has none) until done or stopped. */
 async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome> {
   const { device: dev } = await getDevice();
+  let lost: string | undefined;
+  void dev.lost.then((info) => (lost = info.message || info.reason || 'lost'));
   const store = await (datasets ??= openStore());
   const manifest = await store.get(run.datasetId);
   if (!manifest || manifest.status !== 'complete') throw new Error(`dataset '${run.datasetName}' is no longer stored`);
@@ -56,9 +81,11 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
   const batches = createBatchSource(rows, split.trainBlocks, cfg.batch, cfg.seed);
   const history = [...run.history]; // every step's metrics, checkpointed with the run
   let unsent: StepMetrics[] = []; // not yet reported to the page
+  let diverged: StepMetrics | undefined;
   const options = {
     metricsEvery: 10,
     onMetrics: (m: StepMetrics[]) => {
+      diverged ??= m.find((x) => !Number.isFinite(x.loss));
       history.push(...m);
       unsent.push(...m);
     },
@@ -71,8 +98,19 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
     trainer = Trainer.create(dev, cfg, stats, initParams(cfg, stats), options);
   }
   const runsDb = await getRuns();
+  /** Stops on a lost device or a diverged loss; a diverged run keeps its last good checkpoint. */
+  const check = async () => {
+    if (lost) throw new DeviceLostError(lost);
+    if (diverged) {
+      const message = `training diverged at step ${diverged.step} (loss ${diverged.loss}); the run is back at its last good checkpoint (step ${run.step}). Lower the learning rate and start again.`;
+      const saved = await runsDb.get(run.id);
+      await runsDb.put({ ...(saved ?? run), status: 'failed', error: message });
+      throw new Error(message);
+    }
+  };
   const checkpoint = async (status: RunRecord['status']) => {
     const snapshot = await trainer.snapshot(); // waits for the GPU and every metric up to this step
+    await check(); // never checkpoint a diverged state
     Object.assign(run, { snapshot, step: snapshot.step, history: history.slice(0, snapshot.step), status });
     await runsDb.put(run);
   };
@@ -92,6 +130,7 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
       const batch = await next;
       if (step + 1 < cfg.steps) next = batches.batch(step + 1);
       await trainer.step(batch);
+      await check();
       if ((step + 1) % CHECKPOINT_STEPS === 0) await checkpoint('running');
       if (performance.now() - lastReport > REPORT_MS) {
         lastReport = performance.now();
@@ -100,13 +139,14 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
     }
     const done = trainer.stepCount >= cfg.steps;
     await trainer.flushMetrics();
+    await check();
     report(trainer.stepCount);
     await checkpoint(done ? 'done' : 'paused');
     return { runId: run.id, steps: trainer.stepCount, stopped: !done, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {
-    run.status = 'failed';
-    run.error = (e as Error).message;
-    await runsDb.put(run);
+    // A failed readback can come before device.lost settles: give it a moment to say whether it was the cause.
+    const why = lost ?? (await Promise.race([dev.lost.then((i) => i.message || i.reason), sleep(250).then(() => undefined)]));
+    if (why) throw new DeviceLostError(why);
     throw e;
   } finally {
     trainer.destroy();
@@ -134,7 +174,7 @@ const api: GpuApi = {
       created: Date.now(),
       updated: Date.now(),
     };
-    return withRunLock(run.id, () => trainRun(run, onProgress));
+    return withRunLock(run.id, () => trainResilient(run, onProgress));
   },
 
   async resume(runId: string, onProgress: (p: TrainProgress) => void) {
@@ -142,12 +182,16 @@ const api: GpuApi = {
       const run = await (await getRuns()).get(runId);
       if (!run) throw new Error(`no run ${runId}`);
       if (run.status === 'done') throw new Error('this run has finished');
-      return trainRun(run, onProgress);
+      return trainResilient(run, onProgress);
     });
   },
 
   stop() {
     stopping = true;
+  },
+
+  async loseDevice() {
+    (await getDevice()).device.destroy();
   },
 
   async listRuns() {

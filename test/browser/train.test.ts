@@ -25,14 +25,20 @@ async function importToy(page: Page): Promise<void> {
   await page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy.npy' }).waitFor({ timeout: 60_000 });
 }
 
-async function startRun(page: Page, steps: number): Promise<void> {
+async function startRun(page: Page, steps: number, more: Record<string, string> = {}): Promise<void> {
   const form = page.locator('[data-testid=run-form]');
   await form.locator('select[name=dataset]').selectOption({ label: 'toy.npy (4096×16)' });
-  for (const [name, value] of Object.entries({ features: '64', k: '3', lr: '0.01', batch: '64', steps: String(steps) })) {
+  const { arch, ...inputs } = more;
+  for (const [name, value] of Object.entries({ features: '64', k: '3', lr: '0.01', batch: '64', steps: String(steps), ...inputs })) {
     await form.locator(`input[name=${name}]`).fill(value);
   }
+  if (arch) await form.locator('select[name=arch]').selectOption(arch);
   await page.locator('[data-testid=start]').click();
 }
+
+/** The uninterrupted 400-step run, for the interrupted ones to be compared with. */
+const STEPS = 400;
+let whole: { loss: number[]; digest: string } | undefined;
 
 const runState = (page: Page) =>
   page.evaluate(() => {
@@ -66,17 +72,16 @@ describe('training in the browser', () => {
   it('a run interrupted by a reload resumes from its checkpoint and ends bit-identical', async () => {
     const page = await openLab(lab);
     await importToy(page);
-    const STEPS = 400;
     await startRun(page, STEPS);
     await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 120_000 });
-    const whole = await runState(page);
-    const wholeDigest = await digest(page, whole.runId);
-    expect(wholeDigest).toMatch(/^[0-9a-f]{64}$/);
+    const first = await runState(page);
+    whole = { loss: first.loss, digest: (await digest(page, first.runId))! };
+    expect(whole.digest).toMatch(/^[0-9a-f]{64}$/);
 
     await startRun(page, STEPS);
     await page.waitForFunction(() => (document.querySelector('sae-app')!.session.run?.step ?? 0) >= 70);
     const cut = await runState(page);
-    expect(cut.runId).not.toBe(whole.runId);
+    expect(cut.runId).not.toBe(first.runId);
     await page.reload(); // the worker dies mid-run; checkpoints are every 50 steps
     await page.locator('[data-testid=datasets][data-loaded=true]').waitFor();
     const row = page.locator(`[data-testid=runs] tr[data-id="${cut.runId}"]`);
@@ -93,7 +98,36 @@ describe('training in the browser', () => {
     expect(resumed.runId).toBe(cut.runId);
     expect(resumed.steps).toEqual([...Array(STEPS).keys()]);
     expect(resumed.loss).toEqual(whole.loss);
-    expect(await digest(page, cut.runId)).toBe(wholeDigest);
+    expect(await digest(page, cut.runId)).toBe(whole.digest);
+    await page.close();
+  });
+
+  it('a lost GPU device is re-acquired and the run resumes from its checkpoint, bit-identical', async () => {
+    expect(whole).toBeDefined();
+    const page = await openLab(lab);
+    await startRun(page, STEPS);
+    await page.waitForFunction(() => (document.querySelector('sae-app')!.session.run?.step ?? 0) >= 70);
+    await page.evaluate(() => document.querySelector('sae-app')!.session.loseDevice());
+    await page.locator('[data-testid=run-notice]', { hasText: 'device was lost' }).waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 120_000 });
+    const run = await runState(page);
+    expect(run.steps).toEqual([...Array(STEPS).keys()]);
+    expect(run.loss).toEqual(whole!.loss);
+    expect(await digest(page, run.runId)).toBe(whole!.digest);
+    await screenshot(page, 'training-after-device-loss');
+    await page.close();
+  });
+
+  it('a diverging run stops, keeps its last good checkpoint and says so', async () => {
+    const page = await openLab(lab);
+    await startRun(page, 200, { arch: 'standard', lr: '1e30' });
+    await page.locator('[data-testid=run-status][data-status=failed]').waitFor({ timeout: 60_000 });
+    await expect(page.locator('[data-testid=run-error]').textContent()).resolves.toMatch(/diverged at step \d+ .*last good checkpoint \(step 0\)/);
+    const runId = (await runState(page)).runId;
+    const row = page.locator(`[data-testid=runs] tr[data-id="${runId}"]`);
+    await expect(row.getAttribute('data-status')).resolves.toBe('failed');
+    await expect(row.getAttribute('data-step')).resolves.toBe('0');
+    await screenshot(page, 'training-diverged');
     await page.close();
   });
 });
