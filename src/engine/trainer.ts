@@ -18,6 +18,7 @@ import {
   METRIC_COLUMNS, METRIC_STRIDE, PARAM_NAMES, STATS, paramLayout, segmentBinding, type ParamLayout, type ParamName,
 } from './layout.ts';
 import { gemm, gemmVariantFor, type GemmOptions, type GemmVariant } from './gemm.ts';
+import { foldSae } from './fold.ts';
 import { checkFits } from './memory.ts';
 import { biasCorrections, l1Coefficient, learningRate } from './schedule.ts';
 import type { SaeWeights } from './sae.ts';
@@ -286,21 +287,7 @@ export class Trainer {
 
   /** The SAE in raw activation units, ready to save the SAELens way (RECIPE §1: the scale folded in). */
   async exportSae(metadata: Record<string, unknown> = {}): Promise<SaeWeights> {
-    const p = await this.readParams();
-    const s = this.stats.scale;
-    const { arch, d, features, k } = this.config;
-    return {
-      arch,
-      d,
-      features,
-      ...(arch === 'topk' ? { k } : {}),
-      applyBDecToInput: arch === 'topk',
-      W_enc: p.W_enc.map((w) => w * s),
-      b_enc: p.b_enc,
-      W_dec: p.W_dec.map((w) => w / s),
-      b_dec: p.b_dec.map((w) => w / s),
-      metadata,
-    };
+    return foldSae(await this.readParams(), this.config, this.stats.scale, metadata);
   }
 
   destroy(): void {

@@ -1,6 +1,7 @@
 // <sae-data-panel>: import an activation file into the browser's storage, and list, rename, delete and
 // export the datasets stored there. It renders what the session tells it; all work happens in the worker.
 import { css, html } from 'lit';
+import { download } from './download.ts';
 import { SessionView } from './session-view.ts';
 import type { DatasetManifest } from '../worker/api.ts';
 
@@ -87,14 +88,6 @@ export class SaeDataPanel extends SessionView {
     .demo { margin: 0.5rem 0; }
     button { margin-right: 0.25rem; }
   `;
-}
-
-function download(blob: Blob, name: string): void {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
 customElements.define('sae-data-panel', SaeDataPanel);

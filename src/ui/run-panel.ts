@@ -1,6 +1,7 @@
 // <sae-run-panel>: choose a stored dataset and a configuration, start and stop a run, watch its loss.
 // Renders what the session tells it; training happens in the GPU worker.
 import { css, html } from 'lit';
+import { download } from './download.ts';
 import { SessionView } from './session-view.ts';
 import './loss-chart.ts';
 import type { TrainRequest } from '../worker/api.ts';
@@ -20,6 +21,11 @@ export class SaeRunPanel extends SessionView {
     void this.session?.startRun(String(form.get('dataset')), {
       arch, features: num('features'), k: num('k'), l1: num('l1'), lr: num('lr'), batch: num('batch'), steps: num('steps'),
     });
+  }
+
+  private async _onExport(runId: string): Promise<void> {
+    const { name, zip } = await this.session!.exportSae(runId);
+    download(new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), `${name}.zip`);
   }
 
   private _onPreset(e: Event): void {
@@ -77,6 +83,7 @@ export class SaeRunPanel extends SessionView {
                       ${r.status !== 'done' && !running
                         ? html`<button @click=${() => void s.resumeRun(r.id)} data-testid="resume">Resume</button>`
                         : ''}
+                      ${r.step > 0 ? html`<button @click=${() => this._onExport(r.id)} data-testid="export-sae">Export SAE</button>` : ''}
                     </td>
                   </tr>`,
                 )}

@@ -126,6 +126,11 @@ export class SaeSession extends EventTarget {
     );
   }
 
+  /** The run's SAE, SAELens layout, zipped. */
+  exportSae(runId: string): Promise<{ name: string; zip: Uint8Array }> {
+    return this.gpu.exportSae(runId);
+  }
+
   /** Destroys the GPU worker's device, as a driver reset would (tests exercise the recovery with it). */
   loseDevice(): Promise<void> {
     return this.gpu.loseDevice();

@@ -85,6 +85,11 @@ export interface GpuApi {
   listRuns(): Promise<RunSummary[]>;
   /** The metric history of a stored run. */
   runHistory(runId: string): Promise<StepMetrics[]>;
+  /**
+   * The run's SAE at its last checkpoint, saved the SAELens way (cfg.json, sae_weights.safetensors in raw
+   * units, sparsity.safetensors from the training fire counts) and zipped in a folder named `name`.
+   */
+  exportSae(runId: string): Promise<{ name: string; zip: Uint8Array }>;
   /** SHA-256 of a run's checkpointed parameters (to compare runs bit for bit). */
   paramsDigest(runId: string): Promise<string | null>;
 }

@@ -2,13 +2,16 @@
 // Exposes GpuApi (src/worker/api.ts) over comlink; progress goes back through a proxied callback.
 // Every run is checkpointed (the trainer's snapshot and the metric history) every CHECKPOINT_STEPS steps
 // and when paused, and holds a Web Lock while it trains, so two tabs can never train one run at once.
-import { expose } from 'comlink';
+import { expose, transfer } from 'comlink';
+import { zipSync } from 'fflate';
 import { createBatchSource } from '../data/batches.ts';
+import { encodeSaelens } from '../data/formats/saelens.ts';
 import { RunStore, type RunRecord } from '../data/runs.ts';
 import { splitRows } from '../data/split.ts';
 import { openStore, type DatasetStore } from '../data/store.ts';
 import { defaultConfig } from '../engine/config.ts';
 import { describeAdapter, requiredLimitsFor } from '../engine/device.ts';
+import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { Trainer, type StepMetrics } from '../engine/trainer.ts';
@@ -200,6 +203,20 @@ const api: GpuApi = {
 
   async runHistory(runId: string) {
     return (await (await getRuns()).get(runId))?.history ?? [];
+  },
+
+  async exportSae(runId: string) {
+    const run = await (await getRuns()).get(runId);
+    const snap = run?.snapshot;
+    if (!run || !snap) throw new Error('this run has no checkpoint yet: train at least one checkpoint interval');
+    const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale);
+    // Density over the training tokens seen (held-out statistics come with the feature explorer).
+    const tokens = Math.max(1, snap.step * snap.config.batch);
+    const sparsity = Float32Array.from(snap.fireCount, (c) => Math.log10(c / tokens + 1e-10));
+    const files = encodeSaelens(sae, sparsity, { dataset_path: run.datasetName, training_steps: snap.step });
+    const name = `sae-${run.config.arch}-${run.config.features}-${run.datasetName.replace(/[^\w.-]+/g, '_')}-step${snap.step}`;
+    const zip = zipSync(Object.fromEntries(Object.entries(files).map(([f, bytes]) => [`${name}/${f}`, bytes])));
+    return transfer({ name, zip }, [zip.buffer as ArrayBuffer]);
   },
 
   async paramsDigest(runId: string) {

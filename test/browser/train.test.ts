@@ -2,11 +2,15 @@
 // on SwiftShader); the step count rises to the end and the loss falls — values read from the page's state.
 // A run interrupted by a reload resumes from its checkpoint and ends with the same parameters, bit for bit,
 // as a run never interrupted.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { unzipSync } from 'fflate';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
+import { decodeSaelens } from '../../src/data/formats/saelens.ts';
+import { SaeRunner } from '../../src/engine/evaluate.ts';
+import { getDevice } from '../support/gpu.ts';
 import { generateSynthetic } from '../../src/data/synth.ts';
 import type { Page } from 'playwright-core';
 import { openLab, screenshot, startLab, type Lab } from '../support/browser.ts';
@@ -17,10 +21,12 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => lab?.close());
 
+const toyRows = generateSynthetic({ d: 16, features: 48, rows: 4096, seed: 2 }).data;
+
 async function importToy(page: Page): Promise<void> {
   if (await page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy.npy' }).count()) return;
   const path = join(mkdtempSync(join(tmpdir(), 'sae-lab-train-')), 'toy.npy');
-  writeFileSync(path, encodeNpy(generateSynthetic({ d: 16, features: 48, rows: 4096, seed: 2 }).data, [4096, 16]));
+  writeFileSync(path, encodeNpy(toyRows, [4096, 16]));
   await page.locator('[data-testid=import-file]').setInputFiles(path);
   await page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy.npy' }).waitFor({ timeout: 60_000 });
 }
@@ -66,6 +72,22 @@ describe('training in the browser', () => {
       return (chart as unknown as { plot?: { data: number[][] } }).plot?.data[0]?.length === 150;
     });
     await screenshot(page, 'training-done');
+
+    // Export the SAE: a zipped SAELens folder that loads and reconstructs the data it was trained on.
+    const [file] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator(`[data-testid=runs] tr[data-id="${run.runId}"] [data-testid=export-sae]`).click(),
+    ]);
+    expect(file.suggestedFilename()).toMatch(/^sae-topk-64-toy\.npy-step150\.zip$/);
+    const files = unzipSync(new Uint8Array(readFileSync(await file.path())));
+    const folder = file.suggestedFilename().replace(/\.zip$/, '');
+    expect(Object.keys(files).sort()).toEqual([`${folder}/cfg.json`, `${folder}/sae_weights.safetensors`, `${folder}/sparsity.safetensors`]);
+    const sae = decodeSaelens(new TextDecoder().decode(files[`${folder}/cfg.json`]), files[`${folder}/sae_weights.safetensors`]!, folder);
+    expect([sae.arch, sae.d, sae.features, sae.k, sae.applyBDecToInput]).toEqual(['topk', 16, 64, 3, true]);
+    const runner = new SaeRunner(await getDevice(), sae);
+    const metrics = await runner.evaluate([toyRows.subarray(0, 1024 * 16)]);
+    runner.destroy();
+    expect(metrics.fvu).toBeLessThan(0.6);
     await page.close();
   });
 

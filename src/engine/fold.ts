@@ -1,0 +1,31 @@
+// From the trainer's parameters (scaled inputs x' = s·x) to the SAE as saved and used (RECIPE §1):
+// W_enc ← s·W_enc, W_dec ← W_dec / s, b_dec ← b_dec / s, b_enc unchanged — f(x) is unchanged and x̂ is in
+// raw units. Works from a live trainer or from a stored snapshot alone, without a GPU.
+import type { TrainConfig } from './config.ts';
+import { PARAM_NAMES, paramLayout } from './layout.ts';
+import type { SaeWeights } from './sae.ts';
+import type { Params32, TrainerSnapshot } from './trainer.ts';
+
+export function foldSae(p: Params32, cfg: TrainConfig, scale: number, metadata: Record<string, unknown> = {}): SaeWeights {
+  const { arch, d, features, k } = cfg;
+  return {
+    arch,
+    d,
+    features,
+    ...(arch === 'topk' ? { k } : {}),
+    applyBDecToInput: arch === 'topk',
+    W_enc: p.W_enc.map((w) => w * scale),
+    b_enc: p.b_enc.slice(),
+    W_dec: p.W_dec.map((w) => w / scale),
+    b_dec: p.b_dec.map((w) => w / scale),
+    metadata,
+  };
+}
+
+/** The parameters a snapshot holds, unpacked from its flat buffer. */
+export function snapshotParams(snap: TrainerSnapshot): Params32 {
+  const layout = paramLayout(snap.config.d, snap.config.features);
+  const out = {} as Params32;
+  for (const name of PARAM_NAMES) out[name] = snap.params.slice(layout[name].offset, layout[name].offset + layout[name].length);
+  return out;
+}
