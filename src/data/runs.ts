@@ -1,8 +1,10 @@
 // Training runs in IndexedDB (through idb): each run's configuration, its metric history and its latest
 // checkpoint (the trainer's snapshot), so a reload, a crashed worker or a lost device loses at most the
-// steps since the last checkpoint. A separate database from the datasets, so their schemas move apart.
+// steps since the last checkpoint; and SAEs imported from SAELens. A separate database from the datasets,
+// so their schemas move apart.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { TrainConfig } from '../engine/config.ts';
+import type { SaeWeights } from '../engine/sae.ts';
 import type { StepMetrics, TrainerSnapshot } from '../engine/trainer.ts';
 
 export interface RunRecord {
@@ -25,8 +27,17 @@ export interface RunRecord {
 /** A run without its (large) snapshot, for lists. */
 export type RunSummary = Omit<RunRecord, 'snapshot' | 'history'> & { lastLoss: number | null };
 
+/** An SAE brought in from elsewhere (a SAELens folder or zip), kept to evaluate and explore. */
+export interface SaeRecord {
+  id: string;
+  name: string;
+  sae: SaeWeights;
+  created: number;
+}
+
 interface RunsSchema extends DBSchema {
   runs: { key: string; value: RunRecord };
+  saes: { key: string; value: SaeRecord };
 }
 
 export const RUNS_DB = 'sae-lab-runs';
@@ -35,9 +46,10 @@ export class RunStore {
   private constructor(private readonly db: IDBPDatabase<RunsSchema>) {}
 
   static async open(name = RUNS_DB): Promise<RunStore> {
-    const db = await openDB<RunsSchema>(name, 1, {
-      upgrade(d) {
-        d.createObjectStore('runs', { keyPath: 'id' });
+    const db = await openDB<RunsSchema>(name, 2, {
+      upgrade(d, oldVersion) {
+        if (oldVersion < 1) d.createObjectStore('runs', { keyPath: 'id' });
+        if (oldVersion < 2) d.createObjectStore('saes', { keyPath: 'id' });
       },
     });
     return new RunStore(db);
@@ -60,5 +72,18 @@ export class RunStore {
 
   delete(id: string): Promise<void> {
     return this.db.delete('runs', id);
+  }
+
+  async putSae(rec: SaeRecord): Promise<void> {
+    await this.db.put('saes', rec);
+  }
+
+  getSae(id: string): Promise<SaeRecord | undefined> {
+    return this.db.get('saes', id);
+  }
+
+  async listSaes(): Promise<{ id: string; name: string; arch: string; d: number; features: number; created: number }[]> {
+    const all = await this.db.getAll('saes');
+    return all.sort((a, b) => a.created - b.created).map(({ id, name, sae, created }) => ({ id, name, arch: sae.arch, d: sae.d, features: sae.features, created }));
   }
 }

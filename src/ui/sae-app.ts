@@ -2,6 +2,7 @@
 import { LitElement, css, html } from 'lit';
 import './data-panel.ts';
 import './run-panel.ts';
+import './sae-panel.ts';
 import { SaeSession } from './session.ts';
 
 export class SaeApp extends LitElement {
@@ -25,6 +26,7 @@ export class SaeApp extends LitElement {
       </header>
       <sae-data-panel .session=${this.session}></sae-data-panel>
       <sae-run-panel .session=${this.session}></sae-run-panel>
+      <sae-sae-panel .session=${this.session}></sae-sae-panel>
     `;
   }
 

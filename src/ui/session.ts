@@ -2,8 +2,8 @@
 // and re-render on its 'change' events; nothing else in the page talks to a worker.
 import { proxy, wrap, type Remote } from 'comlink';
 import type {
-  DataApi, DatasetManifest, GpuApi, ImportProgress, ImportSummary, RunSummary, StepMetrics, ToyOptions, TrainOutcome, TrainProgress,
-  TrainRequest,
+  DataApi, DatasetManifest, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, ToyOptions,
+  TrainOutcome, TrainProgress, TrainRequest,
 } from '../worker/api.ts';
 
 export interface ImportState {
@@ -29,6 +29,9 @@ export class SaeSession extends EventTarget {
   run: RunState | undefined;
   /** every stored run, oldest first */
   runs: RunSummary[] = [];
+  /** SAEs imported from SAELens, and the last evaluation of each */
+  saes: SaeSummary[] = [];
+  evaluations: Record<string, { dataset: string; metrics?: EvalMetrics; error?: string }> = {};
   datasets: DatasetManifest[] = [];
   /** true once the store is open, cleaned of killed imports, and listed */
   loaded = false;
@@ -106,6 +109,30 @@ export class SaeSession extends EventTarget {
 
   async refreshRuns(): Promise<void> {
     this.runs = await this.gpu.listRuns();
+    this.saes = await this.gpu.listSaes();
+    this.changed();
+  }
+
+  /** Imports a SAELens SAE (a .zip of its folder, or its files). */
+  async importSae(files: File[]): Promise<void> {
+    try {
+      const sae = await this.gpu.importSae(files);
+      this.message = { kind: 'info', text: `Imported SAE ${sae.name}: ${sae.arch}, d_in=${sae.d}, ${sae.features} features.` };
+    } catch (e) {
+      this.message = { kind: 'error', text: (e as Error).message };
+    }
+    await this.refreshRuns();
+  }
+
+  async evaluateSae(saeId: string, datasetId: string, rows: 'held-out' | 'all'): Promise<void> {
+    const dataset = this.datasets.find((d) => d.id === datasetId)?.name ?? datasetId;
+    this.evaluations = { ...this.evaluations, [saeId]: { dataset } };
+    this.changed();
+    try {
+      this.evaluations = { ...this.evaluations, [saeId]: { dataset, metrics: await this.gpu.evaluateSae(saeId, datasetId, rows) } };
+    } catch (e) {
+      this.evaluations = { ...this.evaluations, [saeId]: { dataset, error: (e as Error).message } };
+    }
     this.changed();
   }
 

@@ -3,9 +3,19 @@
 import type { RunSummary } from '../data/runs.ts';
 import type { DatasetManifest } from '../data/store.ts';
 import type { TrainConfig } from '../engine/config.ts';
+import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
 
-export type { DatasetManifest, RunSummary, StepMetrics, TrainConfig };
+export type { DatasetManifest, EvalMetrics, RunSummary, StepMetrics, TrainConfig };
+
+export interface SaeSummary {
+  id: string;
+  name: string;
+  arch: string;
+  d: number;
+  features: number;
+  created: number;
+}
 
 export interface ImportProgress {
   rowsDone: number;
@@ -90,6 +100,11 @@ export interface GpuApi {
    * units, sparsity.safetensors from the training fire counts) and zipped in a folder named `name`.
    */
   exportSae(runId: string): Promise<{ name: string; zip: Uint8Array }>;
+  /** Imports a SAELens SAE: a .zip of its folder, or the folder's files (cfg.json + sae_weights.safetensors). */
+  importSae(files: File[]): Promise<SaeSummary>;
+  listSaes(): Promise<SaeSummary[]>;
+  /** RECIPE §3 metrics of an imported SAE on a stored dataset: its held-out rows, or all rows. */
+  evaluateSae(saeId: string, datasetId: string, rows: 'held-out' | 'all'): Promise<EvalMetrics>;
   /** SHA-256 of a run's checkpointed parameters (to compare runs bit for bit). */
   paramsDigest(runId: string): Promise<string | null>;
 }

@@ -3,14 +3,15 @@
 // Every run is checkpointed (the trainer's snapshot and the metric history) every CHECKPOINT_STEPS steps
 // and when paused, and holds a Web Lock while it trains, so two tabs can never train one run at once.
 import { expose, transfer } from 'comlink';
-import { zipSync } from 'fflate';
-import { createBatchSource } from '../data/batches.ts';
-import { encodeSaelens } from '../data/formats/saelens.ts';
+import { unzipSync, zipSync } from 'fflate';
+import { createBatchSource, rangeChunks } from '../data/batches.ts';
+import { decodeSaelens, encodeSaelens } from '../data/formats/saelens.ts';
 import { RunStore, type RunRecord } from '../data/runs.ts';
 import { splitRows } from '../data/split.ts';
 import { openStore, type DatasetStore } from '../data/store.ts';
 import { defaultConfig } from '../engine/config.ts';
 import { describeAdapter, requiredLimitsFor } from '../engine/device.ts';
+import { SaeRunner } from '../engine/evaluate.ts';
 import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
@@ -18,6 +19,26 @@ import { Trainer, type StepMetrics } from '../engine/trainer.ts';
 import type { GpuApi, TrainOutcome, TrainProgress, TrainRequest } from './api.ts';
 
 const REPORT_MS = 250;
+
+const LOOSE = '';
+
+/** cfg.json and sae_weights.safetensors from a SAELens folder's files or from a .zip of it. */
+async function saeFiles(files: File[]): Promise<{ name: string; cfg: string; weights: Uint8Array }> {
+  let entries: Record<string, Uint8Array> = {};
+  let name = files[0]?.name ?? 'sae';
+  if (files.length === 1 && files[0]!.name.toLowerCase().endsWith('.zip')) {
+    entries = unzipSync(new Uint8Array(await files[0]!.arrayBuffer()));
+    name = name.replace(/\.zip$/i, '');
+  } else {
+    for (const f of files) entries[f.webkitRelativePath || f.name] = new Uint8Array(await f.arrayBuffer());
+    name = files[0]?.webkitRelativePath.split('/')[0] || LOOSE;
+  }
+  const find = (file: string) => Object.keys(entries).find((k) => k === file || k.endsWith(`/${file}`));
+  const cfg = find('cfg.json');
+  const weights = find('sae_weights.safetensors');
+  if (!cfg || !weights) throw new Error(`${name || files[0]?.name}: a SAELens SAE needs cfg.json and sae_weights.safetensors (found: ${Object.keys(entries).join(', ') || 'nothing'})`);
+  return { name, cfg: new TextDecoder().decode(entries[cfg]), weights: entries[weights]! };
+}
 const CHECKPOINT_STEPS = 50;
 
 let device: Promise<{ device: GPUDevice; adapter: string }> | undefined;
@@ -217,6 +238,39 @@ const api: GpuApi = {
     const name = `sae-${run.config.arch}-${run.config.features}-${run.datasetName.replace(/[^\w.-]+/g, '_')}-step${snap.step}`;
     const zip = zipSync(Object.fromEntries(Object.entries(files).map(([f, bytes]) => [`${name}/${f}`, bytes])));
     return transfer({ name, zip }, [zip.buffer as ArrayBuffer]);
+  },
+
+  async importSae(files: File[]) {
+    const { name, cfg, weights } = await saeFiles(files);
+    const sae = decodeSaelens(cfg, weights, name);
+    // Loose files carry no folder name: name the SAE after the model and hook it was trained on.
+    const meta = sae.metadata as { model_name?: string; hook_name?: string };
+    const label = name !== LOOSE ? name : [meta.model_name, meta.hook_name].filter(Boolean).join(' ') || 'imported SAE';
+    const rec = { id: crypto.randomUUID(), name: label, sae, created: Date.now() };
+    await (await getRuns()).putSae(rec);
+    return { id: rec.id, name: label, arch: sae.arch, d: sae.d, features: sae.features, created: rec.created };
+  },
+
+  async listSaes() {
+    return (await getRuns()).listSaes();
+  },
+
+  async evaluateSae(saeId: string, datasetId: string, which: 'held-out' | 'all') {
+    const rec = await (await getRuns()).getSae(saeId);
+    if (!rec) throw new Error(`no imported SAE ${saeId}`);
+    const store = await (datasets ??= openStore());
+    const manifest = await store.get(datasetId);
+    if (!manifest || manifest.status !== 'complete') throw new Error(`dataset ${datasetId} is not stored`);
+    if (manifest.d !== rec.sae.d) throw new Error(`${manifest.name} has rows of width ${manifest.d}; the SAE ${rec.name} has d_in=${rec.sae.d}`);
+    const rows = await store.rowSource(manifest.id);
+    const ranges: [number, number][] = which === 'all' ? [[0, rows.rows]] : splitRows(rows.rows, manifest.heldOut, manifest.name).heldOut;
+    const runner = new SaeRunner((await getDevice()).device, rec.sae, 512);
+    try {
+      const { density: _density, ...metrics } = await runner.evaluate(rangeChunks(rows, ranges));
+      return metrics;
+    } finally {
+      runner.destroy();
+    }
   },
 
   async paramsDigest(runId: string) {
