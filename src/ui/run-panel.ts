@@ -3,6 +3,7 @@
 import { css, html } from 'lit';
 import { download } from './download.ts';
 import { SessionView } from './session-view.ts';
+import './density-chart.ts';
 import './loss-chart.ts';
 import type { TrainRequest } from '../worker/api.ts';
 
@@ -64,7 +65,10 @@ export class SaeRunPanel extends SessionView {
               ${run.error ? html`<span class="error" data-testid="run-error">${run.error}</span>` : ''}
             </p>
             ${run.notice ? html`<p class="notice" data-testid="run-notice">${run.notice}</p>` : ''}
-            <sae-loss-chart .history=${run.history}></sae-loss-chart>`
+            <div class="charts">
+              <sae-loss-chart .history=${run.history}></sae-loss-chart>
+              <sae-density-chart .histogram=${run.density}></sae-density-chart>
+            </div>`
         : ''}
       ${s.runs.length
         ? html`<h3>Runs</h3>
@@ -100,6 +104,7 @@ export class SaeRunPanel extends SessionView {
     .status { font-variant-numeric: tabular-nums; }
     .error { color: #bf3b3b; margin-left: 0.5rem; }
     .notice { color: #8a5a00; }
+    .charts { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
     table { border-collapse: collapse; margin-top: 0.5rem; font-variant-numeric: tabular-nums; }
     th, td { text-align: left; padding: 0.25rem 0.6rem; border-bottom: 1px solid #d8dee9; }
   `;

@@ -2,7 +2,7 @@
 // and re-render on its 'change' events; nothing else in the page talks to a worker.
 import { proxy, wrap, type Remote } from 'comlink';
 import type {
-  DataApi, DatasetManifest, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, ToyOptions,
+  DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, ToyOptions,
   TrainOutcome, TrainProgress, TrainRequest,
 } from '../worker/api.ts';
 
@@ -23,6 +23,8 @@ export interface RunState {
   error?: string;
   /** e.g. that the device was lost and the run resumed from a checkpoint */
   notice?: string;
+  /** the latest feature-density histogram (one per checkpoint) */
+  density?: DensityHistogram;
 }
 
 export class SaeSession extends EventTarget {
@@ -175,12 +177,16 @@ export class SaeSession extends EventTarget {
     try {
       const outcome = await work(proxy((p: TrainProgress) => {
         run.runId = p.runId;
-        if (p.history) run.history = p.history;
+        if (p.history) {
+          run.history = p.history;
+          run.step = p.step;
+        }
         if (p.notice) run.notice = p.notice;
-        run.step = p.step;
+        if (p.density) run.density = p.density;
+        run.step = Math.max(run.step, p.step);
         run.steps = p.steps;
-        run.history = run.history.concat(p.metrics); // a new array, so views see the change
-        run.tokensPerS = p.tokensPerS;
+        if (p.metrics.length) run.history = run.history.concat(p.metrics); // a new array, so views see the change
+        if (p.tokensPerS) run.tokensPerS = p.tokensPerS;
         this.changed();
       }));
       run.runId = outcome.runId;

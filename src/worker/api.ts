@@ -1,12 +1,13 @@
 // The one contract between the page and its workers: plain typed interfaces, exposed with comlink.
 // Only structured-cloneable values cross (Files are cloneable; progress comes back through a proxied callback).
+import type { DensityHistogram } from '../analysis/density.ts';
 import type { RunSummary } from '../data/runs.ts';
 import type { DatasetManifest } from '../data/store.ts';
 import type { TrainConfig } from '../engine/config.ts';
 import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
 
-export type { DatasetManifest, EvalMetrics, RunSummary, StepMetrics, TrainConfig };
+export type { DatasetManifest, DensityHistogram, EvalMetrics, RunSummary, StepMetrics, TrainConfig };
 
 export interface SaeSummary {
   id: string;
@@ -71,6 +72,8 @@ export interface TrainProgress {
   history?: StepMetrics[];
   /** something the user should be told, e.g. that the device was lost and the run resumed */
   notice?: string;
+  /** feature density over the steps since the previous checkpoint */
+  density?: DensityHistogram;
 }
 
 export interface TrainOutcome {

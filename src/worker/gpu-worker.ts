@@ -3,6 +3,7 @@
 // Every run is checkpointed (the trainer's snapshot and the metric history) every CHECKPOINT_STEPS steps
 // and when paused, and holds a Web Lock while it trains, so two tabs can never train one run at once.
 import { expose, transfer } from 'comlink';
+import { densityHistogram } from '../analysis/density.ts';
 import { unzipSync, zipSync } from 'fflate';
 import { createBatchSource, rangeChunks } from '../data/batches.ts';
 import { decodeSaelens, encodeSaelens } from '../data/formats/saelens.ts';
@@ -132,11 +133,19 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
       throw new Error(message);
     }
   };
+  let counted = run.snapshot ? { step: run.snapshot.step, fireCount: run.snapshot.fireCount } : null;
   const checkpoint = async (status: RunRecord['status']) => {
     const snapshot = await trainer.snapshot(); // waits for the GPU and every metric up to this step
     await check(); // never checkpoint a diverged state
     Object.assign(run, { snapshot, step: snapshot.step, history: history.slice(0, snapshot.step), status });
     await runsDb.put(run);
+    // Feature density over the steps since the last checkpoint, from the GPU's fire counters.
+    const since = counted?.step ?? 0;
+    if (snapshot.step > since) {
+      const density = densityHistogram(snapshot.fireCount, counted?.fireCount ?? null, (snapshot.step - since) * cfg.batch, snapshot.step);
+      onProgress({ runId: run.id, step: snapshot.step, steps: cfg.steps, metrics: [], tokensPerS: 0, density });
+    }
+    counted = { step: snapshot.step, fireCount: snapshot.fireCount };
   };
   stopping = false;
   const first = trainer.stepCount;

@@ -66,6 +66,11 @@ describe('training in the browser', () => {
     expect(run.steps).toEqual([...Array(150).keys()]);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(run.loss.slice(-15))).toBeLessThan(0.8 * mean(run.loss.slice(0, 15)));
+    // the density histogram of the last checkpoint interval covers every feature
+    await page.locator('[data-testid=density-caption]', { hasText: 'at step 150' }).waitFor();
+    const density = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.density!);
+    expect(density.counts.reduce((a, b) => a + b, 0)).toBe(64);
+    expect(density.tokens).toBe(50 * 64); // steps 100..150 of batch 64, since the checkpoint at 100
     // the chart drew every step (uPlot's data, as the element holds it)
     await page.waitForFunction(() => {
       const chart = document.querySelector('sae-app')!.shadowRoot!.querySelector('sae-run-panel')!.shadowRoot!.querySelector('sae-loss-chart')!;
