@@ -52,6 +52,19 @@ const runState = (page: Page) =>
     return { runId: r.runId!, step: r.step, steps: r.history.map((h) => h.step), loss: r.history.map((h) => h.loss) };
   });
 
+/** Waits until the run in the page has passed `step`; on a timeout, says what state the run was in. */
+async function waitForStep(page: Page, step: number): Promise<void> {
+  try {
+    await page.waitForFunction((n) => (document.querySelector('sae-app')!.session.run?.step ?? 0) >= n, step);
+  } catch (e) {
+    const state = await page.evaluate(() => {
+      const r = document.querySelector('sae-app')!.session.run;
+      return r && { status: r.status, step: r.step, error: r.error, notice: r.notice };
+    });
+    throw new Error(`run never reached step ${step}: ${JSON.stringify(state)} (${(e as Error).message})`);
+  }
+}
+
 const digest = (page: Page, runId: string) => page.evaluate((id) => document.querySelector('sae-app')!.session.paramsDigest(id), runId);
 
 describe('training in the browser', () => {
@@ -106,7 +119,7 @@ describe('training in the browser', () => {
     expect(whole.digest).toMatch(/^[0-9a-f]{64}$/);
 
     await startRun(page, STEPS);
-    await page.waitForFunction(() => (document.querySelector('sae-app')!.session.run?.step ?? 0) >= 70);
+    await waitForStep(page, 70);
     const cut = await runState(page);
     expect(cut.runId).not.toBe(first.runId);
     await page.reload(); // the worker dies mid-run; checkpoints are every 50 steps
@@ -131,9 +144,13 @@ describe('training in the browser', () => {
 
   it('a lost GPU device is re-acquired and the run resumes from its checkpoint, bit-identical', async () => {
     expect(whole).toBeDefined();
-    const page = await openLab(lab);
+    // A browser of its own: the reload in the test before kills a worker mid-dispatch, and the GPU process
+    // should start this test clean. Same data and configuration, so the same parameters are expected.
+    const own = await startLab();
+    const page = await openLab(own);
+    await importToy(page);
     await startRun(page, STEPS);
-    await page.waitForFunction(() => (document.querySelector('sae-app')!.session.run?.step ?? 0) >= 70);
+    await waitForStep(page, 70);
     await page.evaluate(() => document.querySelector('sae-app')!.session.loseDevice());
     await page.locator('[data-testid=run-notice]', { hasText: 'device was lost' }).waitFor({ timeout: 60_000 });
     await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 120_000 });
@@ -142,7 +159,7 @@ describe('training in the browser', () => {
     expect(run.loss).toEqual(whole!.loss);
     expect(await digest(page, run.runId)).toBe(whole!.digest);
     await screenshot(page, 'training-after-device-loss');
-    await page.close();
+    await own.close();
   });
 
   it('a diverging run stops, keeps its last good checkpoint and says so', async () => {
