@@ -41,13 +41,16 @@ export class SaeDataPanel extends SessionView {
       </label>
       <p class="demo">
         Or start from built-in data:
+        <button ?disabled=${!!imp} @click=${() => void s.createBrownDataset()} data-testid="demo-brown">
+          Real model on the Brown corpus (20k tokens)
+        </button>
         <button ?disabled=${!!imp} @click=${() => void s.createToyDataset()} data-testid="demo-toy">
           Toy superposition (256 known directions)
         </button>
       </p>
       ${imp
         ? html`<div class="progress" data-testid="import-progress">
-            ${imp.file}: <progress max="100" .value=${pct}></progress> ${pct}%
+            ${imp.file}: <progress max="100" .value=${pct}></progress> ${pct}% ${imp.progress.stage ?? ''}
             <button @click=${() => s.cancelImport()}>Cancel</button>
           </div>`
         : ''}

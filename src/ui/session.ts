@@ -72,6 +72,11 @@ export class SaeSession extends EventTarget {
     return this.runImport('toy superposition', (onProgress) => this.data.createToyDataset(opts, onProgress));
   }
 
+  /** The built-in demo on real activations: USE-lite's residual stream after layer 0 over Brown text. */
+  createBrownDataset(tokens = 20_000): Promise<ImportSummary | undefined> {
+    return this.runImport('Brown corpus', (onProgress) => this.data.createBrownDataset({ layer: 'resid0', tokens }, onProgress));
+  }
+
   private async runImport(
     name: string,
     work: (onProgress: (p: ImportProgress) => void) => Promise<ImportSummary>,

@@ -3,6 +3,7 @@
 import type { DensityHistogram } from '../analysis/density.ts';
 import type { RunSummary } from '../data/runs.ts';
 import type { DatasetManifest } from '../data/store.ts';
+import type { HarvestLayer } from '../data/harvest/model.ts';
 import type { TrainConfig } from '../engine/config.ts';
 import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
@@ -21,6 +22,8 @@ export interface SaeSummary {
 export interface ImportProgress {
   rowsDone: number;
   rows: number;
+  /** what the work is doing now, e.g. 'harvesting (6,200 tokens/s)' */
+  stage?: string;
 }
 
 export interface ImportSummary {
@@ -45,6 +48,11 @@ export interface DataApi {
   importFile(file: File, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
   /** Generates toy superposition data with known directions (RECIPE §4) and stores it as a dataset. */
   createToyDataset(opts: ToyOptions, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
+  /**
+   * The real-model demo: harvests `tokens` activations of USE-lite's `layer` over the Brown corpus in this
+   * worker (TF.js WASM) and stores them with their token context (pieces, Brown and universal POS tags).
+   */
+  createBrownDataset(opts: { layer: HarvestLayer; tokens: number }, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
   /** Cancels the import in progress, if any; it then rejects and leaves nothing behind. */
   cancelImport(): void;
   list(): Promise<DatasetManifest[]>;

@@ -4,6 +4,7 @@ import { blobSource } from '../data/blob-source.ts';
 import { encodeNpy, openNpy } from '../data/formats/npy.ts';
 import { memorySource } from '../data/memory-source.ts';
 import { generateSynthetic } from '../data/synth.ts';
+import type { HarvestLayer } from '../data/harvest/model.ts';
 import { openSafetensors } from '../data/formats/safetensors.ts';
 import { DataError } from '../data/errors.ts';
 import { openStore, type DatasetStore } from '../data/store.ts';
@@ -63,6 +64,28 @@ const api: DataApi = {
         { signal, nonFinite: 'refuse', onProgress: (rowsDone, total) => onProgress({ rowsDone, rows: total }) },
       );
       return { dataset: result.dataset, notes: result.notes };
+    });
+  },
+  createBrownDataset(o: { layer: HarvestLayer; tokens: number }, onProgress: (p: ImportProgress) => void) {
+    const name = `Brown corpus: USE-lite ${o.layer} (${o.tokens.toLocaleString('en-US')} tokens)`;
+    return importing(name, async (signal) => {
+      // TF.js and the model load only when asked for: most sessions never harvest.
+      const { BrowserHarvester } = await import('../data/harvest/browser-harvest.ts');
+      const harvester = new BrowserHarvester(self.location.href, import.meta.env.BASE_URL);
+      const out = await harvester.harvestBrown({ layer: o.layer, tokens: o.tokens }, (p) =>
+        onProgress({ rowsDone: p.rows, rows: p.target, stage: `harvesting ${p.document} (${Math.round(p.tokensPerS).toLocaleString('en-US')} tokens/s)` }),
+      );
+      signal.throwIfAborted();
+      const d = out.rows.length / out.summary.rows;
+      const bytes = encodeNpy(out.rows, [out.summary.rows, d]);
+      const rows = await openNpy(memorySource(bytes, name));
+      const result = await (await getStore()).importRows(
+        rows,
+        { name, source: { kind: 'harvest', name: `${out.corpus} via USE-lite ${o.layer}`, size: bytes.length } },
+        { signal, nonFinite: 'refuse', context: out.context, onProgress: (rowsDone, total) => onProgress({ rowsDone, rows: total, stage: 'storing' }) },
+      );
+      const speed = `${Math.round(out.summary.tokensPerS).toLocaleString('en-US')} tokens/s`;
+      return { dataset: result.dataset, notes: [`Harvested at ${speed} from ${out.documentsFetched} Brown documents.`, ...result.notes] };
     });
   },
   cancelImport() {

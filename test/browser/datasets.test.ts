@@ -51,6 +51,20 @@ describe('datasets in the browser', () => {
     await page.close();
   });
 
+  it('the real-model demo harvests the Brown corpus in the page and stores it with token context', async () => {
+    const page = await openLab(lab);
+    const before = await storedRecords(page);
+    await page.locator('[data-testid=demo-brown]').click();
+    const row = page.locator('[data-testid=datasets] tbody tr', { hasText: 'Brown corpus' });
+    await row.waitFor({ timeout: 120_000 });
+    await expect(row.textContent()).resolves.toContain('20,000 × 512');
+    await expect(page.locator('[data-testid=message]').textContent()).resolves.toMatch(/Harvested at [\d,]+ tokens\/s from \d+ Brown documents/);
+    const after = await storedRecords(page);
+    expect(after.context).toBeGreaterThan(before.context); // pieces and POS tags stored beside the rows
+    await screenshot(page, 'datasets-brown-demo');
+    await page.close();
+  });
+
   it('a page closed mid-import leaves nothing behind', async () => {
     const page = await openLab(lab);
     const before = await storedRecords(page);
