@@ -71,11 +71,25 @@ describe('training in the browser', () => {
   it('trains a stored dataset in the GPU worker; the loss falls', async () => {
     const page = await openLab(lab);
     await importToy(page);
+    // Long Animation Frames while training: none over 100 ms may come from the project's own scripts.
+    expect(await page.evaluate(() => PerformanceObserver.supportedEntryTypes)).toContain('long-animation-frame');
+    await page.evaluate(() => {
+      const w = window as unknown as { longFrames: { duration: number; sources: string[] }[] };
+      w.longFrames = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries() as (PerformanceEntry & { scripts?: { sourceURL: string }[] })[]) {
+          w.longFrames.push({ duration: e.duration, sources: (e.scripts ?? []).map((sc) => sc.sourceURL) });
+        }
+      }).observe({ type: 'long-animation-frame', buffered: false });
+    });
     await startRun(page, 150);
     await page.locator('[data-testid=run-status][data-status=running]').waitFor();
     await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 120_000 });
     const run = await runState(page);
     expect(run.step).toBe(150);
+    const longFrames = await page.evaluate(() => (window as unknown as { longFrames: { duration: number; sources: string[] }[] }).longFrames);
+    const ours = longFrames.filter((f) => f.duration > 100 && f.sources.some((src) => src.startsWith(lab.url) && src.includes('/src/')));
+    expect(ours, JSON.stringify(longFrames)).toEqual([]);
     expect(run.steps).toEqual([...Array(150).keys()]);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(run.loss.slice(-15))).toBeLessThan(0.8 * mean(run.loss.slice(0, 15)));
