@@ -5,6 +5,8 @@ import { download } from './download.ts';
 import { SessionView } from './session-view.ts';
 import './density-chart.ts';
 import './loss-chart.ts';
+import { defaultConfig } from '../engine/config.ts';
+import { estimateMemory } from '../engine/memory.ts';
 import type { TrainRequest } from '../worker/api.ts';
 
 const PRESETS: Record<string, TrainRequest['config']> = {
@@ -29,6 +31,25 @@ export class SaeRunPanel extends SessionView {
     download(new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), `${name}.zip`);
   }
 
+  override firstUpdated(): void {
+    this.requestUpdate(); // the estimate reads the form, which exists only after the first render
+  }
+
+  /** GPU memory the form's configuration needs (engine/memory.ts), for the selected dataset. */
+  private _estimate(): string {
+    const form = this.renderRoot.querySelector('form');
+    const ds = this.session?.datasets.find((x) => x.id === (form ? String(new FormData(form).get('dataset')) : ''));
+    if (!form || !ds) return '';
+    const f = new FormData(form);
+    const cfg = defaultConfig({ d: ds.d, arch: f.get('arch') === 'standard' ? 'standard' : 'topk', features: Number(f.get('features')), batch: Number(f.get('batch')), k: Number(f.get('k')) });
+    return `≈ ${(estimateMemory(cfg).total / 2 ** 20).toFixed(0)} MiB on the GPU`;
+  }
+
+  private _onQuickDemo(): void {
+    const form = this.renderRoot.querySelector('form')!;
+    void this.session?.quickDemo(String(new FormData(form).get('dataset')));
+  }
+
   private _onPreset(e: Event): void {
     const preset = PRESETS[(e.target as HTMLSelectElement).value];
     const form = this.renderRoot.querySelector('form')!;
@@ -44,7 +65,7 @@ export class SaeRunPanel extends SessionView {
     const p = PRESETS['quick (TopK)']!;
     return html`
       <h2>Train</h2>
-      <form @submit=${this._onStart} data-testid="run-form">
+      <form @submit=${this._onStart} @input=${() => this.requestUpdate()} data-testid="run-form">
         <label>dataset <select name="dataset" required>${s.datasets.map((ds) => html`<option value=${ds.id}>${ds.name} (${ds.rows}×${ds.d})</option>`)}</select></label>
         <label>preset <select @change=${this._onPreset}>${Object.keys(PRESETS).map((k) => html`<option>${k}</option>`)}</select></label>
         <label>variant <select name="arch"><option value="topk">TopK</option><option value="standard">standard (L1)</option></select></label>
@@ -54,7 +75,12 @@ export class SaeRunPanel extends SessionView {
         <label>lr <input name="lr" type="number" step="any" min="0" .value=${String(p.lr)} /></label>
         <label>batch <input name="batch" type="number" min="1" .value=${String(p.batch)} /></label>
         <label>steps <input name="steps" type="number" min="1" .value=${String(p.steps)} /></label>
+        <span class="estimate" data-testid="memory-estimate">${this._estimate()}</span>
         <button type="submit" ?disabled=${running || s.datasets.length === 0} data-testid="start">Start</button>
+        <button type="button" ?disabled=${running || s.datasets.length === 0} @click=${this._onQuickDemo} data-testid="quick-demo"
+          title="A TopK SAE sized to the dataset, trained for as many steps as this adapter runs in about two minutes">
+          Quick demo (~2 min)
+        </button>
         <button type="button" ?disabled=${!running} @click=${() => s.pauseRun()} data-testid="pause">Pause</button>
       </form>
       ${run

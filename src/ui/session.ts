@@ -1,6 +1,7 @@
 // The session: the one non-visual owner of the workers. Views get it as a property, call its methods,
 // and re-render on its 'change' events; nothing else in the page talks to a worker.
 import { proxy, wrap, type Remote } from 'comlink';
+import { defaultConfig } from '../engine/config.ts';
 import type {
   DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, ToyOptions,
   TrainOutcome, TrainProgress, TrainRequest,
@@ -25,6 +26,11 @@ export interface RunState {
   notice?: string;
   /** the latest feature-density histogram (one per checkpoint) */
   density?: DensityHistogram;
+}
+
+/** The quick demo's SAE for rows of width d: 2·d features (at most 1024), TopK with k = 16 (8 when d < 64). */
+export function quickDemoConfig(d: number): TrainRequest['config'] {
+  return { arch: 'topk', features: Math.min(1024, 2 * d), k: d < 64 ? 8 : 16, batch: 128, lr: 3e-3 };
 }
 
 export class SaeSession extends EventTarget {
@@ -148,6 +154,22 @@ export class SaeSession extends EventTarget {
     return this.follow({ status: 'running', step: 0, steps: config.steps ?? 0, history: [], tokensPerS: 0 }, (onProgress) =>
       this.gpu.train({ datasetId, config }, onProgress),
     );
+  }
+
+  /**
+   * The quick demo: a TopK SAE sized to the dataset, with as many steps as this adapter runs in about
+   * `seconds` (measured on a few steps first), so features visibly form within a couple of minutes.
+   */
+  async quickDemo(datasetId: string, seconds = 120): Promise<void> {
+    const ds = this.datasets.find((x) => x.id === datasetId);
+    if (!ds || this.run?.status === 'running') return;
+    const config = quickDemoConfig(ds.d);
+    this.run = { status: 'running', step: 0, steps: 0, history: [], tokensPerS: 0, notice: 'measuring this adapter’s speed…' };
+    this.changed();
+    const ms = await this.gpu.measureStep(defaultConfig({ ...config, d: ds.d }));
+    const steps = Math.max(100, Math.min(5000, Math.floor((seconds * 1000) / ms)));
+    this.run = undefined;
+    await this.startRun(datasetId, { ...config, steps });
   }
 
   /** Continues a paused or interrupted run from its last checkpoint. */

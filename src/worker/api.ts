@@ -99,6 +99,8 @@ export interface GpuApi {
   train(req: TrainRequest, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome>;
   /** Continues a paused or interrupted run from its last checkpoint, exactly as if never interrupted. */
   resume(runId: string, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome>;
+  /** Milliseconds per training step of this configuration on this adapter (a few steps on random rows). */
+  measureStep(config: TrainConfig): Promise<number>;
   /** Pauses the run in progress after a checkpoint. */
   stop(): void;
   /** Destroys the device, as a driver reset would (for tests of the recovery). */

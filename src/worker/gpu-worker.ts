@@ -10,7 +10,7 @@ import { decodeSaelens, encodeSaelens } from '../data/formats/saelens.ts';
 import { RunStore, type RunRecord } from '../data/runs.ts';
 import { splitRows } from '../data/split.ts';
 import { openStore, type DatasetStore } from '../data/store.ts';
-import { defaultConfig } from '../engine/config.ts';
+import { defaultConfig, type TrainConfig } from '../engine/config.ts';
 import { describeAdapter, requiredLimitsFor } from '../engine/device.ts';
 import { SaeRunner } from '../engine/evaluate.ts';
 import { foldSae, snapshotParams } from '../engine/fold.ts';
@@ -217,6 +217,24 @@ const api: GpuApi = {
       if (run.status === 'done') throw new Error('this run has finished');
       return trainResilient(run, onProgress);
     });
+  },
+
+  async measureStep(config: TrainConfig) {
+    const { device: dev } = await getDevice();
+    checkFits(config, dev.limits);
+    const stats = { scale: 1, mean: new Float64Array(config.d), variance: config.d };
+    const trainer = Trainer.create(dev, config, stats, initParams(config, stats));
+    try {
+      const batch = Float32Array.from({ length: config.batch * config.d }, (_, i) => Math.sin(i * 12.9898) * 2);
+      for (let t = 0; t < 2; t++) await trainer.step(batch); // compile and warm up
+      await dev.queue.onSubmittedWorkDone();
+      const t0 = performance.now();
+      for (let t = 0; t < 3; t++) await trainer.step(batch);
+      await dev.queue.onSubmittedWorkDone();
+      return (performance.now() - t0) / 3;
+    } finally {
+      trainer.destroy();
+    }
   },
 
   stop() {

@@ -123,6 +123,25 @@ describe('training in the browser', () => {
     await page.close();
   });
 
+  it('the quick demo sizes its run from the adapter\'s measured speed, and pauses on request', async () => {
+    const page = await openLab(lab);
+    await importToy(page);
+    await expect(page.locator('[data-testid=memory-estimate]').textContent()).resolves.toMatch(/≈ \d+ MiB on the GPU/);
+    await page.locator('[data-testid=run-form] select[name=dataset]').selectOption({ label: 'toy.npy (4096×16)' });
+    await page.locator('[data-testid=quick-demo]').click();
+    await waitForStep(page, 20);
+    const steps = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.steps);
+    expect(steps).toBeGreaterThanOrEqual(100);
+    expect(steps).toBeLessThanOrEqual(5000);
+    await page.locator('[data-testid=pause]').click();
+    await page.locator('[data-testid=run-status][data-status=paused]').waitFor({ timeout: 60_000 });
+    const runId = (await runState(page)).runId;
+    const row = page.locator(`[data-testid=runs] tr[data-id="${runId}"]`);
+    await expect(row.textContent()).resolves.toMatch(/topk\s*32/); // 2·d features for d = 16
+    await expect(row.getAttribute('data-status')).resolves.toBe('paused');
+    await page.close();
+  });
+
   it('a run interrupted by a reload resumes from its checkpoint and ends bit-identical', async () => {
     const page = await openLab(lab);
     await importToy(page);
