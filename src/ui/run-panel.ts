@@ -42,7 +42,8 @@ export class SaeRunPanel extends SessionView {
     if (!form || !ds) return '';
     const f = new FormData(form);
     const cfg = defaultConfig({ d: ds.d, arch: f.get('arch') === 'standard' ? 'standard' : 'topk', features: Number(f.get('features')), batch: Number(f.get('batch')), k: Number(f.get('k')) });
-    return `≈ ${(estimateMemory(cfg).total / 2 ** 20).toFixed(0)} MiB on the GPU`;
+    const mib = estimateMemory(cfg).total / 2 ** 20;
+    return `≈ ${mib.toFixed(mib < 10 ? 1 : 0)} MiB on the GPU`;
   }
 
   private _onQuickDemo(): void {

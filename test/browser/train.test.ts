@@ -126,7 +126,7 @@ describe('training in the browser', () => {
   it('the quick demo sizes its run from the adapter\'s measured speed, and pauses on request', async () => {
     const page = await openLab(lab);
     await importToy(page);
-    await expect(page.locator('[data-testid=memory-estimate]').textContent()).resolves.toMatch(/≈ \d+ MiB on the GPU/);
+    await expect(page.locator('[data-testid=memory-estimate]').textContent()).resolves.toMatch(/≈ [\d.]+ MiB on the GPU/);
     await page.locator('[data-testid=run-form] select[name=dataset]').selectOption({ label: 'toy.npy (4096×16)' });
     await page.locator('[data-testid=quick-demo]').click();
     await waitForStep(page, 20);
