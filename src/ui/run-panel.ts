@@ -1,6 +1,6 @@
 // <sae-run-panel>: choose a stored dataset and a configuration, start and stop a run, watch its loss.
 // Renders what the session tells it; training happens in the GPU worker.
-import { css, html } from 'lit';
+import { css, html, type PropertyValues } from 'lit';
 import { download } from './download.ts';
 import { SessionView } from './session-view.ts';
 import './density-chart.ts';
@@ -31,8 +31,16 @@ export class SaeRunPanel extends SessionView {
     download(new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), `${name}.zip`);
   }
 
-  override firstUpdated(): void {
-    this.requestUpdate(); // the estimate reads the form, which exists only after the first render
+  /** the memory estimate shown beside the form; it reads the rendered form, so it is refreshed after renders */
+  private estimate = '';
+
+  override updated(changed: PropertyValues): void {
+    super.updated(changed);
+    const next = this._estimate();
+    if (next !== this.estimate) {
+      this.estimate = next;
+      this.requestUpdate();
+    }
   }
 
   /** GPU memory the form's configuration needs (engine/memory.ts), for the selected dataset. */
@@ -76,7 +84,7 @@ export class SaeRunPanel extends SessionView {
         <label>lr <input name="lr" type="number" step="any" min="0" .value=${String(p.lr)} /></label>
         <label>batch <input name="batch" type="number" min="1" .value=${String(p.batch)} /></label>
         <label>steps <input name="steps" type="number" min="1" .value=${String(p.steps)} /></label>
-        <span class="estimate" data-testid="memory-estimate">${this._estimate()}</span>
+        <span class="estimate" data-testid="memory-estimate">${this.estimate}</span>
         <button type="submit" ?disabled=${running || s.datasets.length === 0} data-testid="start">Start</button>
         <button type="button" ?disabled=${running || s.datasets.length === 0} @click=${this._onQuickDemo} data-testid="quick-demo"
           title="A TopK SAE sized to the dataset, trained for as many steps as this adapter runs in about two minutes">
