@@ -137,13 +137,14 @@ fn sort_lists(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 // feature's entry group is walked once per 8 outputs (each output still sums its entries in order).
 // Reads of the last run may pass the end of a row (WGSL clamps out-of-bounds reads); only columns < d are
 // written.
+fn column_runs() -> u32 { return (u.d + 7u) / 8u; }
+
 @compute @workgroup_size(64)
 fn dwdec(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let blocks = (u.d + 7u) / 8u;
   let t = flat(gid, nwg);
-  if (t >= u.F * blocks) { return; }
-  let i = t / blocks;
-  let j0 = (t % blocks) * 8u;
+  if (t >= u.F * column_runs()) { return; }
+  let i = t / column_runs();
+  let j0 = (t % column_runs()) * 8u;
   var lo = vec4f(0.0);
   var hi = vec4f(0.0);
   for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) {
@@ -167,11 +168,10 @@ fn dwdec(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
 
 @compute @workgroup_size(64)
 fn dwenc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let blocks = (u.d + 7u) / 8u;
   let t = flat(gid, nwg);
-  if (t >= u.F * blocks) { return; }
-  let i = t / blocks;
-  let j0 = (t % blocks) * 8u;
+  if (t >= u.F * column_runs()) { return; }
+  let i = t / column_runs();
+  let j0 = (t % column_runs()) * 8u;
   var lo = vec4f(0.0);
   var hi = vec4f(0.0);
   for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) {

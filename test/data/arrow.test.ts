@@ -2,9 +2,10 @@
 // laid out as `datasets` stores Array2D (list<list<dtype>> + extension metadata, token_ids a fixed-size list,
 // the 'huggingface' schema metadata, dataset_info.json and state.json), read back exactly; one test per refusal.
 import { describe, expect, it } from 'vitest';
+import { RecordingSource } from '../support/recording-source.ts';
 import { Field, List, RecordBatch, RecordBatchStreamWriter, Schema, Struct, makeData, tableFromIPC, tableToIPC, Table } from 'apache-arrow';
 import { openArrowShards, type ArrowFile } from '../../src/data/formats/arrow.ts';
-import { HOOK, EXT_NAME, tokenId, array2DType, array2DData, featuresDict, extensionField, shardBytes, makeCache, text, file, expectedRows, CountingSource, replaceFile } from '../support/arrow-cache.ts';
+import { HOOK, EXT_NAME, tokenId, array2DType, array2DData, featuresDict, extensionField, shardBytes, makeCache, text, file, expectedRows, replaceFile } from '../support/arrow-cache.ts';
 
 describe('openArrowShards reads a datasets folder', () => {
   it('float32: shape, metadata and every row exactly, across batches and shards', async () => {
@@ -77,7 +78,7 @@ describe('openArrowShards reads a datasets folder', () => {
 
   it('streams: opening reads message headers only, readRows only the rows asked for', async () => {
     const c = makeCache({ ctx: 8, d: 64, shards: [[20, 20, 20], [20, 20]] });
-    const counted = c.files.map((f) => ({ name: f.name, source: new CountingSource(f.source) }));
+    const counted = c.files.map((f) => ({ name: f.name, source: new RecordingSource(f.source) }));
     const total = c.bytes.reduce((n, b) => n + b.length, 0);
     const src = await openArrowShards(counted);
     const shardRead = () => counted.slice(0, 2).reduce((n, f) => n + f.source.bytesRead, 0);

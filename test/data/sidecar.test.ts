@@ -1,9 +1,9 @@
 // The JSON-Lines token sidecar: parsing (defaults, labels, chunked streaming), encoding round trips, refusals.
 import { describe, expect, it } from 'vitest';
+import { RecordingSource } from '../support/recording-source.ts';
 import { MemorySource } from '../../src/data/memory-source.ts';
 import { encodeSidecar, parseSidecar } from '../../src/data/formats/sidecar.ts';
 import type { TokenContext } from '../../src/data/context.ts';
-import type { ByteSource } from '../../src/data/sources.ts';
 
 const src = (text: string, name = 'tokens.jsonl') => new MemorySource(new TextEncoder().encode(text), name);
 const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
@@ -17,22 +17,6 @@ function resolved(ctx: TokenContext): Record<string, unknown>[] {
     token: ctx.strings[ctx.token[r]],
     ...Object.fromEntries(Object.entries(ctx.labels).map(([k, c]) => [k, c.names[c.values[r]]])),
   }));
-}
-
-/** a ByteSource that records the length of every read */
-class RecordingSource implements ByteSource {
-  readonly reads: number[] = [];
-  constructor(private readonly inner: ByteSource) {}
-  get size() {
-    return this.inner.size;
-  }
-  get name() {
-    return this.inner.name;
-  }
-  read(offset: number, length: number): Promise<Uint8Array> {
-    this.reads.push(length);
-    return this.inner.read(offset, length);
-  }
 }
 
 describe('parseSidecar', () => {

@@ -18,7 +18,6 @@ import {
 import { MemorySource } from '../../src/data/memory-source.ts';
 import { decodeHalf } from '../../src/data/convert.ts';
 import { type ArrowFile } from '../../src/data/formats/arrow.ts';
-import type { ByteSource } from '../../src/data/sources.ts';
 
 
 export const HOOK = 'blocks.0.hook_mlp_out';
@@ -184,22 +183,6 @@ export function expectedRows(c: Cache, start: number, count: number): number[] {
     for (let j = 0; j < c.d; j++) out.push(expected(c.dtype, r, p, j));
   }
   return out;
-}
-
-/** a ByteSource that counts the bytes read through it */
-export class CountingSource implements ByteSource {
-  bytesRead = 0;
-  constructor(private readonly inner: ByteSource) {}
-  get size() {
-    return this.inner.size;
-  }
-  get name() {
-    return this.inner.name;
-  }
-  read(offset: number, length: number): Promise<Uint8Array> {
-    this.bytesRead += length;
-    return this.inner.read(offset, length);
-  }
 }
 
 export function replaceFile(files: ArrowFile[], name: string, bytes: Uint8Array): ArrowFile[] {
