@@ -5,27 +5,14 @@
 //             → Adam (ε 6.25e-10, no clipping) → renormalise W_dec rows to 1
 //   both:     fire statistics of the batch (f > 0) → t += 1
 import { ADAM_EPS, type DataStats, type TrainConfig } from '../engine/config.ts';
+import type { StepMetrics } from '../engine/trainer.ts';
 import { adamUpdateParams } from './adam.ts';
 import { cloneParams64, globalNorm, toParams32, toParams64, zeroParams64, type Params32, type Params64 } from './params.ts';
 import { fireCounts, standardForwardBackward, topkForwardBackward, type SaeResult, type TopkResult } from './sae.ts';
 import { clipScale, deadSteps, l1At, lrAt } from './schedule.ts';
 
-export interface ReferenceStepMetrics {
-  /** 0-based index of the step these metrics belong to */
-  step: number;
-  loss: number;
-  /** (1/B)Σ‖x̂'−x'‖² (standard) or L_main (topk) */
-  recon: number;
-  /** λ_t·penalty (standard) or α·L_aux (topk) */
-  sparsity: number;
-  /** mean active latents per row */
-  l0: number;
-  /** norm of the gradient Adam sees, before clipping (topk: after the decoder-row projection) */
-  gradNorm: number;
-  /** |D| at the start of the step */
-  deadCount: number;
-  /** factor the gradients were scaled by (1 = not clipped; always 1 for topk) */
-  clipScale: number;
+/** The engine's per-step metrics (the same columns, so the two trainers compare field by field), plus the schedule. */
+export interface ReferenceStepMetrics extends StepMetrics {
   lr: number;
   /** λ_t (0 for topk) */
   l1: number;
@@ -135,7 +122,7 @@ export class ReferenceTrainer {
 
     const metrics: ReferenceStepMetrics = {
       step: t, loss: result.loss, recon: result.recon, sparsity: result.sparsity, l0: result.l0,
-      gradNorm, deadCount, clipScale: scale, lr, l1,
+      gradNorm, dead: deadCount, clipScale: scale, lr, l1,
     };
     this.history.push(metrics);
     return { metrics, xs, dead, result, rawGrads: result.grads, grads, before, after: cloneParams64(this.params) };

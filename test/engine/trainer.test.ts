@@ -180,7 +180,7 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs)`, () => {
         expect(last.step).toBe(5);
         expect(Math.abs(last.loss / r.metrics.loss - 1), 'loss').toBeLessThan(TOL_STEP);
         expect(Math.abs(last.l0 / r.metrics.l0 - 1)).toBeLessThan(1e-6);
-        expect(last.dead).toBe(r.metrics.deadCount);
+        expect(last.dead).toBe(r.metrics.dead);
         gpu.destroy();
       });
     }

@@ -78,7 +78,7 @@ describe('ReferenceTrainer, topk', () => {
       if (r.auxActive) {
         auxSteps++;
         expect(st.metrics.sparsity).toBeCloseTo(tr.cfg.auxAlpha * r.lAux, 15);
-        expect(r.deadCount).toBe(st.metrics.deadCount);
+        expect(r.deadCount).toBe(st.metrics.dead);
       } else {
         expect(st.metrics.sparsity).toBe(0);
       }
