@@ -23,6 +23,9 @@ export interface DocumentRule {
   seed: number;
 }
 
+/** Either rule: by document where the rows carry document ids, else by block. */
+export type SplitRule = HeldOutRule | DocumentRule;
+
 /** Rows to train on (whole 256-row blocks, for the batch order) and row ranges held out. */
 export interface RowSplit {
   trainBlocks: number[];
@@ -144,7 +147,7 @@ export function splitDocuments(doc: Int32Array, rule: DocumentRule, name = 'data
 }
 
 /** The split a rule asks for: by document when the rule says so (doc ids required), else by block. */
-export function splitRows(rows: number, rule: HeldOutRule | DocumentRule, name: string, doc?: Int32Array): RowSplit {
+export function splitRows(rows: number, rule: SplitRule, name: string, doc?: Int32Array): RowSplit {
   if (rule.kind === 'documents') {
     if (!doc) throw new DataError(name, 'the held-out rule is by document, but the data has no document ids (give its token sidecar)');
     return splitDocuments(doc, rule, name);

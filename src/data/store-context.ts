@@ -91,6 +91,15 @@ export async function readContext(db: StoreDB, id: string, name: string): Promis
   return ctx;
 }
 
+/** The stored document ids alone (what the held-out split needs). */
+export async function readDocs(db: StoreDB, id: string, name: string): Promise<Int32Array> {
+  const header = await readHeader(db, id);
+  if (!header) throw new DataError(name, 'the held-out rule is by document, but the token context is missing; delete the dataset and import it again');
+  const doc = new Int32Array(header.rows);
+  for (let p = 0; p < header.parts; p++) doc.set((await readPart(db, id, p, name)).doc, p * header.partRows);
+  return doc;
+}
+
 function placePart(ctx: TokenContext, part: ContextPart, at: number): void {
   ctx.doc.set(part.doc, at);
   ctx.sentence.set(part.sentence, at);

@@ -8,7 +8,7 @@ import type { TokenContext } from './context.ts';
 import type { DatasetManifest, DatasetOrigin, StoreDB, StoredDtype, StoredStats } from './store-schema.ts';
 import { BYTES_PER_VALUE, MANIFEST_VERSION, datasetKeys, newDatasetId, removeDataset } from './store-schema.ts';
 import { DataError } from './errors.ts';
-import { blockCount, blockHash, heldOutRule, rowsInBlocks, splitBlocks, type BlockSplit, type HeldOutRule } from './split.ts';
+import { BLOCK_ROWS, blockCount, blockHash, documentRule, heldOutRule, rowsInBlocks, splitDocuments, splitRows, type HeldOutRule, type RowSplit, type SplitRule } from './split.ts';
 import { estimateDataStats } from './stats.ts';
 import { SAMPLE_ROWS, finishMoments, storedStats } from './store-stats.ts';
 import { addRows, newMoments, type Moments } from './stats.ts';
@@ -27,7 +27,8 @@ export interface ImportMeta {
   /** the dataset's display name (default: the source's name) */
   name?: string;
   source: DatasetOrigin;
-  /** seed of the held-out rule the statistics leave out (default 0) */
+  /** seed of the held-out rule the statistics leave out (default 0); the rule is by document when the
+   * token context has documents enough to split, else by block */
   heldOutSeed?: number;
 }
 
@@ -77,7 +78,7 @@ export async function importRows(env: ImportEnv, source: ImportSource, meta: Imp
   checkRequest(source, meta, opts);
   const existing = await env.db.getAll('datasets');
   const replaced = duplicatesOf(existing, name, meta.source, opts.replace === true);
-  const manifest = pendingManifest(source, meta, storedDtype(source.dtype), env.chunkBytes, opts.context !== undefined);
+  const manifest = pendingManifest(source, meta, storedDtype(source.dtype), env.chunkBytes, opts.context);
   manifest.created = Math.max(manifest.created, ...existing.map((m) => m.created + 1)); // list() keeps import order
   await checkQuota(env.storage, name, manifest.bytes + contextBytes(opts.context));
   const persisted = await askPersist(env.storage);
@@ -109,7 +110,7 @@ async function writeAll(
   if (opts.context) await writeContext(env.db, manifest.id, opts.context, streamed.skipped);
   const rows = streamed.kept;
   const stored = { ...manifest, rows, chunks: Math.ceil(rows / manifest.chunkRows), bytes: rows * manifest.d * BYTES_PER_VALUE[manifest.dtype] };
-  const stats = await finalStats(env.db, stored, streamed.sampler, source.name);
+  const stats = await finalStats(env.db, stored, streamed, opts.context, source.name);
   throwIfAborted(opts.signal);
   return { ...stored, status: 'complete', stats, skippedRows: streamed.skipped.length, firstSkippedRow: streamed.skipped[0] ?? -1 };
 }
@@ -156,8 +157,9 @@ function sameFile(a: DatasetOrigin, b: DatasetOrigin): boolean {
   return a.kind === 'file' && a.name === b.name && a.size === b.size && a.lastModified === b.lastModified;
 }
 
-function pendingManifest(source: ImportSource, meta: ImportMeta, dtype: StoredDtype, chunkBytes: number, hasContext: boolean): DatasetManifest {
+function pendingManifest(source: ImportSource, meta: ImportMeta, dtype: StoredDtype, chunkBytes: number, context?: TokenContext): DatasetManifest {
   const chunkRows = chunkRowsFor(source.d, dtype, chunkBytes);
+  const seed = meta.heldOutSeed ?? 0;
   return {
     version: MANIFEST_VERSION,
     id: newDatasetId(),
@@ -169,8 +171,8 @@ function pendingManifest(source: ImportSource, meta: ImportMeta, dtype: StoredDt
     created: Date.now(),
     status: 'pending',
     stats: null,
-    heldOut: heldOutRule(meta.heldOutSeed ?? 0),
-    hasContext,
+    heldOut: context && documentSplit(context.doc, seed) ? documentRule(seed) : heldOutRule(seed),
+    hasContext: context !== undefined,
     chunkRows,
     chunks: Math.ceil(source.rows / chunkRows),
     skippedRows: 0,
@@ -205,7 +207,7 @@ async function streamRows(
   progress: { rowsDone: number },
 ): Promise<Streamed> {
   const writer = new ChunkWriter(env, m);
-  const sampler = new StatsSampler(m.d, m.heldOut);
+  const sampler = new StatsSampler(m.d, m.heldOut, opts.context?.doc);
   const skipped: number[] = [];
   for (let start = 0; start < source.rows; start += m.chunkRows) {
     throwIfAborted(opts.signal);
@@ -213,7 +215,7 @@ async function streamRows(
     const data = await readPiece(source, start, count);
     const keep = keptRows(data, m.d, start, skipped);
     if (skipped.length === 0 || opts.nonFinite === 'skip') {
-      sampler.add(data, keep, writer.rows);
+      sampler.add(data, keep, writer.rows, start);
       await writer.add(data, keep);
     }
     progress.rowsDone = start + count;
@@ -310,37 +312,46 @@ async function putChunk(db: StoreDB, id: string, index: number, bytes: Uint8Arra
 // ---- statistics ----
 
 /**
- * Moments over the first SAMPLE_ROWS stored rows whose block the rule would hold in (hash ≥ threshold).
- * That is the final training set unless the split has to move a block to keep one on each side; then (few
- * blocks, so few rows) finalStats reads the sample back from the store instead.
+ * Moments over the first SAMPLE_ROWS rows the rule would train on. By block: rows whose block the hash holds
+ * in (hash ≥ threshold). By document: rows in the training blocks of the split of the file's document ids.
+ * That is the final training set unless the split had to move a block to keep one on each side (few blocks,
+ * so few rows) or skipped NaN/Inf rows shifted the stored rows against the file's documents; then
+ * finalStats reads the sample back from the store instead.
  */
 class StatsSampler {
   readonly moments: Moments;
   private readonly threshold: number;
   private block = -1;
   private blockTrains = false;
+  /** by document: the training blocks of the file's split (by file row) */
+  private readonly fileTrainBlocks?: Uint8Array;
 
   constructor(
     private readonly d: number,
-    private readonly rule: HeldOutRule,
+    private readonly rule: SplitRule,
+    doc?: Int32Array,
   ) {
     this.moments = newMoments(d);
     this.threshold = rule.fraction * 4294967296;
+    if (rule.kind === 'documents') {
+      this.fileTrainBlocks = new Uint8Array(blockCount(doc!.length));
+      for (const b of splitDocuments(doc!, rule).trainBlocks) this.fileTrainBlocks[b] = 1;
+    }
   }
 
-  /** rows `keep` of data, the first of which is stored row `firstRow` */
-  add(data: Float32Array, keep: Int32Array, firstRow: number): void {
+  /** rows `keep` of data, the first of which is stored row `firstRow` and file row `fileRow` */
+  add(data: Float32Array, keep: Int32Array, firstRow: number, fileRow: number): void {
     const picked = new Int32Array(keep.length);
     let n = 0;
     for (let i = 0; i < keep.length && this.moments.n + n < SAMPLE_ROWS; i++) {
-      if (this.trains(firstRow + i)) picked[n++] = keep[i];
+      if (this.trains(firstRow + i, fileRow + keep[i])) picked[n++] = keep[i];
     }
     addRows(this.moments, data, this.d, picked, n);
   }
 
-  /** whether stored row `row` lies in a block the rule's hash alone puts in training */
-  trains(row: number): boolean {
-    const block = Math.floor(row / this.rule.block_rows);
+  private trains(row: number, fileRow: number): boolean {
+    if (this.fileTrainBlocks) return this.fileTrainBlocks[Math.floor(fileRow / BLOCK_ROWS)] === 1;
+    const block = Math.floor(row / (this.rule as HeldOutRule).block_rows);
     if (block !== this.block) {
       this.block = block;
       this.blockTrains = blockHash(this.rule.seed, block) >= this.threshold;
@@ -348,12 +359,13 @@ class StatsSampler {
     return this.blockTrains;
   }
 
-  /** whether the final split's training blocks are exactly those the hash alone gave */
-  matches(split: BlockSplit, rows: number): boolean {
-    const blocks = blockCount(rows, this.rule.block_rows);
-    const held = new Set(split.heldOutBlocks);
+  /** whether the final split's training blocks are exactly those sampled from */
+  matches(split: RowSplit, rows: number, skipped: number): boolean {
+    if (this.fileTrainBlocks) return skipped === 0; // no row moved: the stored split is the file's
+    const blocks = blockCount(rows, (this.rule as HeldOutRule).block_rows);
+    const train = new Set(split.trainBlocks);
     for (let b = 0; b < blocks; b++) {
-      if (held.has(b) !== blockHash(this.rule.seed, b) < this.threshold) return false;
+      if (train.has(b) !== blockHash(this.rule.seed, b) >= this.threshold) return false;
     }
     return true;
   }
@@ -361,21 +373,38 @@ class StatsSampler {
 
 type Layout = Pick<DatasetManifest, 'id' | 'rows' | 'd' | 'dtype' | 'chunkRows' | 'chunks' | 'heldOut'>;
 
-/** the streamed statistics, or (few rows: split adjusted or impossible) the same sample read back */
-async function finalStats(db: StoreDB, m: Layout, sampler: StatsSampler, name: string): Promise<StoredStats> {
-  const split = trySplit(m.rows, m.heldOut);
-  if (split && sampler.matches(split, m.rows)) return finishMoments(sampler.moments, m.d, name, true);
+/** the streamed statistics, or (split adjusted, impossible, or rows skipped) the same sample read back */
+async function finalStats(db: StoreDB, m: Layout, streamed: Streamed, ctx: TokenContext | undefined, name: string): Promise<StoredStats> {
+  const doc = m.heldOut.kind === 'documents' ? storedDocs(ctx!, streamed.skipped) : undefined;
+  const split = trySplit(m.rows, m.heldOut, doc);
+  if (split && streamed.sampler.matches(split, m.rows, streamed.skipped.length)) return finishMoments(streamed.sampler.moments, m.d, name, true);
   const blocks = split ? split.trainBlocks : Array.from({ length: blockCount(m.rows) }, (_, i) => i);
   const stats = await estimateDataStats(chunkRowSource(db, { ...m, name }), blocks, SAMPLE_ROWS);
   return storedStats(stats, Math.min(SAMPLE_ROWS, rowsInBlocks(blocks, m.rows)), split !== null);
 }
 
-function trySplit(rows: number, rule: HeldOutRule): BlockSplit | null {
+function trySplit(rows: number, rule: SplitRule, doc?: Int32Array): RowSplit | null {
   try {
-    return splitBlocks(rows, rule);
+    return splitRows(rows, rule, 'data', doc);
   } catch {
-    return null; // too few rows to hold any out: statistics over all rows
+    return null; // too few rows (or documents) to hold any out: statistics over all rows
   }
+}
+
+/** the split of the file's documents, or null when they are too few or too short to split */
+function documentSplit(doc: Int32Array, seed: number): RowSplit | null {
+  return trySplit(doc.length, documentRule(seed), doc);
+}
+
+/** the document ids of the stored rows: the file's, less the skipped rows (ascending file rows) */
+function storedDocs(ctx: TokenContext, skipped: number[]): Int32Array {
+  if (skipped.length === 0) return ctx.doc;
+  const out = new Int32Array(ctx.rows - skipped.length);
+  for (let r = 0, s = 0, at = 0; r < ctx.rows; r++) {
+    if (s < skipped.length && skipped[s] === r) s++;
+    else out[at++] = ctx.doc[r]!;
+  }
+  return out;
 }
 
 // ---- finishing ----

@@ -4,7 +4,7 @@
 //   chunks    [id, chunkIndex] → the raw bytes of chunkRows rows (f16 kept as f16, f32 as f32)
 //   context   [id, 0] → ContextHeader (string tables, once); [id, 1 + p] → ContextPart p (columns)
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { HeldOutRule } from './split.ts';
+import type { SplitRule } from './split.ts';
 
 export const DB_NAME = 'sae-lab-datasets';
 export const DB_VERSION = 1;
@@ -50,8 +50,8 @@ export interface DatasetManifest {
   status: 'pending' | 'complete';
   /** input-scaling statistics; null while pending */
   stats: StoredStats | null;
-  /** the held-out rule the statistics exclude */
-  heldOut: HeldOutRule;
+  /** the held-out rule the statistics exclude: by document when the token context allows, else by block */
+  heldOut: SplitRule;
   hasContext: boolean;
   /** rows per chunk (the last chunk may hold fewer) */
   chunkRows: number;

@@ -9,7 +9,8 @@ import { DB_NAME, openStoreDB, removeDataset, type DatasetManifest, type StoreDB
 import { DEFAULT_CHUNK_BYTES, importRows, type ImportEnv, type ImportMeta, type ImportOptions, type ImportResult, type ImportSource, type StoreFaults } from './store-import.ts';
 import { DEFAULT_CACHE_CHUNKS, chunkRowSource, type StoredRowSource } from './store-source.ts';
 import { gather, npyPieces, npySize } from './store-export.ts';
-import { readContext, sidecarPieces } from './store-context.ts';
+import { readContext, readDocs, sidecarPieces } from './store-context.ts';
+import { splitRows, type RowSplit } from './split.ts';
 import { defaultStorage, type StorageLike } from './store-quota.ts';
 import { toDataStats } from './store-stats.ts';
 
@@ -56,6 +57,8 @@ export interface DatasetStore {
   rowSource(id: string, opts?: { cacheChunks?: number }): Promise<StoredRowSource>;
   /** the stored statistics as the trainer takes them */
   dataStats(id: string): Promise<DataStats>;
+  /** training blocks and held-out rows under the dataset's held-out rule */
+  split(id: string): Promise<RowSplit>;
   /** the stored token context, or undefined when the dataset has none */
   readContext(id: string): Promise<TokenContext | undefined>;
   /** the whole .npy (f16 stays '<f2', bit for bit) and the JSONL sidecar, in memory */
@@ -132,6 +135,12 @@ class IdbDatasetStore implements DatasetStore {
   async dataStats(id: string): Promise<DataStats> {
     const m = await this.complete(id);
     return toDataStats(m.stats!);
+  }
+
+  async split(id: string): Promise<RowSplit> {
+    const m = await this.complete(id);
+    const doc = m.heldOut.kind === 'documents' ? await readDocs(this.db, id, m.name) : undefined;
+    return splitRows(m.rows, m.heldOut, m.name, doc);
   }
 
   async readContext(id: string): Promise<TokenContext | undefined> {

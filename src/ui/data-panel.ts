@@ -6,11 +6,27 @@ import { SessionView } from './session-view.ts';
 import type { DatasetManifest } from '../worker/api.ts';
 
 export class SaeDataPanel extends SessionView {
-  private _onFile(e: Event): void {
+  private _onFiles(e: Event): void {
     const input = e.target as HTMLInputElement;
-    const file = input.files?.[0];
+    const files = [...(input.files ?? [])];
     input.value = '';
-    if (file) void this.session?.importFile(file);
+    if (files.length) void this.session?.importFiles(files);
+  }
+
+  private _onHarvestText(e: SubmitEvent): void {
+    e.preventDefault();
+    const form = new FormData(e.target as HTMLFormElement);
+    void this.session?.createTextDataset(String(form.get('text') ?? ''), String(form.get('name') ?? '').trim());
+  }
+
+  /** a dropped or chosen .txt file fills the text box */
+  private async _onTextFile(files: FileList | null | undefined): Promise<void> {
+    const file = files?.[0];
+    if (!file) return;
+    const box = this.renderRoot.querySelector<HTMLTextAreaElement>('textarea[name=text]')!;
+    box.value = await file.text();
+    const name = this.renderRoot.querySelector<HTMLInputElement>('input[name=name]')!;
+    if (!name.value) name.value = file.name.replace(/\.txt$/i, '');
   }
 
   private async _onExport(ds: DatasetManifest): Promise<void> {
@@ -35,9 +51,13 @@ export class SaeDataPanel extends SessionView {
     const pct = imp && imp.progress.rows > 0 ? Math.round((100 * imp.progress.rowsDone) / imp.progress.rows) : 0;
     return html`
       <h2>Datasets</h2>
-      <label class="import">
-        Import activations (.npy, .safetensors)
-        <input type="file" accept=".npy,.safetensors" ?disabled=${!!imp} @change=${this._onFile} data-testid="import-file" />
+      <label class="import" title="Choose one .npy or .safetensors file, with its .jsonl token sidecar if it has one">
+        Import activations (.npy, .safetensors, + .jsonl sidecar)
+        <input type="file" multiple accept=".npy,.safetensors,.jsonl" ?disabled=${!!imp} @change=${this._onFiles} data-testid="import-file" />
+      </label>
+      <label class="import" title="A folder of datasets Arrow shards, as SAELens caches activations">
+        or a SAELens activation cache (folder of .arrow shards)
+        <input type="file" webkitdirectory ?disabled=${!!imp} @change=${this._onFiles} data-testid="import-folder" />
       </label>
       <p class="demo">
         Or start from built-in data:
@@ -48,6 +68,19 @@ export class SaeDataPanel extends SessionView {
           Toy superposition (256 known directions)
         </button>
       </p>
+      <details class="text" data-testid="text-harvest">
+        <summary>Or harvest the real model's activations on your own text</summary>
+        <form @submit=${this._onHarvestText}
+          @dragover=${(e: DragEvent) => e.preventDefault()}
+          @drop=${(e: DragEvent) => { e.preventDefault(); void this._onTextFile(e.dataTransfer?.files); }}>
+          <textarea name="text" rows="6" placeholder="Type or paste text, or drop a .txt file here. Blank lines separate documents." data-testid="text-input"></textarea>
+          <div>
+            <input name="name" placeholder="dataset name" data-testid="text-name" />
+            <input type="file" accept=".txt,text/plain" @change=${(e: Event) => void this._onTextFile((e.target as HTMLInputElement).files)} />
+            <button type="submit" ?disabled=${!!imp} data-testid="text-harvest-go">Harvest resid0</button>
+          </div>
+        </form>
+      </details>
       ${imp
         ? html`<div class="progress" data-testid="import-progress">
             ${imp.file}: <progress max="100" .value=${pct}></progress> ${pct}% ${imp.progress.stage ?? ''}
@@ -56,7 +89,7 @@ export class SaeDataPanel extends SessionView {
         : ''}
       ${s.message ? html`<p class=${s.message.kind} data-testid="message">${s.message.text}</p>` : ''}
       <table data-testid="datasets" data-loaded=${s.loaded}>
-        <thead><tr><th>name</th><th>rows × d</th><th>dtype</th><th>size</th><th>created</th><th></th></tr></thead>
+        <thead><tr><th>name</th><th>rows × d</th><th>dtype</th><th>size</th><th>held out by</th><th>created</th><th></th></tr></thead>
         <tbody>
           ${s.datasets.map(
             (ds) => html`<tr data-id=${ds.id}>
@@ -64,6 +97,7 @@ export class SaeDataPanel extends SessionView {
               <td>${ds.rows.toLocaleString('en-US')} × ${ds.d}</td>
               <td>${ds.dtype}</td>
               <td>${(ds.bytes / 2 ** 20).toFixed(1)} MiB</td>
+              <td data-testid="held-out">${ds.heldOut.kind === 'documents' ? 'document' : '256-row block'}</td>
               <td>${new Date(ds.created).toLocaleString()}</td>
               <td>
                 <button @click=${() => this._onRename(ds)}>Rename</button>
@@ -89,6 +123,8 @@ export class SaeDataPanel extends SessionView {
     .info { color: #2e6b3a; }
     .empty { color: #6b7280; }
     .demo { margin: 0.5rem 0; }
+    .text textarea { width: 100%; box-sizing: border-box; font: inherit; }
+    .text form div { display: flex; gap: 0.5rem; align-items: center; margin-top: 0.3rem; }
     button { margin-right: 0.25rem; }
   `;
 }

@@ -68,8 +68,15 @@ export class SaeSession extends EventTarget {
     this.changed();
   }
 
-  importFile(file: File): Promise<ImportSummary | undefined> {
-    return this.runImport(file.name, (onProgress) => this.data.importFile(file, onProgress));
+  /** One activation file (optionally with its .jsonl sidecar), or the shards of an Arrow cache. */
+  importFiles(files: File[]): Promise<ImportSummary | undefined> {
+    const label = files[0]?.webkitRelativePath.split('/')[0] || files.map((f) => f.name).join(' + ');
+    return this.runImport(label, (onProgress) => this.data.importFiles(files, onProgress));
+  }
+
+  /** Activations of the real model on the user's own text, one document per paragraph. */
+  createTextDataset(text: string, name: string): Promise<ImportSummary | undefined> {
+    return this.runImport(name || 'my text', (onProgress) => this.data.createTextDataset({ text, name, layer: 'resid0' }, onProgress));
   }
 
   /** The built-in demo with known ground truth: toy superposition data made in the worker. */
@@ -188,6 +195,11 @@ export class SaeSession extends EventTarget {
   }
 
   /** Destroys the GPU worker's device, as a driver reset would (tests exercise the recovery with it). */
+  /** Makes imports meet a full disk from chunk `chunk` on (null: normal storage again); for tests. */
+  failStorageAt(chunk: number | null): Promise<void> {
+    return this.data.failStorageAt(chunk);
+  }
+
   loseDevice(): Promise<void> {
     return this.gpu.loseDevice();
   }

@@ -1,6 +1,7 @@
 // The one contract between the page and its workers: plain typed interfaces, exposed with comlink.
 // Only structured-cloneable values cross (Files are cloneable; progress comes back through a proxied callback).
 import type { DensityHistogram } from '../analysis/density.ts';
+import type { LayoutOptions, LayoutProgress, NeighbourGraph } from '../analysis/umap-layout.ts';
 import type { RunSummary } from '../data/runs.ts';
 import type { DatasetManifest } from '../data/store.ts';
 import type { HarvestLayer } from '../data/harvest/model.ts';
@@ -8,7 +9,7 @@ import type { TrainConfig } from '../engine/config.ts';
 import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
 
-export type { DatasetManifest, DensityHistogram, EvalMetrics, RunSummary, StepMetrics, TrainConfig };
+export type { DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, RunSummary, StepMetrics, TrainConfig };
 
 export interface SaeSummary {
   id: string;
@@ -44,8 +45,11 @@ export interface ToyOptions {
 export interface DataApi {
   /** Removes what killed imports left behind; call once at start-up, before anything else. */
   start(): Promise<{ removedPending: number }>;
-  /** Imports an activation file (.npy or .safetensors). Rejects with a message naming the file and problem. */
-  importFile(file: File, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
+  /**
+   * Imports activations: one .npy or .safetensors file (with its .jsonl token sidecar, if chosen too), or the
+   * .arrow shards (+ dataset_info.json, state.json) of a SAELens cache. Rejects naming the file and problem.
+   */
+  importFiles(files: File[], onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
   /** Generates toy superposition data with known directions (RECIPE §4) and stores it as a dataset. */
   createToyDataset(opts: ToyOptions, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
   /**
@@ -53,6 +57,14 @@ export interface DataApi {
    * worker (TF.js WASM) and stores them with their token context (pieces, Brown and universal POS tags).
    */
   createBrownDataset(opts: { layer: HarvestLayer; tokens: number }, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
+  /** Harvests every token of a user's text (a document per paragraph) from USE-lite's `layer` and stores it. */
+  createTextDataset(opts: { text: string; name: string; layer: HarvestLayer }, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
+  /**
+   * From now on, imports meet a full disk (the browser's own QuotaExceededError) when they write chunk
+   * `chunk`; null restores normal storage. For tests of failure handling: the browser offers no way to
+   * shrink a page's real quota mid-import.
+   */
+  failStorageAt(chunk: number | null): void;
   /** Cancels the import in progress, if any; it then rejects and leaves nothing behind. */
   cancelImport(): void;
   list(): Promise<DatasetManifest[]>;
@@ -120,4 +132,17 @@ export interface GpuApi {
   evaluateSae(saeId: string, datasetId: string, rows: 'held-out' | 'all'): Promise<EvalMetrics>;
   /** SHA-256 of a run's checkpointed parameters (to compare runs bit for bit). */
   paramsDigest(runId: string): Promise<string | null>;
+}
+
+// The UMAP worker (src/worker/umap-worker.ts): lays out the dictionary map on the CPU from the decoder
+// directions' neighbour graph, which the GPU computes (src/engine/neighbours.ts).
+
+export interface UmapApi {
+  /**
+   * The map: F×2 coordinates (x then y per feature), the same for the same graph and seed. Starting a new
+   * layout cancels the one in progress, which then rejects with an AbortError.
+   */
+  layout(knn: NeighbourGraph, opts: LayoutOptions, onProgress?: (p: LayoutProgress) => void): Promise<Float32Array>;
+  /** Cancels the layout in progress, if any; it then rejects with an AbortError. */
+  cancel(): void;
 }

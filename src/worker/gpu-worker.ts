@@ -8,7 +8,6 @@ import { unzipSync, zipSync } from 'fflate';
 import { createBatchSource, rangeChunks } from '../data/batches.ts';
 import { decodeSaelens, encodeSaelens } from '../data/formats/saelens.ts';
 import { RunStore, type RunRecord } from '../data/runs.ts';
-import { splitRows } from '../data/split.ts';
 import { openStore, type DatasetStore } from '../data/store.ts';
 import { defaultConfig, type TrainConfig } from '../engine/config.ts';
 import { describeAdapter, requiredLimitsFor } from '../engine/device.ts';
@@ -102,7 +101,7 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
   const rows = await store.rowSource(manifest.id);
   const cfg = run.config;
   checkFits(cfg, dev.limits);
-  const split = splitRows(rows.rows, manifest.heldOut, manifest.name);
+  const split = await store.split(manifest.id);
   const batches = createBatchSource(rows, split.trainBlocks, cfg.batch, cfg.seed);
   const history = [...run.history]; // every step's metrics, checkpointed with the run
   let unsent: StepMetrics[] = []; // not yet reported to the page
@@ -290,7 +289,7 @@ const api: GpuApi = {
     if (!manifest || manifest.status !== 'complete') throw new Error(`dataset ${datasetId} is not stored`);
     if (manifest.d !== rec.sae.d) throw new Error(`${manifest.name} has rows of width ${manifest.d}; the SAE ${rec.name} has d_in=${rec.sae.d}`);
     const rows = await store.rowSource(manifest.id);
-    const ranges: [number, number][] = which === 'all' ? [[0, rows.rows]] : splitRows(rows.rows, manifest.heldOut, manifest.name).heldOut;
+    const ranges: [number, number][] = which === 'all' ? [[0, rows.rows]] : (await store.split(manifest.id)).heldOut;
     const runner = new SaeRunner((await getDevice()).device, rec.sae, 512);
     try {
       const { density: _density, ...metrics } = await runner.evaluate(rangeChunks(rows, ranges));

@@ -10,7 +10,7 @@ import { parseSidecar } from '../../src/data/formats/sidecar.ts';
 import { encodeNpy, openNpy, type NpyRowSource } from '../../src/data/formats/npy.ts';
 import { DataError } from '../../src/data/errors.ts';
 import { emptyContext, type TokenContext } from '../../src/data/context.ts';
-import { splitBlocks, heldOutRule, blockCount, blockHash } from '../../src/data/split.ts';
+import { splitBlocks, heldOutRule, blockCount, blockHash, documentRule, splitDocuments, type HeldOutRule } from '../../src/data/split.ts';
 import { estimateDataStats } from '../../src/data/stats.ts';
 import type { ByteSource } from '../../src/data/sources.ts';
 import { openStore, type DatasetStore, type ImportMeta, type StoreOptions } from '../../src/data/store.ts';
@@ -218,7 +218,7 @@ describe('statistics recorded at import', () => {
     const { dataset } = await s.importRows(src, { ...fileMeta('acts.npy', bytes.length), heldOutSeed: seed }, { nonFinite: 'refuse' });
     expect(dataset.heldOut).toEqual(heldOutRule(seed));
     const rs = await s.rowSource(dataset.id);
-    const blocks = rows >= 512 ? splitBlocks(rows, dataset.heldOut).trainBlocks : Array.from({ length: blockCount(rows) }, (_, i) => i);
+    const blocks = rows >= 512 ? splitBlocks(rows, dataset.heldOut as HeldOutRule).trainBlocks : Array.from({ length: blockCount(rows) }, (_, i) => i);
     const want = await estimateDataStats(rs, blocks);
     const got = await s.dataStats(dataset.id);
     expect(got.scale).toBeCloseTo(want.scale, 10);
@@ -285,6 +285,54 @@ describe('token context', () => {
     const { bytes, src } = await f32File(randomRows(20), 10, 2);
     await expectDataError(s.importRows(src, fileMeta('acts.npy', bytes.length), { nonFinite: 'refuse', context: makeContext(9) }), /^acts\.npy: token context: has 9 rows but the file has 10/);
     expect(await rawCounts(s.dbName)).toEqual(NONE);
+  });
+});
+
+describe('held out by document', () => {
+  /** imports rows × 3 random rows with makeContext's documents (100 rows each), `bad` rows poisoned */
+  async function importWithDocs(rows: number, seed: number, bad: number[] = []) {
+    const d = 3;
+    const s = await store({ chunkBytes: 64 * d * 4 });
+    const data = randomRows(rows * d, 21, -1, 2);
+    for (const r of bad) data[r * d] = NaN;
+    const ctx = makeContext(rows);
+    const { bytes, src } = await f32File(data, rows, d);
+    const res = await s.importRows(src, { ...fileMeta('docs.npy', bytes.length), heldOutSeed: seed }, { nonFinite: bad.length ? 'skip' : 'refuse', context: ctx });
+    return { s, dataset: res.dataset };
+  }
+
+  /** the stored statistics equal estimateDataStats over the training blocks of the stored documents' split */
+  async function expectStatsOverTraining(s: Awaited<ReturnType<typeof store>>, id: string) {
+    const docs = (await s.readContext(id))!.doc;
+    const manifest = (await s.get(id))!;
+    const split = splitDocuments(docs, documentRule(manifest.heldOut.seed));
+    expect(await s.split(id)).toEqual(split);
+    const want = await estimateDataStats(await s.rowSource(id), split.trainBlocks);
+    const got = await s.dataStats(id);
+    expect(got.scale).toBeCloseTo(want.scale, 10);
+    got.mean.forEach((m, j) => expect(m).toBeCloseTo(want.mean[j], 10));
+    expect(manifest.stats!.trainOnly).toBe(true);
+    return split;
+  }
+
+  it('is the rule when the token context has documents to split, and the statistics leave them out', async () => {
+    const { s, dataset } = await importWithDocs(3000, 5);
+    expect(dataset.heldOut).toEqual(documentRule(5));
+    const split = await expectStatsOverTraining(s, dataset.id);
+    // whole documents are held out: every held-out range starts and ends on a document edge (100 rows)
+    expect(split.heldOut.length).toBeGreaterThan(0);
+    for (const [a, b] of split.heldOut) expect([a % 100, b % 100]).toEqual([0, 0]);
+  });
+
+  it('follows the stored rows when NaN rows were skipped', async () => {
+    const { s, dataset } = await importWithDocs(3000, 5, [7, 1234]);
+    expect(dataset.rows).toBe(2998);
+    await expectStatsOverTraining(s, dataset.id);
+  });
+
+  it('falls back to blocks when the documents are too few to split', async () => {
+    const { dataset } = await importWithDocs(100, 3); // one document
+    expect(dataset.heldOut).toEqual(heldOutRule(3));
   });
 });
 

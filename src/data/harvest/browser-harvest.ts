@@ -9,6 +9,7 @@ import { browserTf, type BrowserTf, type BrowserTfOptions } from './browser-tf.t
 import { parseBrownDocument, type BrownDocument } from './brown.ts';
 import { HARVEST_LAYERS, harvestLayerSorted, LAYER_NODES, loadUseLite, MAX_SENTENCE_TOKENS, type HarvestLayer, type UseLite } from './model.ts';
 import { harvestCorpus, modelText, toTokenContext, type HarvestProgress, type HarvestSummary, type TokenRow } from './pipeline.ts';
+import { textDocuments } from './text.ts';
 
 /** sentences per model call, as the CLI's default */
 export const DEFAULT_BATCH_SENTENCES = 32;
@@ -58,6 +59,16 @@ export interface BrownHarvestOptions {
   batchSentences?: number;
   /** milliseconds between progress reports (default 1000) */
   progressEveryMs?: number;
+  /** cancels the harvest between sentences */
+  signal?: AbortSignal;
+}
+
+export interface TextHarvest {
+  /** (summary.rows, d) float32, in text order */
+  rows: Float32Array;
+  /** per row: paragraph (document), sentence, position and piece; no labels */
+  context: TokenContext;
+  summary: HarvestSummary;
 }
 
 export interface BrownHarvestProgress extends HarvestProgress {
@@ -161,6 +172,7 @@ export class BrowserHarvester implements HarvestApi {
       {
         layer: opts.layer, tokens: opts.tokens, batchSentences: opts.batchSentences ?? DEFAULT_BATCH_SENTENCES,
         progressEveryMs: opts.progressEveryMs ?? 1000,
+        signal: opts.signal,
         // not awaited; over comlink the call returns a promise, which fails if the page has gone
         onProgress: onProgress && ((p) => void Promise.resolve(onProgress({ ...p, documentsFetched: fetched.documents, bytesFetched: fetched.bytes })).catch(() => {})),
       },
@@ -177,6 +189,35 @@ export class BrowserHarvester implements HarvestApi {
       documentsFetched: fetched.documents,
       bytesFetched: fetched.bytes,
     };
+  }
+
+  /** Every token of a user's text (textDocuments: a document per paragraph) for one layer. */
+  async harvestText(text: string, name: string, layer: HarvestLayer, opts: { signal?: AbortSignal; onProgress?: (p: HarvestProgress) => void } = {}): Promise<TextHarvest> {
+    checkLayer(layer);
+    const documents = textDocuments(text, name);
+    const { use } = await this.load();
+    const { d } = LAYER_NODES[layer];
+    // The token count is known only once tokenized: keep the windows' rows and join them at the end.
+    const chunks: Float32Array[] = [];
+    const context: TokenRow[] = [];
+    const summary = await harvestCorpus(
+      use,
+      documents,
+      { layer, tokens: Math.floor(MAX_ROW_BYTES / (4 * d)), batchSentences: DEFAULT_BATCH_SENTENCES, progressEveryMs: 1000, signal: opts.signal, onProgress: opts.onProgress },
+      (chunk) => {
+        chunks.push(chunk.rows.slice());
+        for (const r of chunk.context) context.push(r);
+      },
+    );
+    const rows = new Float32Array(summary.rows * d);
+    let at = 0;
+    for (const c of chunks) {
+      rows.set(c, at);
+      at += c.length;
+    }
+    const ctx = toTokenContext(context);
+    ctx.labels = {}; // typed text has no tags
+    return { rows, context: ctx, summary };
   }
 
   /** the documents in order, each fetched when the harvest asks for it */

@@ -47,6 +47,8 @@ export interface HarvestOptions {
   onProgress?: (p: HarvestProgress) => void;
   /** milliseconds between progress reports (default 2000) */
   progressEveryMs?: number;
+  /** stops the harvest (it rejects with the signal's reason) between sentences */
+  signal?: AbortSignal;
 }
 
 export interface HarvestSummary {
@@ -138,6 +140,7 @@ class HarvestRun {
 
   /** tokenizes a sentence (cut to the model's 128 tokens) and runs the window when it is full or enough */
   async add(words: BrownWord[]): Promise<void> {
+    this.opts.signal?.throwIfAborted();
     const s = tokenizeSentence(this.use.tokenizer, words, { doc: this.documents.length - 1, sentence: this.sentences++ });
     const cut = Math.max(0, s.ids.length - MAX_SENTENCE_TOKENS);
     if (cut > 0) {
