@@ -97,6 +97,11 @@ export class SaeRunPanel extends SessionView {
               ${run.status}: step ${run.step} / ${run.steps}
               ${last ? html` · loss ${last.loss.toPrecision(4)} · L0 ${last.l0.toFixed(1)} · dead ${last.dead}` : ''}
               · ${Math.round(run.tokensPerS).toLocaleString('en-US')} tokens/s
+              ${run.stream && run.stream.rows > 0
+                ? html`<span class="stream" data-testid="run-stream"
+                    title="rows/s the browser store delivers while reading, against rows/s training consumes; and how long training waited for data">
+                    · data ${Math.round(run.stream.deliveredRowsPerS).toLocaleString('en-US')} rows/s delivered, waited ${(run.stream.waitMs / 1000).toFixed(1)} s</span>`
+                : ''}
               ${run.error ? html`<span class="error" data-testid="run-error">${run.error}</span>` : ''}
             </p>
             ${run.notice ? html`<p class="notice" data-testid="run-notice">${run.notice}</p>` : ''}

@@ -3,7 +3,7 @@
 import { proxy, wrap, type Remote } from 'comlink';
 import { defaultConfig } from '../engine/config.ts';
 import type {
-  DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, ToyOptions,
+  DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, StreamStats, ToyOptions,
   TrainOutcome, TrainProgress, TrainRequest,
 } from '../worker/api.ts';
 
@@ -26,6 +26,8 @@ export interface RunState {
   notice?: string;
   /** the latest feature-density histogram (one per checkpoint) */
   density?: DensityHistogram;
+  /** the data stream from IndexedDB: rows/s delivered and training's wait for it */
+  stream?: StreamStats;
 }
 
 /** The quick demo's SAE for rows of width d: 2·d features (at most 1024), TopK with k = 16 (8 when d < 64). */
@@ -226,6 +228,7 @@ export class SaeSession extends EventTarget {
         run.steps = p.steps;
         if (p.metrics.length) run.history = run.history.concat(p.metrics); // a new array, so views see the change
         if (p.tokensPerS) run.tokensPerS = p.tokensPerS;
+        if (p.stream) run.stream = p.stream;
         this.changed();
       }));
       run.runId = outcome.runId;

@@ -3,13 +3,14 @@
 import type { DensityHistogram } from '../analysis/density.ts';
 import type { LayoutOptions, LayoutProgress, NeighbourGraph } from '../analysis/umap-layout.ts';
 import type { RunSummary } from '../data/runs.ts';
+import type { StreamStats } from '../data/prefetch.ts';
 import type { DatasetManifest } from '../data/store.ts';
 import type { HarvestLayer } from '../data/harvest/model.ts';
 import type { TrainConfig } from '../engine/config.ts';
 import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
 
-export type { DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, RunSummary, StepMetrics, TrainConfig };
+export type { DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, RunSummary, StepMetrics, StreamStats, TrainConfig };
 
 export interface SaeSummary {
   id: string;
@@ -94,6 +95,8 @@ export interface TrainProgress {
   notice?: string;
   /** feature density over the steps since the previous checkpoint */
   density?: DensityHistogram;
+  /** the data stream from IndexedDB since the run (re)started: rows/s delivered, and training's wait */
+  stream?: StreamStats;
 }
 
 export interface TrainOutcome {

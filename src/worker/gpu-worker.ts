@@ -6,6 +6,7 @@ import { expose, transfer } from 'comlink';
 import { densityHistogram } from '../analysis/density.ts';
 import { unzipSync, zipSync } from 'fflate';
 import { createBatchSource, rangeChunks } from '../data/batches.ts';
+import { BatchPrefetcher } from '../data/prefetch.ts';
 import { decodeSaelens, encodeSaelens } from '../data/formats/saelens.ts';
 import { RunStore, type RunRecord } from '../data/runs.ts';
 import { openStore, type DatasetStore } from '../data/store.ts';
@@ -40,6 +41,7 @@ async function saeFiles(files: File[]): Promise<{ name: string; cfg: string; wei
   return { name, cfg: new TextDecoder().decode(entries[cfg]), weights: entries[weights]! };
 }
 const CHECKPOINT_STEPS = 50;
+const PREFETCH_DEPTH = 2;
 
 let device: Promise<{ device: GPUDevice; adapter: string }> | undefined;
 let datasets: Promise<DatasetStore> | undefined;
@@ -150,17 +152,18 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
   const first = trainer.stepCount;
   const t0 = performance.now();
   let lastReport = 0;
+  // Batches are read PREFETCH_DEPTH steps ahead while the GPU works through the steps already queued.
+  const stream = new BatchPrefetcher(batches, first, cfg.steps, PREFETCH_DEPTH);
   const report = (step: number) => {
-    onProgress({ runId: run.id, step, steps: cfg.steps, metrics: unsent, tokensPerS: ((step - first) * cfg.batch * 1000) / (performance.now() - t0) });
+    const tokensPerS = ((step - first) * cfg.batch * 1000) / (performance.now() - t0);
+    onProgress({ runId: run.id, step, steps: cfg.steps, metrics: unsent, tokensPerS, stream: stream.stats() });
     unsent = [];
   };
   try {
     run.status = 'running';
     await runsDb.put(run);
-    let next = batches.batch(first);
     for (let step = first; step < cfg.steps && !stopping; step++) {
-      const batch = await next;
-      if (step + 1 < cfg.steps) next = batches.batch(step + 1);
+      const batch = await stream.take();
       await trainer.step(batch);
       await check();
       if ((step + 1) % CHECKPOINT_STEPS === 0) await checkpoint('running');

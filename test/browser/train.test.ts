@@ -93,6 +93,11 @@ describe('training in the browser', () => {
     expect(run.steps).toEqual([...Array(150).keys()]);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(run.loss.slice(-15))).toBeLessThan(0.8 * mean(run.loss.slice(0, 15)));
+    // the data stream from IndexedDB: every batch was read through it, and it says how fast
+    const stream = await page.evaluate(() => document.querySelector('sae-app')!.session.run!);
+    expect(stream.stream!.rows).toBe(150 * 64);
+    expect(stream.stream!.deliveredRowsPerS).toBeGreaterThan(0);
+    console.log(`data stream: ${Math.round(stream.stream!.deliveredRowsPerS)} rows/s delivered from IndexedDB, ${Math.round(stream.tokensPerS)} rows/s consumed by training, waited ${stream.stream!.waitMs.toFixed(0)} ms`);
     // the density histogram of the last checkpoint interval covers every feature
     await page.locator('[data-testid=density-caption]', { hasText: 'at step 150' }).waitFor();
     const density = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.density!);
