@@ -1,9 +1,11 @@
-import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { defineConfig, type Plugin } from 'vite';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, defineConfig, type Plugin, type ResolvedConfig } from 'vite';
 import { BROWN_ASSETS_DIR, HARVEST_MANIFEST, MODEL_ASSETS_DIR, type HarvestAssetsManifest } from './src/data/harvest/browser-assets.ts';
+import { CACHE_PREFIX, contentHash, manifestVersion, SW_FILE, type PrecacheEntry, type PrecacheManifest } from './src/worker/precache.ts';
 
 // Cross-origin isolation lets TF.js's WASM backend use threads (docs: WEBGPU-WITHOUT-A-GPU.md).
 const isolation = {
@@ -115,8 +117,101 @@ function tfjsWasmThreadsFix(): Plugin {
   };
 }
 
+/**
+ * Offline use (src/worker/service-worker.ts): the build lists every file it writes — its own output (the
+ * harvest assets included) and the public folder — with content hashes, and emits sw.js with that list
+ * built in. It runs after every other plugin's generateBundle, so the list sees the final bytes. The dev
+ * server registers no service worker (src/ui/offline.ts); if one is left on its origin by a build served
+ * there before, the dev server's sw.js replaces it with one that deletes the precache and unregisters.
+ */
+function offlinePrecache(): Plugin {
+  let config: ResolvedConfig;
+  const root = dirname(fileURLToPath(import.meta.url));
+
+  /** everything under `dir`, as paths relative to it with forward slashes */
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile())
+      .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'));
+
+  const serviceWorker = async (manifest: PrecacheManifest): Promise<string> => {
+    // a build of its own: one classic script (module service workers are not everywhere yet) with the
+    // manifest as a constant, and none of this config's plugins
+    const out = await build({
+      configFile: false,
+      root,
+      logLevel: 'warn',
+      publicDir: false,
+      define: { __SAE_LAB_PRECACHE__: JSON.stringify(manifest) },
+      build: {
+        write: false,
+        target: config.build.target,
+        // kept readable for DevTools; the manifest is most of it anyway
+        minify: false,
+        lib: { entry: join(root, 'src/worker/service-worker.ts'), formats: ['iife'], name: 'saeLabServiceWorker', fileName: () => SW_FILE },
+      },
+    });
+    const output = (Array.isArray(out) ? out : [out]).flatMap((o) => ('output' in o ? o.output : []));
+    const chunk = output.find((o) => o.type === 'chunk');
+    if (!chunk || output.length !== 1) throw new Error(`offline: the service worker should build to one file, got ${output.map((o) => o.fileName).join(', ')}`);
+    return chunk.code;
+  };
+
+  return {
+    name: 'sae-lab-offline',
+    enforce: 'post',
+    // whether this bundle has a sw.js to register: import.meta.env.PROD cannot tell, it follows NODE_ENV
+    // (a build made under Vitest is not 'production')
+    config: (_config, { command }) => ({ define: { __SAE_LAB_SERVICE_WORKER__: JSON.stringify(command === 'build') } }),
+    configResolved(c) {
+      config = c;
+    },
+    configureServer(server) {
+      const base = server.config.base.endsWith('/') ? server.config.base : `${server.config.base}/`;
+      const body = `// The dev server registers no service worker; this one removes one left here by a production build.
+self.addEventListener('install', () => self.skipWaiting());
+self.addEventListener('activate', (event) => event.waitUntil((async () => {
+  for (const name of await caches.keys()) if (name.startsWith(${JSON.stringify(CACHE_PREFIX)})) await caches.delete(name);
+  await self.registration.unregister();
+  for (const client of await self.clients.matchAll({ type: 'window' })) client.navigate(client.url);
+})()));
+`;
+      server.middlewares.use((req, res, next) => {
+        if (req.method !== 'GET' || req.url?.split('?')[0] !== `${base}${SW_FILE}`) return next();
+        res.setHeader('Content-Type', 'text/javascript');
+        res.setHeader('Cache-Control', 'no-cache');
+        res.end(body);
+      });
+    },
+    generateBundle: {
+      order: 'post',
+      async handler(_options, bundle) {
+        const files = new Map<string, Uint8Array<ArrayBuffer>>();
+        for (const [name, out] of Object.entries(bundle)) {
+          // source maps are for DevTools online; .vite/ holds build metadata, not served to pages
+          if (name.endsWith('.map') || name.startsWith('.vite/')) continue;
+          files.set(name, out.type === 'chunk' ? Buffer.from(out.code) : typeof out.source === 'string' ? Buffer.from(out.source) : new Uint8Array(out.source));
+        }
+        // the public folder is copied to the output by Vite itself, outside the bundle
+        const publicDir = config.publicDir;
+        if (config.build.copyPublicDir && publicDir && existsSync(publicDir)) {
+          for (const name of walk(publicDir)) if (!files.has(name)) files.set(name, readFileSync(join(publicDir, name)));
+        }
+        if (files.has(SW_FILE)) this.error(`offline: ${SW_FILE} is already in the build; the service worker needs that name`);
+        const entries: PrecacheEntry[] = await Promise.all(
+          [...files.keys()].sort().map(async (path) => ({ path, hash: await contentHash(files.get(path)!), bytes: files.get(path)!.byteLength })),
+        );
+        const manifest: PrecacheManifest = { version: await manifestVersion(entries), entries };
+        this.emitFile({ type: 'asset', fileName: SW_FILE, source: await serviceWorker(manifest) });
+        const mb = entries.reduce((n, e) => n + e.bytes, 0) / 2 ** 20;
+        config.logger.info(`offline: ${SW_FILE} precaches ${entries.length} files, ${mb.toFixed(1)} MiB (version ${manifest.version})`);
+      },
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [harvestAssets(), tfjsWasmThreadsFix()],
+  plugins: [harvestAssets(), tfjsWasmThreadsFix(), offlinePrecache()],
   // worker bundles have their own plugin list; TF.js runs in the harvest worker
   worker: { plugins: () => [tfjsWasmThreadsFix()] },
   server: { headers: isolation, host: '127.0.0.1', port: 5173 },

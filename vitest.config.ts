@@ -8,5 +8,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 60_000,
+    // the memory tests collect garbage before they sample, so they measure what is held, not what is pending
+    execArgv: ['--expose-gc'],
   },
 });

@@ -134,20 +134,24 @@ export function epochOrder(blocks: number[], partialLast: boolean, seed: number,
   return full;
 }
 
-/** reads `blocks` (each via readRows) and draws the window's row permutation */
+/**
+ * Reads `blocks` (each via readRows) and draws the window's row permutation. Blocks are read one at a time,
+ * in ascending row order, so a store with large chunks fetches each chunk once and holds only a bounded
+ * number of them however large the file (parallel reads would hold one chunk per block at once).
+ */
 async function readWindow(src: RowSource, blocks: number[], rng: Rng): Promise<Window> {
-  const parts = await Promise.all(
-    blocks.map((b) => {
-      const [s, e] = blockRange(b, src.rows);
-      return src.readRows(s, e - s);
-    }),
-  );
-  const n = parts.reduce((a, p) => a + p.length, 0) / src.d;
+  const ranges = blocks.map((b) => blockRange(b, src.rows));
+  const offsets: number[] = [];
+  let n = 0;
+  for (const [s, e] of ranges) {
+    offsets.push(n);
+    n += e - s;
+  }
   const rows = new Float32Array(n * src.d);
-  let at = 0;
-  for (const p of parts) {
-    rows.set(p, at);
-    at += p.length;
+  const byRow = blocks.map((_, i) => i).sort((a, b) => blocks[a]! - blocks[b]!);
+  for (const i of byRow) {
+    const [s, e] = ranges[i]!;
+    rows.set(await src.readRows(s, e - s), offsets[i]! * src.d);
   }
   const perm = new Uint32Array(n);
   for (let i = 0; i < n; i++) perm[i] = i;

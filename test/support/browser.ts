@@ -1,10 +1,11 @@
 // Browser-test support: the lab served by Vite's dev server (COOP/COEP as in production) and driven in real
 // headless Chromium through playwright-core — real WebGPU (SwiftShader), real IndexedDB, real workers.
 // Screenshots go to artifacts/screenshots/ to be looked at.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
+import { build, createServer, mergeConfig, preview, type InlineConfig, type PreviewServer, type ViteDevServer } from 'vite';
 
 const ROOT = join(import.meta.dirname, '../..');
 export const SCREENSHOTS = join(ROOT, 'artifacts/screenshots');
@@ -87,4 +88,52 @@ export function storedRecords(page: Page): Promise<{ datasets: { name: string; s
         };
       }),
   );
+}
+
+/** The production build of the lab (index.html) into `outDir`, as `vite build` makes it; `config` adds to it. */
+export async function buildLab(outDir: string, config: InlineConfig = {}): Promise<void> {
+  await build(mergeConfig({ root: ROOT, logLevel: 'error', build: { outDir, emptyOutDir: true } }, config));
+}
+
+export interface BuiltLab extends Lab {
+  /** the temporary folder the build is in (removed by close) */
+  outDir: string;
+  /** stops `vite preview`: from then on nothing answers on the lab's origin but the browser's own caches */
+  stopServer(): Promise<void>;
+  /** serves `outDir` again on the same origin (same port), e.g. after a new build into it */
+  startServer(): Promise<void>;
+}
+
+/** The production build served by `vite preview` (COOP/COEP as configured) and a browser of its own. */
+export async function startBuiltLab(config: InlineConfig = {}): Promise<BuiltLab> {
+  const outDir = mkdtempSync(join(tmpdir(), 'sae-lab-build-'));
+  await buildLab(outDir, config);
+  let port = 0;
+  let server: PreviewServer | undefined;
+  const startServer = async () => {
+    server = await preview({ root: ROOT, logLevel: 'error', build: { outDir }, preview: { port, strictPort: port !== 0, host: '127.0.0.1' } });
+    const address = server.httpServer.address();
+    port = typeof address === 'object' && address ? address.port : port;
+  };
+  const stopServer = async () => {
+    await server?.close();
+    server = undefined;
+  };
+  await startServer();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    browser,
+    context,
+    outDir,
+    stopServer,
+    startServer,
+    async close() {
+      await browser.close();
+      await stopServer();
+      rmSync(outDir, { recursive: true, force: true });
+    },
+  };
 }
