@@ -3,7 +3,8 @@
 import { css, html, type PropertyValues } from 'lit';
 import { download } from './download.ts';
 import { SessionView } from './session-view.ts';
-import './density-chart.ts';
+import './histogram-chart.ts';
+import './map-view.ts';
 import './loss-chart.ts';
 import { defaultConfig } from '../engine/config.ts';
 import { estimateMemory } from '../engine/memory.ts';
@@ -107,7 +108,11 @@ export class SaeRunPanel extends SessionView {
             ${run.notice ? html`<p class="notice" data-testid="run-notice">${run.notice}</p>` : ''}
             <div class="charts">
               <sae-loss-chart .history=${run.history}></sae-loss-chart>
-              <sae-density-chart .histogram=${run.density}></sae-density-chart>
+              <sae-histogram-chart data-testid="density-chart" .bars=${run.density} x-label="log10 feature density" range="-10,0"
+                caption=${run.density ? `feature density at step ${run.density.step} (${run.density.tokens.toLocaleString('en-US')} tokens): ${run.density.counts[0]} dead` : 'feature density: after the first checkpoint'}></sae-histogram-chart>
+              <sae-histogram-chart data-testid="norm-chart" .bars=${run.decoderNorms} x-label="decoder norm ‖W_dec,i‖" color="#7a5195"
+                caption=${run.decoderNorms ? `decoder norms at step ${run.decoderNorms.step}: ${run.decoderNorms.min.toFixed(3)} – ${run.decoderNorms.max.toFixed(3)}` : 'decoder norms: after the first checkpoint'}></sae-histogram-chart>
+              <sae-map-view .map=${run.map}></sae-map-view>
             </div>`
         : ''}
       ${s.runs.length

@@ -4,7 +4,7 @@ import { proxy, wrap, type Remote } from 'comlink';
 import { defaultConfig } from '../engine/config.ts';
 import type {
   DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, StreamStats, ToyOptions,
-  TrainOutcome, TrainProgress, TrainRequest,
+  NormHistogram, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
 } from '../worker/api.ts';
 
 export interface ImportState {
@@ -28,6 +28,21 @@ export interface RunState {
   density?: DensityHistogram;
   /** the data stream from IndexedDB: rows/s delivered and training's wait for it */
   stream?: StreamStats;
+  /** the decoder-norm histogram at the latest checkpoint */
+  decoderNorms?: NormHistogram;
+  /** the dictionary map: UMAP of the decoder directions, and each feature's log10 density, at `step` */
+  map?: DictionaryMap;
+}
+
+export interface DictionaryMap {
+  step: number;
+  F: number;
+  /** (F, 2) */
+  xy: Float32Array;
+  /** (F) log10 density over the checkpoint interval before `step` */
+  density: Float32Array;
+  /** maps laid out so far in this run */
+  refreshes: number;
 }
 
 /** The quick demo's SAE for rows of width d: 2·d features (at most 1024), TopK with k = 16 (8 when d < 64). */
@@ -50,6 +65,7 @@ export class SaeSession extends EventTarget {
   message: { kind: 'error' | 'info'; text: string } | undefined;
   private readonly data: Remote<DataApi>;
   private readonly gpu: Remote<GpuApi>;
+  private umap: Remote<UmapApi> | undefined;
   readonly ready: Promise<void>;
 
   constructor() {
@@ -229,6 +245,8 @@ export class SaeSession extends EventTarget {
         if (p.metrics.length) run.history = run.history.concat(p.metrics); // a new array, so views see the change
         if (p.tokensPerS) run.tokensPerS = p.tokensPerS;
         if (p.stream) run.stream = p.stream;
+        if (p.decoderNorms) run.decoderNorms = p.decoderNorms;
+        if (p.neighbours) void this.layoutMap(run, p.neighbours);
         this.changed();
       }));
       run.runId = outcome.runId;
@@ -238,6 +256,22 @@ export class SaeSession extends EventTarget {
       run.error = (e as Error).message;
     }
     await this.refreshRuns();
+  }
+
+  /**
+   * Lays out the dictionary map in the UMAP worker from the GPU's neighbour graph, starting from the last
+   * map so it drifts rather than jumps. A newer graph cancels a layout still running.
+   */
+  private async layoutMap(run: RunState, n: NonNullable<TrainProgress['neighbours']>): Promise<void> {
+    this.umap ??= wrap<UmapApi>(new Worker(new URL('../worker/umap-worker.ts', import.meta.url), { type: 'module' }));
+    const previous = run.map?.F === n.graph.F ? run.map.xy : undefined;
+    try {
+      const xy = await this.umap.layout(n.graph, { seed: 0, previous });
+      run.map = { step: n.step, F: n.graph.F, xy, density: n.density, refreshes: (run.map?.refreshes ?? 0) + 1 };
+      this.changed();
+    } catch (e) {
+      if ((e as Error).name !== 'AbortError') run.notice = `the dictionary map could not be drawn: ${(e as Error).message}`;
+    }
   }
 
   /** Pauses the run in progress after a checkpoint; resumeRun continues it. */

@@ -1,6 +1,7 @@
 // The one contract between the page and its workers: plain typed interfaces, exposed with comlink.
 // Only structured-cloneable values cross (Files are cloneable; progress comes back through a proxied callback).
 import type { DensityHistogram } from '../analysis/density.ts';
+import type { NormHistogram } from '../analysis/decoder-norms.ts';
 import type { LayoutOptions, LayoutProgress, NeighbourGraph } from '../analysis/umap-layout.ts';
 import type { RunSummary } from '../data/runs.ts';
 import type { StreamStats } from '../data/prefetch.ts';
@@ -10,7 +11,7 @@ import type { TrainConfig } from '../engine/config.ts';
 import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
 
-export type { DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, RunSummary, StepMetrics, StreamStats, TrainConfig };
+export type { DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };
 
 export interface SaeSummary {
   id: string;
@@ -97,6 +98,10 @@ export interface TrainProgress {
   density?: DensityHistogram;
   /** the data stream from IndexedDB since the run (re)started: rows/s delivered, and training's wait */
   stream?: StreamStats;
+  /** ‖W_dec,i‖ over the features, at the checkpoint */
+  decoderNorms?: NormHistogram;
+  /** the decoder directions' neighbour graph (computed on the GPU) for the dictionary map, and each feature's log10 density since the previous checkpoint */
+  neighbours?: { step: number; graph: NeighbourGraph; density: Float32Array };
 }
 
 export interface TrainOutcome {

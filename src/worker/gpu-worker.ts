@@ -4,6 +4,8 @@
 // and when paused, and holds a Web Lock while it trains, so two tabs can never train one run at once.
 import { expose, transfer } from 'comlink';
 import { densityHistogram } from '../analysis/density.ts';
+import { decoderNormHistogram } from '../analysis/decoder-norms.ts';
+import { decoderNeighbours } from '../engine/neighbours.ts';
 import { unzipSync, zipSync } from 'fflate';
 import { createBatchSource, rangeChunks } from '../data/batches.ts';
 import { BatchPrefetcher } from '../data/prefetch.ts';
@@ -42,6 +44,8 @@ async function saeFiles(files: File[]): Promise<{ name: string; cfg: string; wei
 }
 const CHECKPOINT_STEPS = 50;
 const PREFETCH_DEPTH = 2;
+const MAP_EVERY_MS = 10_000;
+const MAP_NEIGHBOURS = 15;
 
 let device: Promise<{ device: GPUDevice; adapter: string }> | undefined;
 let datasets: Promise<DatasetStore> | undefined;
@@ -134,17 +138,31 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
       throw new Error(message);
     }
   };
+  let lastMap: number | undefined;
   let counted = run.snapshot ? { step: run.snapshot.step, fireCount: run.snapshot.fireCount } : null;
   const checkpoint = async (status: RunRecord['status']) => {
     const snapshot = await trainer.snapshot(); // waits for the GPU and every metric up to this step
     await check(); // never checkpoint a diverged state
     Object.assign(run, { snapshot, step: snapshot.step, history: history.slice(0, snapshot.step), status });
     await runsDb.put(run);
-    // Feature density over the steps since the last checkpoint, from the GPU's fire counters.
+    // Views of the dictionary since the last checkpoint: feature density from the GPU's fire counters and
+    // the decoder norms every time; the neighbour graph for the map at the first and last checkpoints and
+    // at most every MAP_EVERY_MS between them (on a slow adapter it costs about a second).
     const since = counted?.step ?? 0;
     if (snapshot.step > since) {
-      const density = densityHistogram(snapshot.fireCount, counted?.fireCount ?? null, (snapshot.step - since) * cfg.batch, snapshot.step);
-      onProgress({ runId: run.id, step: snapshot.step, steps: cfg.steps, metrics: [], tokensPerS: 0, density });
+      const tokens = (snapshot.step - since) * cfg.batch;
+      const density = densityHistogram(snapshot.fireCount, counted?.fireCount ?? null, tokens, snapshot.step);
+      const { W_dec } = snapshotParams(snapshot);
+      const decoderNorms = decoderNormHistogram(W_dec, cfg.features, cfg.d, snapshot.step);
+      const views: TrainProgress = { runId: run.id, step: snapshot.step, steps: cfg.steps, metrics: [], tokensPerS: 0, density, decoderNorms };
+      if (cfg.features >= 2 && (lastMap === undefined || status !== 'running' || performance.now() - lastMap >= MAP_EVERY_MS)) {
+        lastMap = performance.now();
+        const K = Math.min(MAP_NEIGHBOURS, cfg.features - 1);
+        const { idx, sim } = await decoderNeighbours(dev, W_dec, cfg.features, cfg.d, K);
+        const fired = Float32Array.from(snapshot.fireCount, (c, i) => Math.log10((c - (counted?.fireCount[i] ?? 0)) / tokens + 1e-10));
+        views.neighbours = { step: snapshot.step, graph: { idx, sim, F: cfg.features, K }, density: fired };
+      }
+      onProgress(views);
     }
     counted = { step: snapshot.step, fireCount: snapshot.fireCount };
   };
@@ -166,7 +184,8 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
       const batch = await stream.take();
       await trainer.step(batch);
       await check();
-      if ((step + 1) % CHECKPOINT_STEPS === 0) await checkpoint('running');
+      // the last step's checkpoint is the final one, below
+      if ((step + 1) % CHECKPOINT_STEPS === 0 && step + 1 < cfg.steps) await checkpoint('running');
       if (performance.now() - lastReport > REPORT_MS) {
         lastReport = performance.now();
         report(step + 1);

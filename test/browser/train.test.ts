@@ -99,10 +99,25 @@ describe('training in the browser', () => {
     expect(stream.stream!.deliveredRowsPerS).toBeGreaterThan(0);
     console.log(`data stream: ${Math.round(stream.stream!.deliveredRowsPerS)} rows/s delivered from IndexedDB, ${Math.round(stream.tokensPerS)} rows/s consumed by training, waited ${stream.stream!.waitMs.toFixed(0)} ms`);
     // the density histogram of the last checkpoint interval covers every feature
-    await page.locator('[data-testid=density-caption]', { hasText: 'at step 150' }).waitFor();
+    await page.locator('[data-testid=density-chart]', { hasText: 'at step 150' }).waitFor();
     const density = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.density!);
     expect(density.counts.reduce((a, b) => a + b, 0)).toBe(64);
     expect(density.tokens).toBe(50 * 64); // steps 100..150 of batch 64, since the checkpoint at 100
+    // the decoder norms, and the dictionary map laid out at least twice (the first and the last checkpoint)
+    await page.locator('[data-testid=norm-chart]', { hasText: 'decoder norms at step 150' }).waitFor();
+    await page.locator('[data-testid=map][data-step="150"]').waitFor({ timeout: 60_000 }).catch(async (e) => {
+      throw new Error(`${e.message}: ${await page.evaluate(() => JSON.stringify({ notice: document.querySelector('sae-app')!.session.run!.notice, step: document.querySelector('sae-app')!.session.run!.map?.step }))}`);
+    });
+    const map = await page.evaluate(() => {
+      const m = document.querySelector('sae-app')!.session.run!.map!;
+      return { F: m.F, refreshes: m.refreshes, xy: [...m.xy], density: [...m.density] };
+    });
+    expect(map.F).toBe(64);
+    expect(map.refreshes).toBeGreaterThanOrEqual(2);
+    expect(map.xy.length).toBe(128);
+    expect(map.xy.every(Number.isFinite)).toBe(true);
+    expect(new Set(map.xy.map((v) => v.toFixed(3))).size).toBeGreaterThan(64); // spread out, not one point
+    expect(map.density.length).toBe(64);
     // the chart drew every step (uPlot's data, as the element holds it)
     await page.waitForFunction(() => {
       const chart = document.querySelector('sae-app')!.shadowRoot!.querySelector('sae-run-panel')!.shadowRoot!.querySelector('sae-loss-chart')!;
