@@ -9,10 +9,10 @@ const PAD = 8;
 /** log10 densities at or below this are dead features, drawn grey */
 const DEAD = -9.5;
 
-/** log10 density −6 … 0 → a blue-to-yellow ramp (rarer is darker) */
-export function densityColor(log10: number): string {
+/** log10 density over [lo, hi] (the live features' range) → a blue-to-yellow ramp (rarer is darker) */
+export function densityColor(log10: number, lo: number, hi: number): string {
   if (log10 <= DEAD) return 'rgba(150,150,150,0.6)';
-  const t = Math.min(1, Math.max(0, (log10 + 6) / 6));
+  const t = hi > lo ? Math.min(1, Math.max(0, (log10 - lo) / (hi - lo))) : 1;
   const r = Math.round(40 + 213 * t);
   const g = Math.round(60 + 171 * t);
   const b = Math.round(140 - 100 * t);
@@ -40,10 +40,12 @@ export class SaeMapView extends LitElement {
     }
     const scale = (SIZE - 2 * PAD) / Math.max(x1 - x0, y1 - y0, 1e-9);
     const r = m.F > 4000 ? 1.2 : 2.2;
+    let [lo, hi] = [Infinity, -Infinity];
+    for (const v of m.density) if (v > DEAD) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
     // dead features first, so live ones draw on top
     const order = [...m.density.keys()].sort((a, b) => m.density[a]! - m.density[b]!);
     for (const i of order) {
-      g.fillStyle = densityColor(m.density[i]!);
+      g.fillStyle = densityColor(m.density[i]!, lo, hi);
       g.beginPath();
       g.arc(PAD + (m.xy[2 * i]! - x0) * scale, PAD + (m.xy[2 * i + 1]! - y0) * scale, r, 0, 2 * Math.PI);
       g.fill();
@@ -53,7 +55,7 @@ export class SaeMapView extends LitElement {
   override render() {
     const m = this.map;
     return html`<div class="caption" data-testid="map" data-step=${m?.step ?? -1} data-points=${m?.F ?? 0} data-refreshes=${m?.refreshes ?? 0}>
-        ${m ? `dictionary map at step ${m.step}: ${m.F.toLocaleString('en-US')} features (UMAP of decoder directions; colour: density, grey: dead)` : 'dictionary map: after the first checkpoint'}
+        ${m ? `dictionary map at step ${m.step}: ${m.F.toLocaleString('en-US')} features (UMAP of decoder directions; colour: density, dark rare to yellow common; grey: dead)` : 'dictionary map: after the first checkpoint'}
       </div>
       <canvas style="width:${SIZE}px;height:${SIZE}px"></canvas>`;
   }

@@ -5,6 +5,7 @@ import { download } from './download.ts';
 import { SessionView } from './session-view.ts';
 import './histogram-chart.ts';
 import './map-view.ts';
+import './born-strip.ts';
 import './loss-chart.ts';
 import { defaultConfig } from '../engine/config.ts';
 import { estimateMemory } from '../engine/memory.ts';
@@ -113,7 +114,8 @@ export class SaeRunPanel extends SessionView {
               <sae-histogram-chart data-testid="norm-chart" .bars=${run.decoderNorms} x-label="decoder norm ‖W_dec,i‖" color="#7a5195"
                 caption=${run.decoderNorms ? `decoder norms at step ${run.decoderNorms.step}: ${run.decoderNorms.min.toFixed(3)} – ${run.decoderNorms.max.toFixed(3)}` : 'decoder norms: after the first checkpoint'}></sae-histogram-chart>
               <sae-map-view .map=${run.map}></sae-map-view>
-            </div>`
+            </div>
+            <sae-born-strip .born=${run.born} total=${run.bornTotal}></sae-born-strip>`
         : ''}
       ${s.runs.length
         ? html`<h3>Runs</h3>
@@ -150,6 +152,8 @@ export class SaeRunPanel extends SessionView {
     .error { color: #bf3b3b; margin-left: 0.5rem; }
     .notice { color: #8a5a00; }
     .charts { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
+    /* presenting (set by the app): the live views, not the bookkeeping */
+    :host([presenting]) h3, :host([presenting]) table, :host([presenting]) form label, :host([presenting]) .estimate { display: none; }
     table { border-collapse: collapse; margin-top: 0.5rem; font-variant-numeric: tabular-nums; }
     th, td { text-align: left; padding: 0.25rem 0.6rem; border-bottom: 1px solid #d8dee9; }
   `;

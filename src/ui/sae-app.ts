@@ -6,15 +6,33 @@ import './sae-panel.ts';
 import { SaeSession } from './session.ts';
 
 export class SaeApp extends LitElement {
-  static override properties = { gpu: { state: true } };
+  static override properties = { gpu: { state: true }, presenting: { type: Boolean, reflect: true } };
   declare gpu: string;
+  /** presenting: full screen, only the live views, large enough for a projector */
+  declare presenting: boolean;
   /** the page's session; public so tests can read the run's state */
   readonly session = new SaeSession();
 
   constructor() {
     super();
     this.gpu = 'Checking for WebGPU…';
+    this.presenting = false;
     void describeGpu().then((text) => (this.gpu = text));
+    document.addEventListener('fullscreenchange', () => {
+      if (!document.fullscreenElement) this.presenting = false;
+    });
+  }
+
+  /** One click for a talk: full screen, the real-model demo dataset, the quick demo training on it. */
+  private async _present(): Promise<void> {
+    this.presenting = true;
+    await document.documentElement.requestFullscreen?.().catch(() => undefined); // refused without a user gesture (tests): stay in the page
+    await this.session.presentDemo();
+  }
+
+  private _stopPresenting(): void {
+    this.presenting = false;
+    if (document.fullscreenElement) void document.exitFullscreen();
   }
 
   override render() {
@@ -23,9 +41,14 @@ export class SaeApp extends LitElement {
         <h1>SAE Lab</h1>
         <p>Sparse autoencoders trained in your browser with hand-written WebGPU kernels. Nothing leaves this machine.</p>
         <p class="gpu" data-testid="gpu-status">${this.gpu}</p>
+        ${this.presenting
+          ? html`<button class="present" @click=${this._stopPresenting} data-testid="stop-presenting">Leave presenting</button>`
+          : html`<button class="present" @click=${this._present} data-testid="present"
+              title="Full screen: harvest the real model on the Brown corpus (if not stored yet) and train the quick demo on it, with the live views large">
+              ▶ Present the live demo</button>`}
       </header>
       <sae-data-panel .session=${this.session}></sae-data-panel>
-      <sae-run-panel .session=${this.session}></sae-run-panel>
+      <sae-run-panel .session=${this.session} ?presenting=${this.presenting}></sae-run-panel>
       <sae-sae-panel .session=${this.session}></sae-sae-panel>
     `;
   }
@@ -34,6 +57,13 @@ export class SaeApp extends LitElement {
     :host { display: block; max-width: 72rem; margin: 0 auto; padding: 1rem 1.5rem; font-family: system-ui, sans-serif; color: #1f2933; }
     h1 { margin: 0.2rem 0; }
     .gpu { color: #4c566a; font-size: 0.9rem; }
+    header { position: relative; }
+    .present { position: absolute; top: 0.5rem; right: 0; font-size: 1rem; padding: 0.4rem 0.9rem; }
+    /* presenting: the live views only, scaled up for the back of the room */
+    :host([presenting]) { max-width: none; background: #fff; min-height: 100vh; box-sizing: border-box; }
+    :host([presenting]) header p:not(.gpu) { display: none; }
+    :host([presenting]) sae-data-panel, :host([presenting]) sae-sae-panel { display: none; }
+    :host([presenting]) sae-run-panel { zoom: 1.35; }
   `;
 }
 

@@ -4,7 +4,7 @@ import { proxy, wrap, type Remote } from 'comlink';
 import { defaultConfig } from '../engine/config.ts';
 import type {
   DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, StreamStats, ToyOptions,
-  NormHistogram, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
+  BornFeature, NormHistogram, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
 } from '../worker/api.ts';
 
 export interface ImportState {
@@ -32,7 +32,12 @@ export interface RunState {
   decoderNorms?: NormHistogram;
   /** the dictionary map: UMAP of the decoder directions, and each feature's log10 density, at `step` */
   map?: DictionaryMap;
+  /** born features, latest first (at most BORN_KEPT), and how many have been born in all */
+  born: BornFeature[];
+  bornTotal: number;
 }
+
+const BORN_KEPT = 36;
 
 export interface DictionaryMap {
   step: number;
@@ -176,7 +181,7 @@ export class SaeSession extends EventTarget {
 
   /** Trains a new run on a stored dataset in the GPU worker; resolves when the run ends or pauses. */
   startRun(datasetId: string, config: TrainRequest['config']): Promise<void> {
-    return this.follow({ status: 'running', step: 0, steps: config.steps ?? 0, history: [], tokensPerS: 0 }, (onProgress) =>
+    return this.follow({ status: 'running', step: 0, steps: config.steps ?? 0, history: [], tokensPerS: 0, born: [], bornTotal: 0 }, (onProgress) =>
       this.gpu.train({ datasetId, config }, onProgress),
     );
   }
@@ -189,7 +194,7 @@ export class SaeSession extends EventTarget {
     const ds = this.datasets.find((x) => x.id === datasetId);
     if (!ds || this.run?.status === 'running') return;
     const config = quickDemoConfig(ds.d);
-    this.run = { status: 'running', step: 0, steps: 0, history: [], tokensPerS: 0, notice: 'measuring this adapter’s speed…' };
+    this.run = { status: 'running', step: 0, steps: 0, history: [], tokensPerS: 0, born: [], bornTotal: 0, notice: 'measuring this adapter’s speed…' };
     this.changed();
     const ms = await this.gpu.measureStep(defaultConfig({ ...config, d: ds.d }));
     const steps = Math.max(100, Math.min(5000, Math.floor((seconds * 1000) / ms)));
@@ -197,12 +202,23 @@ export class SaeSession extends EventTarget {
     await this.startRun(datasetId, { ...config, steps });
   }
 
+  /**
+   * The presenter's one click: the real-model dataset (harvested now unless already stored), then the
+   * quick demo on it. Resolves once training has started.
+   */
+  async presentDemo(): Promise<void> {
+    await this.ready;
+    let ds = this.datasets.find((x) => x.source.kind === 'harvest' && x.name.startsWith('Brown corpus'));
+    if (!ds) ds = (await this.createBrownDataset())?.dataset;
+    if (ds) void this.quickDemo(ds.id);
+  }
+
   /** Continues a paused or interrupted run from its last checkpoint. */
   async resumeRun(runId: string): Promise<void> {
     const summary = this.runs.find((r) => r.id === runId);
     const history = await this.gpu.runHistory(runId);
     const steps = summary?.config.steps ?? 0;
-    return this.follow({ runId, status: 'running', step: history.length, steps, history, tokensPerS: 0 }, (onProgress) =>
+    return this.follow({ runId, status: 'running', step: history.length, steps, history, tokensPerS: 0, born: [], bornTotal: 0 }, (onProgress) =>
       this.gpu.resume(runId, onProgress),
     );
   }
@@ -247,6 +263,10 @@ export class SaeSession extends EventTarget {
         if (p.stream) run.stream = p.stream;
         if (p.decoderNorms) run.decoderNorms = p.decoderNorms;
         if (p.neighbours) void this.layoutMap(run, p.neighbours);
+        if (p.born) {
+          run.born = [...p.born.shown, ...run.born].slice(0, BORN_KEPT);
+          run.bornTotal += p.born.total;
+        }
         this.changed();
       }));
       run.runId = outcome.runId;

@@ -2,6 +2,7 @@
 // Only structured-cloneable values cross (Files are cloneable; progress comes back through a proxied callback).
 import type { DensityHistogram } from '../analysis/density.ts';
 import type { NormHistogram } from '../analysis/decoder-norms.ts';
+import type { BornFeature } from '../analysis/born.ts';
 import type { LayoutOptions, LayoutProgress, NeighbourGraph } from '../analysis/umap-layout.ts';
 import type { RunSummary } from '../data/runs.ts';
 import type { StreamStats } from '../data/prefetch.ts';
@@ -11,7 +12,7 @@ import type { TrainConfig } from '../engine/config.ts';
 import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
 
-export type { DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };
+export type { BornFeature, DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };
 
 export interface SaeSummary {
   id: string;
@@ -102,6 +103,8 @@ export interface TrainProgress {
   decoderNorms?: NormHistogram;
   /** the decoder directions' neighbour graph (computed on the GPU) for the dictionary map, and each feature's log10 density since the previous checkpoint */
   neighbours?: { step: number; graph: NeighbourGraph; density: Float32Array };
+  /** features that first fired since the previous checkpoint: how many, and the most active with their top tokens */
+  born?: { step: number; total: number; shown: BornFeature[] };
 }
 
 export interface TrainOutcome {

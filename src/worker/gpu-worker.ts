@@ -5,6 +5,8 @@
 import { expose, transfer } from 'comlink';
 import { densityHistogram } from '../analysis/density.ts';
 import { decoderNormHistogram } from '../analysis/decoder-norms.ts';
+import { newlyBorn, topLabels, type BornFeature } from '../analysis/born.ts';
+import type { RowSource } from '../data/sources.ts';
 import { decoderNeighbours } from '../engine/neighbours.ts';
 import { unzipSync, zipSync } from 'fflate';
 import { createBatchSource, rangeChunks } from '../data/batches.ts';
@@ -18,7 +20,7 @@ import { SaeRunner } from '../engine/evaluate.ts';
 import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
-import { Trainer, type StepMetrics } from '../engine/trainer.ts';
+import { Trainer, type StepMetrics, type TrainerSnapshot } from '../engine/trainer.ts';
 import type { GpuApi, TrainOutcome, TrainProgress, TrainRequest } from './api.ts';
 
 const REPORT_MS = 250;
@@ -46,6 +48,53 @@ const CHECKPOINT_STEPS = 50;
 const PREFETCH_DEPTH = 2;
 const MAP_EVERY_MS = 10_000;
 const MAP_NEIGHBOURS = 15;
+const BORN_SHOWN = 12;
+/** rows of the born-features strip's token sample: SAMPLE_RUNS runs of SAMPLE_RUN consecutive rows, spread over the dataset */
+const SAMPLE_RUNS = 16;
+const SAMPLE_RUN = 64;
+
+interface ContextSample {
+  x: Float32Array;
+  /** the token of each sample row */
+  labels: string[];
+}
+
+/** A fixed sample of the dataset's rows with their tokens, spread evenly over it, for the born-features strip. */
+async function contextSample(store: DatasetStore, id: string, rows: RowSource): Promise<ContextSample | undefined> {
+  const ctx = await store.readContext(id);
+  if (!ctx) return undefined;
+  const runs = Math.max(1, Math.min(SAMPLE_RUNS, Math.floor(rows.rows / SAMPLE_RUN)));
+  const len = Math.min(SAMPLE_RUN, rows.rows);
+  const starts = Array.from({ length: runs }, (_, i) => Math.floor((i * (rows.rows - len)) / Math.max(1, runs - 1)));
+  const x = new Float32Array(runs * len * rows.d);
+  const labels: string[] = [];
+  for (const [i, start] of starts.entries()) {
+    x.set(await rows.readRows(start, len), i * len * rows.d);
+    for (let r = start; r < start + len; r++) labels.push(ctx.strings[ctx.token[r]!]!);
+  }
+  return { x, labels };
+}
+
+/** The newly born features with their strongest tokens in the sample (none without token context). */
+async function bornFeatures(dev: GPUDevice, snap: TrainerSnapshot, features: number[], sample: ContextSample | null): Promise<BornFeature[]> {
+  const fires = (f: number) => snap.fireCount[f]!;
+  if (!sample) return features.map((feature) => ({ feature, step: snap.step, fires: fires(feature), tokens: [] }));
+  const runner = new SaeRunner(dev, foldSae(snapshotParams(snap), snap.config, snap.stats.scale), SAMPLE_RUN);
+  try {
+    const F = snap.config.features;
+    const d = snap.config.d;
+    const n = sample.labels.length;
+    const cols = new Float32Array(n * features.length); // only the born features' columns are kept
+    for (let r0 = 0; r0 < n; r0 += SAMPLE_RUN) {
+      const { acts } = await runner.forward(sample.x.subarray(r0 * d, Math.min(n, r0 + SAMPLE_RUN) * d));
+      for (let r = 0; r < acts.length / F; r++) features.forEach((f, j) => (cols[(r0 + r) * features.length + j] = acts[r * F + f]!));
+    }
+    const tokens = topLabels(cols, features.length, features.map((_, j) => j), sample.labels);
+    return features.map((feature, j) => ({ feature, step: snap.step, fires: fires(feature), tokens: tokens[j]! }));
+  } finally {
+    runner.destroy();
+  }
+}
 
 let device: Promise<{ device: GPUDevice; adapter: string }> | undefined;
 let datasets: Promise<DatasetStore> | undefined;
@@ -139,6 +188,7 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
     }
   };
   let lastMap: number | undefined;
+  const sample = manifest.hasContext ? await contextSample(store, manifest.id, rows) : undefined;
   let counted = run.snapshot ? { step: run.snapshot.step, fireCount: run.snapshot.fireCount } : null;
   const checkpoint = async (status: RunRecord['status']) => {
     const snapshot = await trainer.snapshot(); // waits for the GPU and every metric up to this step
@@ -155,6 +205,8 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
       const { W_dec } = snapshotParams(snapshot);
       const decoderNorms = decoderNormHistogram(W_dec, cfg.features, cfg.d, snapshot.step);
       const views: TrainProgress = { runId: run.id, step: snapshot.step, steps: cfg.steps, metrics: [], tokensPerS: 0, density, decoderNorms };
+      const born = newlyBorn(counted?.fireCount ?? null, snapshot.fireCount);
+      if (born.length) views.born = { step: snapshot.step, total: born.length, shown: await bornFeatures(dev, snapshot, born.slice(0, BORN_SHOWN), sample ?? null) };
       if (cfg.features >= 2 && (lastMap === undefined || status !== 'running' || performance.now() - lastMap >= MAP_EVERY_MS)) {
         lastMap = performance.now();
         const K = Math.min(MAP_NEIGHBOURS, cfg.features - 1);

@@ -27,7 +27,8 @@ export interface Lab {
 }
 
 export async function startLab(): Promise<Lab> {
-  const server: ViteDevServer = await createServer({ root: ROOT, logLevel: 'error', server: { port: 0, host: '127.0.0.1' } });
+  // No hot reload and no file watching: an edit elsewhere in the tree must not reload a page mid-test.
+  const server: ViteDevServer = await createServer({ root: ROOT, logLevel: 'error', server: { port: 0, host: '127.0.0.1', hmr: false, watch: null } });
   await server.listen();
   const address = server.httpServer!.address();
   const port = typeof address === 'object' && address ? address.port : 5173;
