@@ -19,7 +19,7 @@ export class SaeBornStrip extends LitElement {
 
   override render() {
     return html`<div class="caption" data-testid="born" data-total=${this.total}>
-        ${this.total ? `features born so far: ${this.total.toLocaleString('en-US')} (newest first, with their strongest tokens)` : 'born features: after the first checkpoint'}
+        ${this.total ? `features born so far: ${this.total.toLocaleString('en-US')} (newest first, with their strongest tokens)` : 'born features: none since training (re)started; shown at each checkpoint'}
       </div>
       <ol>
         ${this.born.map(

@@ -6,6 +6,7 @@ import { SessionView } from './session-view.ts';
 import './histogram-chart.ts';
 import './map-view.ts';
 import './born-strip.ts';
+import './compare-chart.ts';
 import './loss-chart.ts';
 import { defaultConfig } from '../engine/config.ts';
 import { estimateMemory } from '../engine/memory.ts';
@@ -120,10 +121,12 @@ export class SaeRunPanel extends SessionView {
       ${s.runs.length
         ? html`<h3>Runs</h3>
             <table data-testid="runs">
-              <thead><tr><th>dataset</th><th>variant</th><th>features</th><th>step</th><th>status</th><th>last loss</th><th></th></tr></thead>
+              <thead><tr><th title="show side by side">compare</th><th>dataset</th><th>variant</th><th>features</th><th>step</th><th>status</th><th>last loss</th><th></th></tr></thead>
               <tbody>
                 ${s.runs.map(
                   (r) => html`<tr data-id=${r.id} data-status=${r.status} data-step=${r.step}>
+                    <td><input type="checkbox" .checked=${s.compared.some((c) => c.id === r.id)} ?disabled=${r.step === 0}
+                      @change=${() => void s.toggleCompare(r.id)} data-testid="compare" /></td>
                     <td>${r.datasetName}</td>
                     <td>${r.config.arch}</td>
                     <td>${r.config.features}</td>
@@ -139,7 +142,8 @@ export class SaeRunPanel extends SessionView {
                   </tr>`,
                 )}
               </tbody>
-            </table>`
+            </table>
+            ${s.compared.length ? html`<h3>Side by side</h3><sae-compare-chart .runs=${s.compared}></sae-compare-chart>` : ''}`
         : ''}
     `;
   }

@@ -39,6 +39,13 @@ export interface RunState {
 
 const BORN_KEPT = 36;
 
+/** a stored run shown beside others: its label and loss history */
+export interface ComparedRun {
+  id: string;
+  label: string;
+  history: StepMetrics[];
+}
+
 export interface DictionaryMap {
   step: number;
   F: number;
@@ -59,6 +66,8 @@ export class SaeSession extends EventTarget {
   run: RunState | undefined;
   /** every stored run, oldest first */
   runs: RunSummary[] = [];
+  /** runs chosen to be compared side by side, in the order chosen */
+  compared: ComparedRun[] = [];
   /** SAEs imported from SAELens, and the last evaluation of each */
   saes: SaeSummary[] = [];
   evaluations: Record<string, { dataset: string; metrics?: EvalMetrics; error?: string }> = {};
@@ -292,6 +301,19 @@ export class SaeSession extends EventTarget {
     } catch (e) {
       if ((e as Error).name !== 'AbortError') run.notice = `the dictionary map could not be drawn: ${(e as Error).message}`;
     }
+  }
+
+  /** Adds a stored run to the side-by-side comparison, or takes it out. */
+  async toggleCompare(runId: string): Promise<void> {
+    if (this.compared.some((r) => r.id === runId)) {
+      this.compared = this.compared.filter((r) => r.id !== runId);
+    } else {
+      const r = this.runs.find((x) => x.id === runId);
+      if (!r) return;
+      const label = `${r.config.arch} F=${r.config.features} ${r.config.arch === 'topk' ? `k=${r.config.k}` : `λ=${r.config.l1}`} lr=${r.config.lr} · ${r.datasetName}`;
+      this.compared = [...this.compared, { id: runId, label, history: await this.gpu.runHistory(runId) }];
+    }
+    this.changed();
   }
 
   /** Pauses the run in progress after a checkpoint; resumeRun continues it. */

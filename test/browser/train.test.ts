@@ -192,6 +192,12 @@ describe('training in the browser', () => {
     expect(resumed.steps).toEqual([...Array(STEPS).keys()]);
     expect(resumed.loss).toEqual(whole.loss);
     expect(await digest(page, cut.runId)).toBe(whole.digest);
+    // the two runs side by side: their loss curves on one chart, each as long as its history
+    for (const id of [first.runId, cut.runId]) await page.locator(`[data-testid=runs] tr[data-id="${id}"] [data-testid=compare]`).check();
+    await page.locator('[data-testid=compare-chart][data-runs="2"]').waitFor();
+    const compared = await page.evaluate(() => document.querySelector('sae-app')!.session.compared.map((r) => r.history.length));
+    expect(compared).toEqual([STEPS, STEPS]);
+    await screenshot(page, 'training-side-by-side');
     await page.close();
   });
 
