@@ -2,6 +2,9 @@
 // Exposes GpuApi (src/worker/api.ts) over comlink; progress goes back through a proxied callback.
 // Every run is checkpointed (the trainer's snapshot and the metric history) every CHECKPOINT_STEPS steps
 // and when paused, and holds a Web Lock while it trains, so two tabs can never train one run at once.
+// GPU jobs (training, evaluating an SAE, measuring the step time) go through one queue (gpu-queue.ts);
+// training lets waiting jobs through between steps. At each checkpoint the run also sends the live views of
+// its dictionary: density, decoder norms, born features and, now and then, the neighbour graph for the map.
 import { expose, transfer } from 'comlink';
 import { densityHistogram } from '../analysis/density.ts';
 import { decoderNormHistogram } from '../analysis/decoder-norms.ts';
@@ -21,6 +24,7 @@ import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { Trainer, type StepMetrics, type TrainerSnapshot } from '../engine/trainer.ts';
+import { GpuQueue } from './gpu-queue.ts';
 import type { GpuApi, TrainOutcome, TrainProgress, TrainRequest } from './api.ts';
 
 const REPORT_MS = 250;
@@ -100,6 +104,8 @@ let device: Promise<{ device: GPUDevice; adapter: string }> | undefined;
 let datasets: Promise<DatasetStore> | undefined;
 let runs: Promise<RunStore> | undefined;
 let stopping = false;
+/** one job on the device at a time; training lets the others through between its steps */
+const jobs = new GpuQueue();
 
 async function getDevice(): Promise<{ device: GPUDevice; adapter: string }> {
   device ??= (async () => {
@@ -234,6 +240,7 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
     await runsDb.put(run);
     for (let step = first; step < cfg.steps && !stopping; step++) {
       const batch = await stream.take();
+      await jobs.yieldTo(); // an evaluation or measurement asked for mid-run goes between two steps
       await trainer.step(batch);
       await check();
       // the last step's checkpoint is the final one, below
@@ -254,6 +261,25 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
     const why = lost ?? (await Promise.race([dev.lost.then((i) => i.message || i.reason), sleep(250).then(() => undefined)]));
     if (why) throw new DeviceLostError(why);
     throw e;
+  } finally {
+    trainer.destroy();
+  }
+}
+
+/** Milliseconds per training step of `config` on this adapter: a few steps on made-up rows after a warm-up. */
+async function measureStep(config: TrainConfig): Promise<number> {
+  const { device: dev } = await getDevice();
+  checkFits(config, dev.limits);
+  const stats = { scale: 1, mean: new Float64Array(config.d), variance: config.d };
+  const trainer = Trainer.create(dev, config, stats, initParams(config, stats));
+  try {
+    const batch = Float32Array.from({ length: config.batch * config.d }, (_, i) => Math.sin(i * 12.9898) * 2);
+    for (let t = 0; t < 2; t++) await trainer.step(batch); // compile and warm up
+    await dev.queue.onSubmittedWorkDone();
+    const t0 = performance.now();
+    for (let t = 0; t < 3; t++) await trainer.step(batch);
+    await dev.queue.onSubmittedWorkDone();
+    return (performance.now() - t0) / 3;
   } finally {
     trainer.destroy();
   }
@@ -280,7 +306,7 @@ const api: GpuApi = {
       created: Date.now(),
       updated: Date.now(),
     };
-    return withRunLock(run.id, () => trainResilient(run, onProgress));
+    return withRunLock(run.id, () => jobs.run(() => trainResilient(run, onProgress)));
   },
 
   async resume(runId: string, onProgress: (p: TrainProgress) => void) {
@@ -288,26 +314,12 @@ const api: GpuApi = {
       const run = await (await getRuns()).get(runId);
       if (!run) throw new Error(`no run ${runId}`);
       if (run.status === 'done') throw new Error('this run has finished');
-      return trainResilient(run, onProgress);
+      return jobs.run(() => trainResilient(run, onProgress));
     });
   },
 
-  async measureStep(config: TrainConfig) {
-    const { device: dev } = await getDevice();
-    checkFits(config, dev.limits);
-    const stats = { scale: 1, mean: new Float64Array(config.d), variance: config.d };
-    const trainer = Trainer.create(dev, config, stats, initParams(config, stats));
-    try {
-      const batch = Float32Array.from({ length: config.batch * config.d }, (_, i) => Math.sin(i * 12.9898) * 2);
-      for (let t = 0; t < 2; t++) await trainer.step(batch); // compile and warm up
-      await dev.queue.onSubmittedWorkDone();
-      const t0 = performance.now();
-      for (let t = 0; t < 3; t++) await trainer.step(batch);
-      await dev.queue.onSubmittedWorkDone();
-      return (performance.now() - t0) / 3;
-    } finally {
-      trainer.destroy();
-    }
+  measureStep(config: TrainConfig) {
+    return jobs.run(() => measureStep(config));
   },
 
   stop() {
@@ -364,13 +376,15 @@ const api: GpuApi = {
     if (manifest.d !== rec.sae.d) throw new Error(`${manifest.name} has rows of width ${manifest.d}; the SAE ${rec.name} has d_in=${rec.sae.d}`);
     const rows = await store.rowSource(manifest.id);
     const ranges: [number, number][] = which === 'all' ? [[0, rows.rows]] : (await store.split(manifest.id)).heldOut;
-    const runner = new SaeRunner((await getDevice()).device, rec.sae, 512);
-    try {
-      const { density: _density, ...metrics } = await runner.evaluate(rangeChunks(rows, ranges));
-      return metrics;
-    } finally {
-      runner.destroy();
-    }
+    return jobs.run(async () => {
+      const runner = new SaeRunner((await getDevice()).device, rec.sae, 512);
+      try {
+        const { density: _density, ...metrics } = await runner.evaluate(rangeChunks(rows, ranges));
+        return metrics;
+      } finally {
+        runner.destroy();
+      }
+    });
   },
 
   async paramsDigest(runId: string) {
