@@ -76,6 +76,28 @@ describe('sae-lab CLI', () => {
     expect(Math.abs(JSON.parse(ev.stdout).fvu - metrics.fvu)).toBeLessThanOrEqual(0.01 * metrics.fvu);
   });
 
+  it('features reports label purity on the held-out documents; a missing label column is refused', () => {
+    // a label per row: 'even' or 'odd' by the row's token, so features can be specific to one of them
+    const lines = Array.from({ length: 3000 }, (_, r) => JSON.stringify({ doc: Math.floor(r / 150), token: `t${r % 7}`, parity: r % 7 % 2 ? 'odd' : 'even' }));
+    writeFileSync(join(dir, 'gt.labels.jsonl'), lines.join('\n') + '\n');
+    const r = cli('features', '--sae', 'sae-docs', '--data', 'gt.npy', '--sidecar', 'gt.labels.jsonl', '--label', 'parity', '--min-purity', '0.5', '--min-tokens', '1', '--out', 'features.json');
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    const metrics = JSON.parse(readFileSync(join(dir, 'sae-docs', 'metrics.json'), 'utf8'));
+    expect(report.rows).toBe(metrics.held_out.rows);
+    expect(report.count).toBe(report.features.length);
+    for (const f of report.features) {
+      expect(['even', 'odd']).toContain(f.label);
+      expect(f.purity).toBeGreaterThanOrEqual(0.5);
+      expect(f.purity).toBeLessThanOrEqual(1);
+      expect(f.lift).toBeGreaterThan(0);
+    }
+    const all = JSON.parse(readFileSync(join(dir, 'features.json'), 'utf8'));
+    expect(all.features.length).toBeGreaterThan(0);
+    expect(all.features.length).toBeLessThanOrEqual(16);
+    expectRefused(cli('features', '--sae', 'sae-docs', '--data', 'gt.npy', '--sidecar', 'gt.tokens.jsonl'), 'gt.tokens.jsonl', "no label column 'pos_universal'");
+  });
+
   it('trains on a SAELens activation cache (a folder of datasets Arrow shards)', async () => {
     const cache = makeCache({ ctx: 64, d: 6, shards: [[5, 5], [6]] });
     mkdirSync(join(dir, 'cache'));
@@ -89,7 +111,7 @@ describe('sae-lab CLI', () => {
   });
 
   it('every command has --help', () => {
-    for (const c of ['synth', 'train', 'eval']) {
+    for (const c of ['synth', 'train', 'eval', 'features', 'fidelity']) {
       const r = cli(c, '--help');
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`sae-lab ${c}`);
