@@ -157,10 +157,14 @@ export class Trainer {
     if (count === 0) return;
     this.ringStart = this.stepIndex;
     const firstSlot = from % this.ringSlots;
-    const bytes = count * METRIC_STRIDE * 4;
-    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const slotBytes = METRIC_STRIDE * 4;
+    const staging = this.device.createBuffer({ size: count * slotBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(this.b.ring!, firstSlot * METRIC_STRIDE * 4, staging, 0, bytes);
+    // After a restore or a flush at a step that is not a multiple of the ring's size, the slots to read
+    // wrap around the ring's end: copy them in two pieces, in step order.
+    const head = Math.min(count, this.ringSlots - firstSlot);
+    enc.copyBufferToBuffer(this.b.ring!, firstSlot * slotBytes, staging, 0, head * slotBytes);
+    if (head < count) enc.copyBufferToBuffer(this.b.ring!, 0, staging, head * slotBytes, (count - head) * slotBytes);
     this.device.queue.submit([enc.finish()]);
     const mapped = staging.mapAsync(GPUMapMode.READ);
     this.readback = this.readback.then(async () => {

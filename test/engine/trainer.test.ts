@@ -215,21 +215,28 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs)`, () => {
       it(`${arch}: a restored snapshot continues bit for bit; two runs are identical`, async () => {
         const device = await getDevice();
         const { cfg, stats, batch } = setup(arch, 12);
+        // a metrics ring of 4 slots: the restore at step 5 makes the ring's reads wrap around its end
+        const options = { metricsEvery: 4 };
         const run = async (from?: Trainer) => {
-          const t = from ?? Trainer.create(device, cfg, stats, initParams(cfg, stats));
+          const t = from ?? Trainer.create(device, cfg, stats, initParams(cfg, stats), options);
           while (t.stepCount < 12) await t.step(batch(t.stepCount));
           const p = await t.readParams();
+          const history = await t.flushMetrics();
           const snap = await t.snapshot();
           t.destroy();
-          return { p, snap };
+          return { p, snap, history };
         };
         const a = await run();
         const b = await run();
-        const half = Trainer.create(device, cfg, stats, initParams(cfg, stats));
+        const half = Trainer.create(device, cfg, stats, initParams(cfg, stats), options);
         for (let t = 0; t < 5; t++) await half.step(batch(t));
         const snap = await half.snapshot();
         half.destroy();
-        const c = await run(Trainer.restore(device, structuredClone(snap)));
+        const c = await run(Trainer.restore(device, structuredClone(snap), options));
+        // every step after the restore reports its own metrics, the same bits as the uninterrupted run's
+        expect(c.history.map((h) => h.step)).toEqual([5, 6, 7, 8, 9, 10, 11]);
+        expect(c.history.map((h) => h.loss)).toEqual(a.history.slice(5).map((h) => h.loss));
+        expect(c.history.every((h) => h.loss > 0)).toBe(true);
         for (const name of PARAM_NAMES) {
           expect(bits(b.p[name]), `rerun ${name}`).toEqual(bits(a.p[name]));
           expect(bits(c.p[name]), `resumed ${name}`).toEqual(bits(a.p[name]));
