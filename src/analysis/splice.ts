@@ -7,13 +7,8 @@
 // steer: clamp it to a value). Written this way, an edit that leaves x̂' equal to x̂ bit for bit (ablating a
 // feature that is off) feeds x itself, and the model's output comes back unchanged, bit for bit.
 import type { SaeWeights } from '../engine/sae.ts';
-import { runNodes, sparseInput, type TensorLike, type TfLike, type UseLite } from '../data/harvest/model.ts';
+import { runNodes, sparseInput, type TensorLike, type UseLite } from '../data/harvest/model.ts';
 import { decodeCpu, encodeCpu } from './sae-cpu.ts';
-
-/** TF.js able to make a float tensor, for feeding a node */
-export interface TfFloat extends TfLike {
-  tensor(values: Float32Array, shape: number[], dtype: 'float32'): TensorLike;
-}
 
 export interface FedOutput {
   data: Float32Array;
@@ -40,7 +35,7 @@ function rowPositions(shape: number[], lengths: number[]): number[] {
  * Runs the graph with `node` fed: its real tokens' rows replaced by `rows` (tokens × d, sentence order),
  * padded positions left as the model computed them. Returns the `outputs` nodes' tensors as they come.
  */
-export async function feedNode(use: UseLite & { tf: TfFloat }, sentences: number[][], node: string, rows: Float32Array, outputs: string[]): Promise<FedOutput[]> {
+export async function feedNode(use: UseLite, sentences: number[][], node: string, rows: Float32Array, outputs: string[]): Promise<FedOutput[]> {
   const inputs = sparseInput(use.tf, sentences);
   const lengths = sentences.map((s) => s.length);
   try {
@@ -116,7 +111,7 @@ export interface Fidelity {
  * `reconstruct` maps rows (tokens × d) to x̂ (the GPU in the CLI, the CPU in tests).
  */
 export async function downstreamFidelity(
-  use: UseLite & { tf: TfFloat },
+  use: UseLite,
   sentences: number[][],
   node: string,
   embeddingNode: string,
@@ -161,7 +156,7 @@ export async function downstreamFidelity(
   return { sentences: sentences.length, tokens, recovered: 1 - dSae / dAblated, dSae, dAblated };
 }
 
-function cosine(a: Float32Array, b: Float32Array): number {
+export function cosine(a: Float32Array, b: Float32Array): number {
   let ab = 0;
   let aa = 0;
   let bb = 0;

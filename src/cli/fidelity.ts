@@ -2,7 +2,7 @@
 // the real model in place of x, sentence embeddings compared with the clean ones and with mean-ablated ones.
 // The sentences come from the END of the Brown corpus (cr09 backwards), which a harvest from the start of
 // the corpus reaches only after about a million tokens: text the SAE has not been trained on.
-import { downstreamFidelity, type TfFloat } from '../analysis/splice.ts';
+import { downstreamFidelity } from '../analysis/splice.ts';
 import { EMBEDDING_NODE, HARVEST_LAYERS, LAYER_NODES, MAX_SENTENCE_TOKENS, type HarvestLayer, type UseLite } from '../data/harvest/model.ts';
 import { readBrownDocuments } from '../data/harvest/node-brown.ts';
 import { loadNodeUseLite } from '../data/harvest/node-model.ts';
@@ -27,7 +27,7 @@ export const fidelityCommand: Command = {
     const n = intOption(v, 'sentences');
     const { sae } = loadSaeFolder(required(v, 'sae', 'fidelity'));
     if (sae.d !== LAYER_NODES[layer].d) throw new CliError(`the SAE reads rows of width ${sae.d}; ${layer} has width ${LAYER_NODES[layer].d}`);
-    const use = (await loadNodeUseLite()) as UseLite & { tf: TfFloat };
+    const use = await loadNodeUseLite();
     const sentences = await lastSentences(use, n);
     const gpu = await requestNodeDevice();
     const runner = new SaeRunner(gpu.device, sae, 256);

@@ -3,6 +3,7 @@ import { LitElement, css, html } from 'lit';
 import './data-panel.ts';
 import './run-panel.ts';
 import './sae-panel.ts';
+import './explore-panel.ts';
 import { SaeSession } from './session.ts';
 
 export class SaeApp extends LitElement {
@@ -50,6 +51,7 @@ export class SaeApp extends LitElement {
       <sae-data-panel .session=${this.session}></sae-data-panel>
       <sae-run-panel .session=${this.session} ?presenting=${this.presenting}></sae-run-panel>
       <sae-sae-panel .session=${this.session}></sae-sae-panel>
+      <sae-explore-panel .session=${this.session}></sae-explore-panel>
     `;
   }
 
@@ -62,7 +64,7 @@ export class SaeApp extends LitElement {
     /* presenting: the live views only, scaled up for the back of the room */
     :host([presenting]) { max-width: none; background: #fff; min-height: 100vh; box-sizing: border-box; }
     :host([presenting]) header p:not(.gpu) { display: none; }
-    :host([presenting]) sae-data-panel, :host([presenting]) sae-sae-panel { display: none; }
+    :host([presenting]) sae-data-panel, :host([presenting]) sae-sae-panel, :host([presenting]) sae-explore-panel { display: none; }
     :host([presenting]) sae-run-panel { zoom: 1.35; }
   `;
 }

@@ -2,9 +2,10 @@
 // and re-render on its 'change' events; nothing else in the page talks to a worker.
 import { proxy, wrap, type Remote } from 'comlink';
 import { defaultConfig } from '../engine/config.ts';
+import type { HarvestLayer } from '../data/harvest/model.ts';
 import type {
   DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, StreamStats, ToyOptions,
-  BornFeature, NormHistogram, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
+  BornFeature, ExploreApi, InterventionEffect, NormHistogram, TokenReading, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
 } from '../worker/api.ts';
 
 export interface ImportState {
@@ -38,6 +39,19 @@ export interface RunState {
 }
 
 const BORN_KEPT = 36;
+
+/** The explorer's state: one SAE spliced into the real model, one sentence, and the last intervention. */
+export interface ExploreState {
+  label: string;
+  layer: HarvestLayer;
+  busy: boolean;
+  error?: string;
+  text?: string;
+  reading?: TokenReading;
+  /** the feature picked on a token */
+  feature?: number;
+  effect?: { what: string; feature: number; result: InterventionEffect };
+}
 
 /** a stored run shown beside others: its label and loss history */
 export interface ComparedRun {
@@ -80,6 +94,8 @@ export class SaeSession extends EventTarget {
   private readonly data: Remote<DataApi>;
   private readonly gpu: Remote<GpuApi>;
   private umap: Remote<UmapApi> | undefined;
+  private explorer: Remote<ExploreApi> | undefined;
+  exploring: ExploreState | undefined;
   readonly ready: Promise<void>;
 
   constructor() {
@@ -300,6 +316,67 @@ export class SaeSession extends EventTarget {
       this.changed();
     } catch (e) {
       if ((e as Error).name !== 'AbortError') run.notice = `the dictionary map could not be drawn: ${(e as Error).message}`;
+    }
+  }
+
+  /** Splices a run's SAE (or an imported one) into the real model in the explore worker. */
+  async exploreSae(kind: 'run' | 'imported', id: string, label: string): Promise<void> {
+    const { sae, layer } = await this.gpu.saeWeights(kind, id);
+    if (!layer) {
+      this.exploring = undefined;
+      this.message = { kind: 'error', text: `${label}: its data did not come from the shipped model (no USE-lite layer in its name or hook), so it cannot be spliced in` };
+      this.changed();
+      return;
+    }
+    this.exploring = { label, layer, busy: true };
+    this.changed();
+    this.explorer ??= wrap<ExploreApi>(new Worker(new URL('../worker/explore-worker.ts', import.meta.url), { type: 'module' }));
+    await this.explore(() => this.explorer!.setSae(sae, layer));
+  }
+
+  /** The features active on each token of `text`. */
+  readSentence(text: string): Promise<void> {
+    return this.explore(async () => {
+      const reading = await this.explorer!.read(text);
+      Object.assign(this.exploring!, { text, reading, feature: undefined, effect: undefined });
+    });
+  }
+
+  pickFeature(feature: number): void {
+    if (!this.exploring) return;
+    this.exploring.feature = feature;
+    this.changed();
+  }
+
+  /**
+   * Ablates the picked feature (sets it to 0 on every token) or steers it (clamps it on every token to
+   * `multiple` × its largest activation on the sentence), and reports what the model's output does.
+   */
+  intervene(mode: 'ablate' | 'steer', multiple = 4): Promise<void> {
+    return this.explore(async () => {
+      const ex = this.exploring!;
+      const f = ex.feature!;
+      const max = ex.reading!.maxAct[f]!;
+      const value = mode === 'ablate' ? 0 : multiple * max;
+      const result = await this.explorer!.intervene(ex.text!, [{ feature: f, value }]);
+      const what = mode === 'ablate' ? `ablated #${f} (set to 0)` : `steered #${f} to ${multiple}× its max here (${value.toPrecision(3)})`;
+      ex.effect = { what, feature: f, result };
+    });
+  }
+
+  private async explore(work: () => Promise<void>): Promise<void> {
+    const ex = this.exploring;
+    if (!ex) return;
+    ex.busy = true;
+    ex.error = undefined;
+    this.changed();
+    try {
+      await work();
+    } catch (e) {
+      ex.error = (e as Error).message;
+    } finally {
+      ex.busy = false;
+      this.changed();
     }
   }
 

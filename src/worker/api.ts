@@ -3,6 +3,9 @@
 import type { DensityHistogram } from '../analysis/density.ts';
 import type { NormHistogram } from '../analysis/decoder-norms.ts';
 import type { BornFeature } from '../analysis/born.ts';
+import type { InterventionEffect, TokenReading } from '../analysis/explore.ts';
+import type { FeatureEdit } from '../analysis/splice.ts';
+import type { SaeWeights } from '../engine/sae.ts';
 import type { LayoutOptions, LayoutProgress, NeighbourGraph } from '../analysis/umap-layout.ts';
 import type { RunSummary } from '../data/runs.ts';
 import type { StreamStats } from '../data/prefetch.ts';
@@ -12,7 +15,7 @@ import type { TrainConfig } from '../engine/config.ts';
 import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
 
-export type { BornFeature, DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };
+export type { BornFeature, FeatureEdit, InterventionEffect, SaeWeights, TokenReading, DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };
 
 export interface SaeSummary {
   id: string;
@@ -141,6 +144,11 @@ export interface GpuApi {
   listSaes(): Promise<SaeSummary[]>;
   /** RECIPE §3 metrics of an imported SAE on a stored dataset: its held-out rows, or all rows. */
   evaluateSae(saeId: string, datasetId: string, rows: 'held-out' | 'all'): Promise<EvalMetrics>;
+  /**
+   * The SAE of a run at its last checkpoint (raw units) or an imported one, with the model layer its data
+   * was harvested from (null when the data did not come from the shipped model).
+   */
+  saeWeights(kind: 'run' | 'imported', id: string): Promise<{ sae: SaeWeights; layer: HarvestLayer | null }>;
   /** SHA-256 of a run's checkpointed parameters (to compare runs bit for bit). */
   paramsDigest(runId: string): Promise<string | null>;
 }
@@ -156,4 +164,13 @@ export interface UmapApi {
   layout(knn: NeighbourGraph, opts: LayoutOptions, onProgress?: (p: LayoutProgress) => void): Promise<Float32Array>;
   /** Cancels the layout in progress, if any; it then rejects with an AbortError. */
   cancel(): void;
+}
+
+// The explore worker (src/worker/explore-worker.ts): the real model with one SAE spliced in, for one sentence
+// at a time: the features active on each token, and the effect of ablating or steering one.
+export interface ExploreApi {
+  /** the SAE to splice in, at the layer its activations came from; loads the model */
+  setSae(sae: SaeWeights, layer: HarvestLayer): Promise<void>;
+  read(text: string): Promise<TokenReading>;
+  intervene(text: string, edits: FeatureEdit[]): Promise<InterventionEffect>;
 }

@@ -25,6 +25,7 @@ import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { Trainer, type StepMetrics, type TrainerSnapshot } from '../engine/trainer.ts';
 import { GpuQueue } from './gpu-queue.ts';
+import { HARVEST_LAYERS, LAYER_NODES, type HarvestLayer } from '../data/harvest/model.ts';
 import type { GpuApi, TrainOutcome, TrainProgress, TrainRequest } from './api.ts';
 
 const REPORT_MS = 250;
@@ -266,6 +267,12 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
   }
 }
 
+/** the shipped model's layer a dataset or hook name speaks of ('… via USE-lite resid0', a node name), if any */
+function layerOf(text: string): HarvestLayer | null {
+  for (const layer of HARVEST_LAYERS) if (text.includes(`USE-lite ${layer}`) || text === LAYER_NODES[layer].node || text === layer) return layer;
+  return null;
+}
+
 /** Milliseconds per training step of `config` on this adapter: a few steps on made-up rows after a warm-up. */
 async function measureStep(config: TrainConfig): Promise<number> {
   const { device: dev } = await getDevice();
@@ -385,6 +392,21 @@ const api: GpuApi = {
         runner.destroy();
       }
     });
+  },
+
+  async saeWeights(kind: 'run' | 'imported', id: string) {
+    const runsDb = await getRuns();
+    if (kind === 'imported') {
+      const rec = await runsDb.getSae(id);
+      if (!rec) throw new Error(`no imported SAE ${id}`);
+      const hook = String((rec.sae.metadata as { hook_name?: unknown }).hook_name ?? '');
+      return { sae: rec.sae, layer: layerOf(hook) };
+    }
+    const run = await runsDb.get(id);
+    const snap = run?.snapshot;
+    if (!run || !snap) throw new Error('this run has no checkpoint yet');
+    const manifest = await (await (datasets ??= openStore())).get(run.datasetId);
+    return { sae: foldSae(snapshotParams(snap), snap.config, snap.stats.scale), layer: layerOf(`${manifest?.source.name ?? ''} ${run.datasetName}`) };
   },
 
   async paramsDigest(runId: string) {

@@ -3,16 +3,16 @@
 // directly; ablating a feature that is off on the sentence changes nothing, bit for bit. For a padded
 // (resid) and a packed (mlp) layer, with a ReLU and a TopK SAE.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { downstreamFidelity, feedNode, spliceRows, type TfFloat } from '../../src/analysis/splice.ts';
+import { downstreamFidelity, feedNode, spliceRows } from '../../src/analysis/splice.ts';
 import { decodeCpu, encodeCpu } from '../../src/analysis/sae-cpu.ts';
 import { EMBEDDING_NODE, LAYER_NODES, runNodes, tokenRows, type HarvestLayer, type UseLite } from '../../src/data/harvest/model.ts';
 import { loadNodeUseLite } from '../../src/data/harvest/node-model.ts';
 import type { SaeWeights } from '../../src/engine/sae.ts';
 import { Rng } from '../../src/data/hash.ts';
 
-let use: UseLite & { tf: TfFloat };
+let use: UseLite;
 beforeAll(async () => {
-  use = (await loadNodeUseLite()) as UseLite & { tf: TfFloat };
+  use = await loadNodeUseLite();
 }, 120_000);
 
 const SENTENCES = ['The jury said it did find that many of the voters were not registered .', 'Paris is a city in France .'];

@@ -79,6 +79,7 @@ describe('the lab, presented', () => {
     const folder = file.suggestedFilename().replace(/\.zip$/, '');
     const sae = decodeSaelens(new TextDecoder().decode(files[`${folder}/cfg.json`]), files[`${folder}/sae_weights.safetensors`]!, folder);
     expect([sae.arch, sae.d, sae.features]).toEqual(['topk', 512, 1024]);
+
     await page.close();
   }, 600_000);
 });

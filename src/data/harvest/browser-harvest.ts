@@ -113,6 +113,11 @@ export class BrowserHarvester implements HarvestApi {
     return (await this.load(opts)).env;
   }
 
+  /** the loaded model and tokenizer (loading them on first use), for running it with a node fed */
+  async model(): Promise<UseLite> {
+    return (await this.load()).use;
+  }
+
   private load(opts: BrowserTfOptions = {}) {
     this.loaded ??= (async () => {
       const t0 = performance.now();

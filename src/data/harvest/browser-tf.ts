@@ -65,6 +65,7 @@ async function init(opts: BrowserTfOptions): Promise<BrowserTf> {
     version: { 'tfjs-core': tf.version_core, 'tfjs-converter': version_converter, 'tfjs-backend-wasm': version_wasm },
     tensor1d: (values, dtype) => tf.tensor1d(values, dtype) as TensorLike,
     tensor2d: (values, shape, dtype) => tf.tensor2d(values, shape, dtype) as TensorLike,
+    tensor: (values, shape, dtype) => tf.tensor(values, shape, dtype) as TensorLike,
     loadGraphModel: async (url) => (await loadGraphModel(url)) as unknown as GraphModelLike,
   };
 }

@@ -37,6 +37,8 @@ export interface TensorLike {
 export interface TfLike {
   tensor1d(values: Int32Array, dtype: 'int32'): TensorLike;
   tensor2d(values: Int32Array, shape: [number, number], dtype: 'int32'): TensorLike;
+  /** a float tensor, for feeding a node of the graph (analysis/splice.ts) */
+  tensor(values: Float32Array, shape: number[], dtype: 'float32'): TensorLike;
 }
 
 export interface GraphModelLike {

@@ -1,0 +1,36 @@
+// The explore worker's entry: exposes ExploreApi (src/worker/api.ts) over comlink. It holds the real model
+// (USE-lite on TF.js WASM, files from the page's origin) and one SAE, and answers for a typed sentence which
+// features are active on each token and what ablating or steering one does to the model (analysis/explore.ts).
+import { expose } from 'comlink';
+import { intervene, readTokens } from '../analysis/explore.ts';
+import { BrowserHarvester } from '../data/harvest/browser-harvest.ts';
+import type { HarvestLayer } from '../data/harvest/model.ts';
+import type { SaeWeights } from '../engine/sae.ts';
+import type { ExploreApi } from './api.ts';
+
+const harvester = new BrowserHarvester(self.location.href, import.meta.env.BASE_URL);
+let current: { sae: SaeWeights; layer: HarvestLayer } | undefined;
+
+function loaded(): { sae: SaeWeights; layer: HarvestLayer } {
+  if (!current) throw new Error('choose an SAE to explore first');
+  return current;
+}
+
+const model = () => harvester.model();
+
+const api: ExploreApi = {
+  async setSae(sae, layer) {
+    current = { sae, layer };
+    await model(); // load the model now, not on the first sentence
+  },
+  async read(text) {
+    const { sae, layer } = loaded();
+    return readTokens(await model(), sae, layer, text);
+  },
+  async intervene(text, edits) {
+    const { sae, layer } = loaded();
+    return intervene(await model(), sae, layer, text, edits);
+  },
+};
+
+expose(api);
