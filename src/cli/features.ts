@@ -17,12 +17,12 @@ import { loadSaeFolder } from './eval.ts';
 export const featuresCommand: Command = {
   name: 'features',
   summary: 'Label purity of an SAE\'s features on held-out rows (e.g. Brown POS tags): which features are specific.',
-  usage: 'sae-lab features --sae DIR --data FILE --sidecar TOKENS.jsonl [--label pos_universal] [--min-density 1e-3] [--min-purity 0.8] [--min-tokens 3] [--out FILE.json]',
+  usage: 'sae-lab features --sae DIR --data FILE --sidecar TOKENS.jsonl [--label upos] [--min-density 1e-3] [--min-purity 0.8] [--min-tokens 3] [--out FILE.json]',
   options: {
     sae: { type: 'string', help: 'SAE folder (cfg.json + sae_weights.safetensors [+ metrics.json])' },
     data: { type: 'string', help: 'activations (.npy, .safetensors, Arrow folder)' },
     sidecar: { type: 'string', help: 'JSON-Lines token sidecar with the label column' },
-    label: { type: 'string', help: 'label column of the sidecar', default: 'pos_universal' },
+    label: { type: 'string', help: 'label column of the sidecar (default: the universal POS tags, upos or pos_universal)' },
     rows: { type: 'string', help: 'held-out (the training split) or all', default: 'held-out' },
     'min-density': { type: 'string', help: 'features firing on fewer rows than this fraction are not listed', default: '1e-3' },
     'min-purity': { type: 'string', help: 'share of activation mass on the dominant label', default: '0.8' },
@@ -41,8 +41,10 @@ export const featuresCommand: Command = {
       const rows = data.rows;
       if (rows.d !== sae.d) throw new CliError(`${dataPath}: rows have width ${rows.d}, the SAE has d_in=${sae.d}`);
       const ctx = await parseSidecar(side, rows.rows);
-      const column = ctx.labels[v.label as string];
-      if (!column) throw new CliError(`${sidecarPath}: no label column '${v.label}' (it has: ${Object.keys(ctx.labels).join(', ') || 'none'})`);
+      // `sae-lab harvest` names the universal tags 'upos'; the page's export names them 'pos_universal'
+      const label = (v.label as string | undefined) ?? ['upos', 'pos_universal'].find((k) => k in ctx.labels) ?? 'upos';
+      const column = ctx.labels[label];
+      if (!column) throw new CliError(`${sidecarPath}: no label column '${label}' (it has: ${Object.keys(ctx.labels).join(', ') || 'none'})`);
       const rule = saved ?? documentRule(0);
       const ranges: [number, number][] = v.rows === 'all' ? [[0, rows.rows]] : splitRows(rows.rows, rule, rows.name, ctx.doc).heldOut;
       const mass = newLabelMass(column.names, sae.features);
@@ -64,9 +66,9 @@ export const featuresCommand: Command = {
       }
       const all = featureLabels(mass).map((f) => ({ ...f, lift: round(f.lift), purity: round(f.purity), density: round(f.density), topTokens: f.topTokens.map((t) => ctx.strings[t]!) }));
       const specific = all.filter((f) => f.density >= minDensity && f.purity >= minPurity && f.distinctTokens >= minTokens).sort((a, b) => b.purity - a.purity || b.density - a.density);
-      if (v.out) writeFileSync(v.out as string, JSON.stringify({ label: v.label, rows: mass.rows, features: all }, null, 2) + '\n');
-      process.stdout.write(JSON.stringify({ label: v.label, rows: mass.rows, held_out: v.rows === 'all' ? null : rule, bars: { minDensity, minPurity, minTokens }, count: specific.length, features: specific }, null, 2) + '\n');
-      process.stderr.write(`${specific.length} features put ≥ ${minPurity * 100}% of their activation mass on one '${v.label}' label (density ≥ ${minDensity}, ≥ ${minTokens} distinct tokens), over ${mass.rows} rows\n`);
+      if (v.out) writeFileSync(v.out as string, JSON.stringify({ label, rows: mass.rows, features: all }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ label, rows: mass.rows, held_out: v.rows === 'all' ? null : rule, bars: { minDensity, minPurity, minTokens }, count: specific.length, features: specific }, null, 2) + '\n');
+      process.stderr.write(`${specific.length} features put ≥ ${minPurity * 100}% of their activation mass on one '${label}' label (density ≥ ${minDensity}, ≥ ${minTokens} distinct tokens), over ${mass.rows} rows\n`);
     } finally {
       await side.close();
       await data.close();

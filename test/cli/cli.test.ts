@@ -95,7 +95,7 @@ describe('sae-lab CLI', () => {
     const all = JSON.parse(readFileSync(join(dir, 'features.json'), 'utf8'));
     expect(all.features.length).toBeGreaterThan(0);
     expect(all.features.length).toBeLessThanOrEqual(16);
-    expectRefused(cli('features', '--sae', 'sae-docs', '--data', 'gt.npy', '--sidecar', 'gt.tokens.jsonl'), 'gt.tokens.jsonl', "no label column 'pos_universal'");
+    expectRefused(cli('features', '--sae', 'sae-docs', '--data', 'gt.npy', '--sidecar', 'gt.tokens.jsonl'), 'gt.tokens.jsonl', "no label column 'upos'");
   });
 
   it('trains on a SAELens activation cache (a folder of datasets Arrow shards)', async () => {
