@@ -19,14 +19,26 @@ const PRESETS: Record<string, TrainRequest['config']> = {
 
 export class SaeRunPanel extends SessionView {
 
+  /** the form's dataset and configuration */
+  private _formConfig(form: HTMLFormElement): { datasetId: string; config: TrainRequest['config'] } {
+    const f = new FormData(form);
+    const num = (k: string) => Number(f.get(k));
+    const arch = f.get('arch') === 'topk' ? 'topk' : 'standard';
+    return {
+      datasetId: String(f.get('dataset')),
+      config: { arch, features: num('features'), k: num('k'), l1: num('l1'), lr: num('lr'), batch: num('batch'), steps: num('steps') },
+    };
+  }
+
   private _onStart(e: Event): void {
     e.preventDefault();
-    const form = new FormData(e.target as HTMLFormElement);
-    const num = (k: string) => Number(form.get(k));
-    const arch = form.get('arch') === 'topk' ? 'topk' : 'standard';
-    void this.session?.startRun(String(form.get('dataset')), {
-      arch, features: num('features'), k: num('k'), l1: num('l1'), lr: num('lr'), batch: num('batch'), steps: num('steps'),
-    });
+    const { datasetId, config } = this._formConfig(e.target as HTMLFormElement);
+    void this.session?.startRun(datasetId, config);
+  }
+
+  private _onTime(): void {
+    const { datasetId, config } = this._formConfig(this.renderRoot.querySelector('form')!);
+    void this.session?.estimateTime(datasetId, config);
   }
 
   private async _onExport(runId: string): Promise<void> {
@@ -88,6 +100,9 @@ export class SaeRunPanel extends SessionView {
         <label>batch <input name="batch" type="number" min="1" .value=${String(p.batch)} /></label>
         <label>steps <input name="steps" type="number" min="1" .value=${String(p.steps)} /></label>
         <span class="estimate" data-testid="memory-estimate">${this.estimate}</span>
+        <button type="button" ?disabled=${running || s.datasets.length === 0} @click=${this._onTime} data-testid="time-it"
+          title="Times a few steps of this configuration on this adapter">Time it</button>
+        ${s.timeEstimate ? html`<span class="estimate" data-testid="time-estimate">${s.timeEstimate}</span>` : ''}
         <button type="submit" ?disabled=${running || s.datasets.length === 0} data-testid="start">Start</button>
         <button type="button" ?disabled=${running || s.datasets.length === 0} @click=${this._onQuickDemo} data-testid="quick-demo"
           title="A TopK SAE sized to the dataset, trained for as many steps as this adapter runs in about two minutes">
@@ -110,6 +125,7 @@ export class SaeRunPanel extends SessionView {
             ${run.notice ? html`<p class="notice" data-testid="run-notice">${run.notice}</p>` : ''}
             <div class="charts">
               <sae-loss-chart .history=${run.history}></sae-loss-chart>
+              <sae-loss-chart kind="health" .history=${run.history} .speed=${run.speed} features=${run.density?.counts.reduce((a, b) => a + b, 0) ?? 1}></sae-loss-chart>
               <sae-histogram-chart data-testid="density-chart" .bars=${run.density} x-label="log10 feature density" range="-10,0"
                 caption=${run.density ? `feature density at step ${run.density.step} (${run.density.tokens.toLocaleString('en-US')} tokens): ${run.density.counts[0]} dead` : 'feature density: after the first checkpoint'}></sae-histogram-chart>
               <sae-histogram-chart data-testid="norm-chart" .bars=${run.decoderNorms} x-label="decoder norm ‖W_dec,i‖" color="#7a5195"

@@ -36,6 +36,8 @@ export interface RunState {
   /** born features, latest first (at most BORN_KEPT), and how many have been born in all */
   born: BornFeature[];
   bornTotal: number;
+  /** tokens/s as reported during this session's training, by step */
+  speed: { step: number; tokensPerS: number }[];
 }
 
 const BORN_KEPT = 36;
@@ -206,7 +208,7 @@ export class SaeSession extends EventTarget {
 
   /** Trains a new run on a stored dataset in the GPU worker; resolves when the run ends or pauses. */
   startRun(datasetId: string, config: TrainRequest['config']): Promise<void> {
-    return this.follow({ status: 'running', step: 0, steps: config.steps ?? 0, history: [], tokensPerS: 0, born: [], bornTotal: 0 }, (onProgress) =>
+    return this.follow({ status: 'running', step: 0, steps: config.steps ?? 0, history: [], tokensPerS: 0, born: [], bornTotal: 0, speed: [] }, (onProgress) =>
       this.gpu.train({ datasetId, config }, onProgress),
     );
   }
@@ -219,7 +221,7 @@ export class SaeSession extends EventTarget {
     const ds = this.datasets.find((x) => x.id === datasetId);
     if (!ds || this.run?.status === 'running') return;
     const config = quickDemoConfig(ds.d);
-    this.run = { status: 'running', step: 0, steps: 0, history: [], tokensPerS: 0, born: [], bornTotal: 0, notice: 'measuring this adapter’s speed…' };
+    this.run = { status: 'running', step: 0, steps: 0, history: [], tokensPerS: 0, born: [], bornTotal: 0, speed: [], notice: 'measuring this adapter’s speed…' };
     this.changed();
     const ms = await this.gpu.measureStep(defaultConfig({ ...config, d: ds.d }));
     const steps = Math.max(100, Math.min(5000, Math.floor((seconds * 1000) / ms)));
@@ -243,7 +245,7 @@ export class SaeSession extends EventTarget {
     const summary = this.runs.find((r) => r.id === runId);
     const history = await this.gpu.runHistory(runId);
     const steps = summary?.config.steps ?? 0;
-    return this.follow({ runId, status: 'running', step: history.length, steps, history, tokensPerS: 0, born: [], bornTotal: 0 }, (onProgress) =>
+    return this.follow({ runId, status: 'running', step: history.length, steps, history, tokensPerS: 0, born: [], bornTotal: 0, speed: [] }, (onProgress) =>
       this.gpu.resume(runId, onProgress),
     );
   }
@@ -284,7 +286,10 @@ export class SaeSession extends EventTarget {
         run.step = Math.max(run.step, p.step);
         run.steps = p.steps;
         if (p.metrics.length) run.history = run.history.concat(p.metrics); // a new array, so views see the change
-        if (p.tokensPerS) run.tokensPerS = p.tokensPerS;
+        if (p.tokensPerS) {
+          run.tokensPerS = p.tokensPerS;
+          run.speed = [...run.speed, { step: p.step, tokensPerS: p.tokensPerS }];
+        }
         if (p.stream) run.stream = p.stream;
         if (p.decoderNorms) run.decoderNorms = p.decoderNorms;
         if (p.neighbours) void this.layoutMap(run, p.neighbours);
@@ -305,18 +310,53 @@ export class SaeSession extends EventTarget {
 
   /**
    * Lays out the dictionary map in the UMAP worker from the GPU's neighbour graph, starting from the last
-   * map so it drifts rather than jumps. A newer graph cancels a layout still running.
+   * map so it drifts rather than jumps. A layout in progress is let finish (so the map does refresh); graphs
+   * that arrive meanwhile wait, and only the latest of them is laid out next.
    */
   private async layoutMap(run: RunState, n: NonNullable<TrainProgress['neighbours']>): Promise<void> {
+    if (this.mapping) {
+      this.nextMap = { run, n };
+      return;
+    }
+    this.mapping = true;
     this.umap ??= wrap<UmapApi>(new Worker(new URL('../worker/umap-worker.ts', import.meta.url), { type: 'module' }));
-    const previous = run.map?.F === n.graph.F ? run.map.xy : undefined;
     try {
+      const previous = run.map?.F === n.graph.F ? run.map.xy : undefined;
       const xy = await this.umap.layout(n.graph, { seed: 0, previous });
       run.map = { step: n.step, F: n.graph.F, xy, density: n.density, refreshes: (run.map?.refreshes ?? 0) + 1 };
       this.changed();
     } catch (e) {
-      if ((e as Error).name !== 'AbortError') run.notice = `the dictionary map could not be drawn: ${(e as Error).message}`;
+      run.notice = `the dictionary map could not be drawn: ${(e as Error).message}`;
+    } finally {
+      this.mapping = false;
+      const next = this.nextMap;
+      this.nextMap = undefined;
+      if (next) void this.layoutMap(next.run, next.n);
     }
+  }
+
+  private mapping = false;
+  private nextMap: { run: RunState; n: NonNullable<TrainProgress['neighbours']> } | undefined;
+
+  /** What the last "time it" measured, for the form's configuration on this adapter. */
+  timeEstimate: string | undefined;
+
+  /** Times a few training steps of `config` on this adapter and says how long the run would take. */
+  async estimateTime(datasetId: string, config: TrainRequest['config']): Promise<void> {
+    const ds = this.datasets.find((x) => x.id === datasetId);
+    if (!ds) return;
+    this.timeEstimate = 'timing…';
+    this.changed();
+    try {
+      const full = defaultConfig({ ...config, d: ds.d });
+      const ms = await this.gpu.measureStep(full);
+      const total = (ms * full.steps) / 1000;
+      const when = total < 90 ? `${total.toFixed(0)} s` : total < 5400 ? `${(total / 60).toFixed(1)} min` : `${(total / 3600).toFixed(1)} h`;
+      this.timeEstimate = `≈ ${ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`}/step → ${when} for ${full.steps} steps here`;
+    } catch (e) {
+      this.timeEstimate = `cannot time it: ${(e as Error).message}`;
+    }
+    this.changed();
   }
 
   /** Splices a run's SAE (or an imported one) into the real model in the explore worker. */

@@ -123,6 +123,12 @@ describe('training in the browser', () => {
       const chart = document.querySelector('sae-app')!.shadowRoot!.querySelector('sae-run-panel')!.shadowRoot!.querySelector('sae-loss-chart')!;
       return (chart as unknown as { plot?: { data: number[][] } }).plot?.data[0]?.length === 150;
     });
+    // the health chart: reconstruction, dead fraction and tokens/s over the same steps
+    await page.waitForFunction(() => {
+      const chart = document.querySelector('sae-app')!.shadowRoot!.querySelector('sae-run-panel')!.shadowRoot!.querySelector('sae-loss-chart[kind=health]')!;
+      const data = (chart as unknown as { plot?: { data: (number | null)[][] } }).plot?.data;
+      return data?.[0]?.length === 150 && data[3]!.some((v) => v !== null && v > 0);
+    });
     await screenshot(page, 'training-done');
 
     // Export the SAE: a zipped SAELens folder that loads and reconstructs the data it was trained on.
@@ -148,6 +154,9 @@ describe('training in the browser', () => {
     await importToy(page);
     await expect(page.locator('[data-testid=memory-estimate]').textContent()).resolves.toMatch(/≈ [\d.]+ MiB on the GPU/);
     await page.locator('[data-testid=run-form] select[name=dataset]').selectOption({ label: 'toy.npy (4096×16)' });
+    // the form's configuration timed on this adapter, before anything starts
+    await page.locator('[data-testid=time-it]').click();
+    await expect(page.locator('[data-testid=time-estimate]', { hasText: 'steps here' }).textContent()).resolves.toMatch(/≈ [\d.]+ m?s\/step → [\d.]+ (s|min|h) for \d+ steps here/);
     await page.locator('[data-testid=quick-demo]').click();
     await waitForStep(page, 20);
     const steps = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.steps);
