@@ -38,8 +38,28 @@ interface Plan {
   buffers: GPUBuffer[];
 }
 
+/** What `SaeRunner.encode` leaves on the GPU for a batch of rows. */
+export interface EncodedRows {
+  rows: number;
+  /** standard: the activations f (rows, F), dense */
+  dense?: GPUBuffer;
+  /** topk: the kept entries of each row (rows, k), larger first; index 0xffffffff pads, value ReLU(pre) */
+  idx?: GPUBuffer;
+  val?: GPUBuffer;
+  /** topk: entries per row */
+  k?: number;
+}
+
+interface EncodePlan {
+  dispatches: Dispatch[];
+  X: GPUBuffer;
+  out: EncodedRows;
+  buffers: GPUBuffer[];
+}
+
 export class SaeRunner {
   private readonly plans = new Map<number, Plan>();
+  private readonly encodePlans = new Map<number, EncodePlan>();
   private readonly weights: Record<'W_enc' | 'b_enc' | 'W_dec' | 'b_dec', GPUBuffer>;
 
   constructor(
@@ -133,6 +153,66 @@ export class SaeRunner {
     return { acts, recon };
   }
 
+  // The encoder half of plan(): no decoder, residual or metrics, for callers that only need activations.
+  private encodePlan(rows: number): EncodePlan {
+    const cached = this.encodePlans.get(rows);
+    if (cached) return cached;
+    const { device, sae } = this;
+    const { d, features: F } = sae;
+    const w = this.weights;
+    const buffers: GPUBuffer[] = [];
+    const f32 = (label: string, n: number) => {
+      const b = storage(device, label, n * 4);
+      buffers.push(b);
+      return b;
+    };
+    const X = f32('X', rows * d);
+    const Xs = f32('Xs', rows * d);
+    const Xc = f32('Xc', rows * d);
+    const acts = f32('acts', rows * F);
+    const dispatches: Dispatch[] = [];
+    const prep = Kernel.get(device, 'rows', 'prepare');
+    const rowsU = prep.uniform('u', { B: rows, d, scale: 1, center: sae.applyBDecToInput ? 1 : 0, coef: 1 });
+    buffers.push(rowsU.buffer);
+    dispatches.push(dispatch(prep, { u: rowsU.buffer, X, b_dec: w.b_dec, Xs, Xc }, flatGrid(rows * d)));
+    const topk = sae.arch === 'topk';
+    dispatches.push(gemm(device, gemmVariantFor(d, F), rows, F, d, Xc, w.W_enc, acts, { bias: w.b_enc, relu: !topk }, w.b_enc));
+    const out: EncodedRows = { rows };
+    if (topk) {
+      const k = sae.k ?? 0;
+      out.k = k;
+      out.idx = f32('idx', rows * k);
+      out.val = f32('val', rows * k);
+      const sel = Kernel.get(device, 'topk', 'select_topk', { MASKED: false });
+      const su = sel.uniform('su', { B: rows, F, K: k }).buffer;
+      buffers.push(su);
+      dispatches.push(dispatch(sel, { su, pre: acts, dead: Xs, idx: out.idx, val: out.val }, flatGrid(rows)));
+    } else {
+      out.dense = acts;
+    }
+    const plan: EncodePlan = { dispatches, X, out, buffers };
+    this.encodePlans.set(rows, plan);
+    return plan;
+  }
+
+  /**
+   * Submits the encoder alone for raw rows x and returns the buffers its activations land in. The same
+   * buffers serve every call with the same row count: work submitted after this call and before the next
+   * one sees these rows' activations (the queue keeps writes and submissions in order).
+   */
+  encode(x: Float32Array): EncodedRows {
+    const rows = x.length / this.sae.d;
+    if (!Number.isInteger(rows) || rows < 1) throw new Error(`encode: ${x.length} values are not whole rows of d = ${this.sae.d}`);
+    const plan = this.encodePlan(rows);
+    writeArray(this.device, plan.X, 0, x);
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, plan.dispatches);
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
+    return plan.out;
+  }
+
   private async readPicks(plan: Plan): Promise<{ idx: Uint32Array; val: Float32Array }> {
     const n = plan.rows * this.sae.k!;
     return {
@@ -168,6 +248,7 @@ export class SaeRunner {
 
   destroy(): void {
     for (const plan of this.plans.values()) for (const b of plan.buffers) b.destroy();
+    for (const plan of this.encodePlans.values()) for (const b of plan.buffers) b.destroy();
     for (const b of Object.values(this.weights)) b.destroy();
   }
 }

@@ -1,5 +1,6 @@
 // Every WGSL source the engine runs, one family per file in shaders/ (imported as text).
 import adam from '../../shaders/adam.wgsl?raw';
+import featurestats from '../../shaders/featurestats.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
 import neighbours from '../../shaders/neighbours.wgsl?raw';
 import norms from '../../shaders/norms.wgsl?raw';
@@ -10,5 +11,5 @@ import standard from '../../shaders/standard.wgsl?raw';
 import stats from '../../shaders/stats.wgsl?raw';
 import topk from '../../shaders/topk.wgsl?raw';
 
-export const SHADERS = { adam, matmul, neighbours, norms, reduce, rows, sparse, standard, stats, topk } as const;
+export const SHADERS = { adam, featurestats, matmul, neighbours, norms, reduce, rows, sparse, standard, stats, topk } as const;
 export type ShaderName = keyof typeof SHADERS;
