@@ -6,6 +6,9 @@ import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { TrainConfig } from '../engine/config.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import type { StepMetrics, TrainerSnapshot } from '../engine/trainer.ts';
+import type { FeatureStats } from '../engine/feature-stats.ts';
+import type { FeatureTable } from '../analysis/feature-card.ts';
+import type { LabelMass } from '../analysis/labels.ts';
 
 export interface RunRecord {
   id: string;
@@ -35,9 +38,23 @@ export interface SaeRecord {
   created: number;
 }
 
+/** The feature explorer's statistics of one SAE (a run's at a step, or an imported one) over a dataset. */
+export interface FeatureRecord {
+  /** 'run:<id>' or 'imported:<id>' */
+  key: string;
+  /** the run's step the SAE was taken at (imported: 0) */
+  step: number;
+  table: FeatureTable;
+  stats: FeatureStats;
+  /** per feature and label, when the dataset has labels */
+  labelMass: LabelMass | null;
+  created: number;
+}
+
 interface RunsSchema extends DBSchema {
   runs: { key: string; value: RunRecord };
   saes: { key: string; value: SaeRecord };
+  features: { key: string; value: FeatureRecord };
 }
 
 export const RUNS_DB = 'sae-lab-runs';
@@ -46,10 +63,11 @@ export class RunStore {
   private constructor(private readonly db: IDBPDatabase<RunsSchema>) {}
 
   static async open(name = RUNS_DB): Promise<RunStore> {
-    const db = await openDB<RunsSchema>(name, 2, {
+    const db = await openDB<RunsSchema>(name, 3, {
       upgrade(d, oldVersion) {
         if (oldVersion < 1) d.createObjectStore('runs', { keyPath: 'id' });
         if (oldVersion < 2) d.createObjectStore('saes', { keyPath: 'id' });
+        if (oldVersion < 3) d.createObjectStore('features', { keyPath: 'key' });
       },
     });
     return new RunStore(db);
@@ -72,6 +90,14 @@ export class RunStore {
 
   delete(id: string): Promise<void> {
     return this.db.delete('runs', id);
+  }
+
+  async putFeatures(rec: FeatureRecord): Promise<void> {
+    await this.db.put('features', rec);
+  }
+
+  getFeatures(key: string): Promise<FeatureRecord | undefined> {
+    return this.db.get('features', key);
   }
 
   async putSae(rec: SaeRecord): Promise<void> {

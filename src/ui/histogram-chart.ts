@@ -15,6 +15,7 @@ export class SaeHistogramChart extends LitElement {
     bars: { attribute: false },
     caption: {},
     xLabel: { attribute: 'x-label' },
+    yLabel: { attribute: 'y-label' },
     /** fixed x range "from,to" (default: the bins' own) */
     range: {},
     color: {},
@@ -22,6 +23,7 @@ export class SaeHistogramChart extends LitElement {
   declare bars: Bars | undefined;
   declare caption: string;
   declare xLabel: string;
+  declare yLabel: string;
   declare range: string | undefined;
   declare color: string;
   private plot: uPlot | undefined;
@@ -30,6 +32,7 @@ export class SaeHistogramChart extends LitElement {
     super();
     this.caption = '';
     this.xLabel = '';
+    this.yLabel = 'features';
     this.color = '#2a9d8f';
   }
 
@@ -41,8 +44,8 @@ export class SaeHistogramChart extends LitElement {
         width: 360,
         height: 190,
         scales: { x: { time: false, ...(fixed ? { range: fixed } : {}) } },
-        axes: [{ label: this.xLabel }, { label: 'features' }],
-        series: [{ label: this.xLabel }, { label: 'features', stroke: this.color, fill: `${this.color}80`, paths: bars, points: { show: false } }],
+        axes: [{ label: this.xLabel }, { label: this.yLabel }],
+        series: [{ label: this.xLabel }, { label: this.yLabel, stroke: this.color, fill: `${this.color}80`, paths: bars, points: { show: false } }],
         legend: { show: false },
       },
       [[], []],

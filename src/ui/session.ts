@@ -5,7 +5,7 @@ import { defaultConfig } from '../engine/config.ts';
 import type { HarvestLayer } from '../data/harvest/model.ts';
 import type {
   DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, StreamStats, ToyOptions,
-  BornFeature, ExploreApi, InterventionEffect, NormHistogram, TokenReading, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
+  BornFeature, ExploreApi, FeatureCard, FeatureJobProgress, FeatureTable, InterventionEffect, NormHistogram, TokenReading, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
 } from '../worker/api.ts';
 
 export interface ImportState {
@@ -53,6 +53,20 @@ export interface ExploreState {
   /** the feature picked on a token */
   feature?: number;
   effect?: { what: string; feature: number; result: InterventionEffect };
+}
+
+/** The feature explorer: one SAE's feature table over a dataset, its sort and search, and an open card. */
+export interface FeatureView {
+  kind: 'run' | 'imported';
+  id: string;
+  label: string;
+  job?: FeatureJobProgress;
+  table?: FeatureTable;
+  sort: 'density' | 'max' | 'purity';
+  /** a token to search the features' top tokens for, e.g. ' Paris' */
+  query: string;
+  card?: FeatureCard;
+  error?: string;
 }
 
 /** a stored run shown beside others: its label and loss history */
@@ -337,6 +351,60 @@ export class SaeSession extends EventTarget {
 
   private mapping = false;
   private nextMap: { run: RunState; n: NonNullable<TrainProgress['neighbours']> } | undefined;
+
+  featureView: FeatureView | undefined;
+
+  /** Opens an SAE in the feature explorer, with its stored table if it has one. */
+  async openFeatures(kind: 'run' | 'imported', id: string, label: string): Promise<void> {
+    const view: FeatureView = { kind, id, label, sort: 'density', query: '' };
+    this.featureView = view;
+    this.changed();
+    view.table = (await this.gpu.featureTable(kind, id)) ?? undefined;
+    this.changed();
+  }
+
+  /** Computes the open SAE's feature statistics over a dataset's held-out rows (progress; cancellable). */
+  async computeFeatures(datasetId: string): Promise<void> {
+    const view = this.featureView;
+    if (!view || view.job) return;
+    view.job = { fraction: 0, stage: 'starting' };
+    view.error = undefined;
+    this.changed();
+    try {
+      view.table = await this.gpu.computeFeatures(view.kind, view.id, datasetId, proxy((p: FeatureJobProgress) => {
+        view.job = p;
+        this.changed();
+      }));
+      view.card = undefined;
+    } catch (e) {
+      view.error = (e as Error).name === 'AbortError' || /abort/i.test((e as Error).message) ? 'cancelled; nothing was stored' : (e as Error).message;
+    } finally {
+      view.job = undefined;
+      this.changed();
+    }
+  }
+
+  cancelFeatures(): void {
+    void this.gpu.cancelFeatures();
+  }
+
+  setFeatureQuery(query: string, sort?: FeatureView['sort']): void {
+    if (!this.featureView) return;
+    this.featureView.query = query;
+    if (sort) this.featureView.sort = sort;
+    this.changed();
+  }
+
+  async openCard(feature: number): Promise<void> {
+    const view = this.featureView;
+    if (!view) return;
+    try {
+      view.card = await this.gpu.featureCard(view.kind, view.id, feature);
+    } catch (e) {
+      view.error = (e as Error).message;
+    }
+    this.changed();
+  }
 
   /** What the last "time it" measured, for the form's configuration on this adapter. */
   timeEstimate: string | undefined;

@@ -5,6 +5,8 @@ import type { NormHistogram } from '../analysis/decoder-norms.ts';
 import type { BornFeature } from '../analysis/born.ts';
 import type { InterventionEffect, TokenReading } from '../analysis/explore.ts';
 import type { FeatureEdit } from '../analysis/splice.ts';
+import type { FeatureCard, FeatureTable } from '../analysis/feature-card.ts';
+import type { FeatureJobProgress } from './feature-job.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import type { LayoutOptions, LayoutProgress, NeighbourGraph } from '../analysis/umap-layout.ts';
 import type { RunSummary } from '../data/runs.ts';
@@ -15,7 +17,7 @@ import type { TrainConfig } from '../engine/config.ts';
 import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
 
-export type { BornFeature, FeatureEdit, InterventionEffect, SaeWeights, TokenReading, DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };
+export type { BornFeature, FeatureCard, FeatureJobProgress, FeatureTable, FeatureEdit, InterventionEffect, SaeWeights, TokenReading, DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };
 
 export interface SaeSummary {
   id: string;
@@ -149,6 +151,17 @@ export interface GpuApi {
    * was harvested from (null when the data did not come from the shipped model).
    */
   saeWeights(kind: 'run' | 'imported', id: string): Promise<{ sae: SaeWeights; layer: HarvestLayer | null }>;
+  /**
+   * The feature explorer's statistics of an SAE over a dataset's held-out rows (a GPU job: progress,
+   * cancellable), stored with the SAE; resolves to the feature table.
+   */
+  computeFeatures(kind: 'run' | 'imported', id: string, datasetId: string, onProgress: (p: FeatureJobProgress) => void): Promise<FeatureTable>;
+  /** Cancels the statistics job in progress; it rejects with an AbortError and stores nothing. */
+  cancelFeatures(): void;
+  /** the stored feature table of an SAE, if computed */
+  featureTable(kind: 'run' | 'imported', id: string): Promise<FeatureTable | null>;
+  /** one feature's card: examples in context, histogram, neighbours, encoder–decoder cosine, labels */
+  featureCard(kind: 'run' | 'imported', id: string, feature: number): Promise<FeatureCard>;
   /** SHA-256 of a run's checkpointed parameters (to compare runs bit for bit). */
   paramsDigest(runId: string): Promise<string | null>;
 }

@@ -25,6 +25,8 @@ import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { Trainer, type StepMetrics, type TrainerSnapshot } from '../engine/trainer.ts';
 import { GpuQueue } from './gpu-queue.ts';
+import { computeFeatures, featureCard, type FeatureJobProgress } from './feature-job.ts';
+import type { SaeWeights } from '../engine/sae.ts';
 import { HARVEST_LAYERS, LAYER_NODES, type HarvestLayer } from '../data/harvest/model.ts';
 import type { GpuApi, TrainOutcome, TrainProgress, TrainRequest } from './api.ts';
 
@@ -267,6 +269,26 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
   }
 }
 
+/** A run's SAE at its checkpoint (raw units) or an imported one, with a label and the layer its data came from. */
+async function resolveSae(kind: 'run' | 'imported', id: string): Promise<{ sae: SaeWeights; layer: HarvestLayer | null; label: string; step: number }> {
+  const runsDb = await getRuns();
+  if (kind === 'imported') {
+    const rec = await runsDb.getSae(id);
+    if (!rec) throw new Error(`no imported SAE ${id}`);
+    const hook = String((rec.sae.metadata as { hook_name?: unknown }).hook_name ?? '');
+    return { sae: rec.sae, layer: layerOf(hook), label: rec.name, step: 0 };
+  }
+  const run = await runsDb.get(id);
+  const snap = run?.snapshot;
+  if (!run || !snap) throw new Error('this run has no checkpoint yet');
+  const manifest = await (await (datasets ??= openStore())).get(run.datasetId);
+  const label = `${run.config.arch} F=${run.config.features} on ${run.datasetName} at step ${snap.step}`;
+  return { sae: foldSae(snapshotParams(snap), snap.config, snap.stats.scale), layer: layerOf(`${manifest?.source.name ?? ''} ${run.datasetName}`), label, step: snap.step };
+}
+
+/** the feature statistics job in progress, to cancel */
+let featureJob: AbortController | undefined;
+
 /** the shipped model's layer a dataset or hook name speaks of ('… via USE-lite resid0', a node name), if any */
 function layerOf(text: string): HarvestLayer | null {
   for (const layer of HARVEST_LAYERS) if (text.includes(`USE-lite ${layer}`) || text === LAYER_NODES[layer].node || text === layer) return layer;
@@ -395,18 +417,38 @@ const api: GpuApi = {
   },
 
   async saeWeights(kind: 'run' | 'imported', id: string) {
-    const runsDb = await getRuns();
-    if (kind === 'imported') {
-      const rec = await runsDb.getSae(id);
-      if (!rec) throw new Error(`no imported SAE ${id}`);
-      const hook = String((rec.sae.metadata as { hook_name?: unknown }).hook_name ?? '');
-      return { sae: rec.sae, layer: layerOf(hook) };
-    }
-    const run = await runsDb.get(id);
-    const snap = run?.snapshot;
-    if (!run || !snap) throw new Error('this run has no checkpoint yet');
-    const manifest = await (await (datasets ??= openStore())).get(run.datasetId);
-    return { sae: foldSae(snapshotParams(snap), snap.config, snap.stats.scale), layer: layerOf(`${manifest?.source.name ?? ''} ${run.datasetName}`) };
+    const { sae, layer } = await resolveSae(kind, id);
+    return { sae, layer };
+  },
+
+  computeFeatures(kind: 'run' | 'imported', id: string, datasetId: string, onProgress: (p: FeatureJobProgress) => void) {
+    featureJob?.abort();
+    const abort = new AbortController();
+    featureJob = abort;
+    return jobs.run(async () => {
+      const { sae, label, step } = await resolveSae(kind, id);
+      const store = await (datasets ??= openStore());
+      const rec = await computeFeatures((await getDevice()).device, store, sae, { key: `${kind}:${id}`, step, saeLabel: label, datasetId }, abort.signal, (p) => void Promise.resolve(onProgress(p)).catch(() => {}));
+      await (await getRuns()).putFeatures(rec);
+      return rec.table;
+    }).finally(() => {
+      if (featureJob === abort) featureJob = undefined;
+    });
+  },
+
+  cancelFeatures() {
+    featureJob?.abort();
+  },
+
+  async featureTable(kind: 'run' | 'imported', id: string) {
+    return (await (await getRuns()).getFeatures(`${kind}:${id}`))?.table ?? null;
+  },
+
+  async featureCard(kind: 'run' | 'imported', id: string, feature: number) {
+    const rec = await (await getRuns()).getFeatures(`${kind}:${id}`);
+    if (!rec) throw new Error('compute the feature statistics first');
+    const { sae } = await resolveSae(kind, id);
+    return jobs.run(async () => featureCard((await getDevice()).device, await (datasets ??= openStore()), sae, rec, feature));
   },
 
   async paramsDigest(runId: string) {

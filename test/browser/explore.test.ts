@@ -2,7 +2,8 @@
 // the model in the explore worker. Type a sentence: every token shows its active features; pick one on a
 // token, ablate it and steer it, and the sentence embedding moves off the clean one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLab, screenshot, startLab, type Lab } from '../support/browser.ts';
+import { join } from 'node:path';
+import { SCREENSHOTS, openLab, screenshot, startLab, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
 beforeAll(async () => {
@@ -46,6 +47,36 @@ describe('exploring features on the real model', () => {
     expect(steered).not.toBe(ablated);
     await page.locator('[data-testid=explore-effect]').scrollIntoViewIfNeeded();
     await screenshot(page, 'explore');
+
+    // The feature explorer on the same SAE: statistics over the held-out documents, a cancelled job that
+    // stores nothing, the table sorted and searched, and a card with its examples in context.
+    await page.locator('[data-testid=features-sae]').selectOption({ value: `run:${runId}` });
+    await page.locator('[data-testid=features-compute]').click();
+    await page.locator('[data-testid=features-progress]').waitFor();
+    await page.locator('[data-testid=features-cancel]').click();
+    await expect(page.locator('[data-testid=features-error]').textContent()).resolves.toContain('cancelled; nothing was stored');
+    await page.locator('[data-testid=features-compute]').click();
+    const table = page.locator('[data-testid=features-table]');
+    await table.waitFor({ timeout: 180_000 });
+    const live = Number(await table.getAttribute('data-rows'));
+    expect(live).toBeGreaterThan(32);
+    await page.locator('[data-testid=features-search]').fill(' the');
+    await page.locator('[data-testid=features-table][data-rows]').first().waitFor();
+    const withThe = Number(await table.getAttribute('data-rows'));
+    expect(withThe).toBeGreaterThan(0);
+    expect(withThe).toBeLessThan(live);
+    await page.locator('[data-testid=features-search]').fill('');
+    await page.locator('button.sort', { hasText: 'label purity' }).click();
+    const first = table.locator('tbody tr').first();
+    const purity = Number(await first.locator('td').nth(4).textContent());
+    expect(purity).toBeGreaterThan(0.5);
+    await first.click();
+    const card = page.locator('[data-testid=feature-card]');
+    await card.waitFor({ timeout: 60_000 });
+    expect(await card.locator('.example').count()).toBeGreaterThan(3);
+    await expect(card.textContent()).resolves.toMatch(/encoder–decoder cosine -?[\d.]+/);
+    await card.screenshot({ path: join(SCREENSHOTS, 'feature-card.png') });
+    await table.screenshot({ path: join(SCREENSHOTS, 'feature-table.png') });
     await page.close();
   }, 400_000);
 });
