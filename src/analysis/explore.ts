@@ -1,7 +1,7 @@
 // Reading and intervening on one sentence with an SAE spliced into the real model: which features are active
 // on each token, and what ablating or steering one does to the model — the sentence embedding's cosine to
 // the clean one, and how much each token's activation at the next layer moves.
-import { EMBEDDING_NODE, LAYER_NODES, MAX_SENTENCE_TOKENS, runNodes, tokenRows, type HarvestLayer, type UseLite } from '../data/harvest/model.ts';
+import { EMBEDDING_NODE, LAYER_NODES, MAX_SENTENCE_TOKENS, embedSentences, runNodes, tokenRows, type HarvestLayer, type UseLite } from '../data/harvest/model.ts';
 import { modelText } from '../data/harvest/pipeline.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import { cosine, feedNode, spliceRows, type FeatureEdit } from './splice.ts';
@@ -78,4 +78,42 @@ export async function intervene(use: UseLite, sae: SaeWeights, layer: HarvestLay
     }
   }
   return { cosine: similarity, nextLayerChange, nextLayer: next };
+}
+
+export interface Attribution {
+  /** per token, per shown feature (as in TokenReading.features): the drop of the output along `direction` when that feature is ablated at that token */
+  contributions: number[][];
+  /** 'the clean output' or the target sentence the direction points to */
+  direction: string;
+}
+
+/**
+ * Each token's per-feature contribution to the output along a direction, by exact differences: the feature
+ * is ablated at that one token, the model runs on (all edits in one batch of copies of the sentence), and
+ * the contribution is (e_clean − e_ablated) · u, with u the unit direction (default: the clean embedding).
+ */
+export async function attribute(use: UseLite, sae: SaeWeights, layer: HarvestLayer, text: string, reading: TokenReading, target?: string): Promise<Attribution> {
+  const ids = sentenceIds(use, text);
+  const node = LAYER_NODES[layer].node;
+  const [x] = await runNodes(use, [ids], [node]);
+  const edits = reading.features.flatMap((fs, t) => fs.map((f) => ({ feature: f.feature, value: 0, tokens: [t] })));
+  const rows = new Float32Array((edits.length + 1) * x!.length);
+  rows.set(x!, 0);
+  edits.forEach((e, k) => rows.set(spliceRows(sae, x!, [e]).fed, (k + 1) * x!.length));
+  const [out] = await feedNode(use, Array(edits.length + 1).fill(ids), node, rows, [EMBEDDING_NODE]);
+  const e = out!.data.length / (edits.length + 1);
+  const clean = out!.data.subarray(0, e);
+  let u: Float32Array = clean;
+  if (target?.trim()) u = await embedSentences(use, [sentenceIds(use, target)]);
+  const norm = Math.hypot(...u);
+  let k = 0;
+  const contributions = reading.features.map((fs) =>
+    fs.map(() => {
+      k++;
+      let s = 0;
+      for (let j = 0; j < e; j++) s += (clean[j]! - out!.data[k * e + j]!) * (u[j]! / norm);
+      return s;
+    }),
+  );
+  return { contributions, direction: target?.trim() ? `toward "${target.trim()}"` : 'along the clean output' };
 }

@@ -47,10 +47,13 @@ export class SaeExplorePanel extends SessionView {
                   ${ex.reading.pieces.map(
                     (p, t) => html`<div class="token" data-token=${t}>
                       <div class="piece">${shown(p)}</div>
-                      ${ex.reading!.features[t]!.map(
-                        (f) => html`<button class="chip ${ex.feature === f.feature ? 'picked' : ''}" data-feature=${f.feature}
-                          @click=${() => s.pickFeature(f.feature)}>#${f.feature} <small>${f.act.toPrecision(2)}</small></button>`,
-                      )}
+                      ${ex.reading!.features[t]!.map((f, j) => {
+                        const c = ex.attribution?.contributions[t]?.[j];
+                        return html`<button class="chip ${ex.feature === f.feature ? 'picked' : ''}" data-feature=${f.feature}
+                          style=${c === undefined ? '' : `box-shadow: inset 0 -3px 0 ${c >= 0 ? 'rgba(42,157,143,' : 'rgba(231,111,81,'}${Math.min(1, Math.abs(c) * 50).toFixed(2)})`}
+                          title=${c === undefined ? '' : `contribution ${ex.attribution!.direction}: ${c.toExponential(2)}`}
+                          @click=${() => s.pickFeature(f.feature)}>#${f.feature} <small>${f.act.toPrecision(2)}</small>${c === undefined ? '' : html` <small class="contrib">${c >= 0 ? '+' : ''}${c.toExponential(1)}</small>`}</button>`;
+                      })}
                       ${effect && effect.result.nextLayerChange.length
                         ? html`<div class="change" title="‖Δ‖/‖x‖ of this token at ${effect.result.nextLayer}"
                             style="--w:${Math.min(100, 100 * effect.result.nextLayerChange[t]!)}%">${(100 * effect.result.nextLayerChange[t]!).toFixed(1)}%</div>`
@@ -58,6 +61,13 @@ export class SaeExplorePanel extends SessionView {
                     </div>`,
                   )}
                 </div>`
+              : ''}
+            ${ex.reading
+              ? html`<form @submit=${(e: SubmitEvent) => { e.preventDefault(); void s.attribute(String(new FormData(e.target as HTMLFormElement).get('target') ?? '')); }}>
+                  <button type="submit" ?disabled=${ex.busy} data-testid="attribute">Attribute</button> each token's features to the output
+                  <input name="target" size="40" placeholder="along the clean output, or toward this sentence" />
+                  ${ex.attribution ? html`<span data-testid="attribution">(${ex.attribution.direction}; the number under each feature: the output's drop when it is ablated at that token)</span>` : ''}
+                </form>`
               : ''}
             ${ex.feature !== undefined
               ? html`<p>
@@ -85,6 +95,7 @@ export class SaeExplorePanel extends SessionView {
     .piece { font-family: ui-monospace, monospace; font-weight: 600; }
     .chip { display: block; font-size: 0.75rem; margin: 0.1rem 0; padding: 0 0.25rem; border: 1px solid #c3cfe0; background: #eef2f7; border-radius: 3px; cursor: pointer; }
     .chip.picked { background: #ffd166; border-color: #e0a800; }
+    .contrib { color: #374151; }
     .change { font-size: 0.7rem; color: #7a5195; background: linear-gradient(90deg, #d7c6e6 var(--w), transparent var(--w)); margin-top: 0.2rem; }
   `;
 }

@@ -5,7 +5,7 @@ import { defaultConfig } from '../engine/config.ts';
 import type { HarvestLayer } from '../data/harvest/model.ts';
 import type {
   DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, StreamStats, ToyOptions,
-  BornFeature, ExploreApi, FeatureCard, FeatureJobProgress, FeatureTable, InterventionEffect, NormHistogram, TokenReading, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
+  Attribution, BornFeature, ExploreApi, FeatureCard, FeatureJobProgress, FeatureTable, InterventionEffect, NormHistogram, TokenReading, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
 } from '../worker/api.ts';
 
 export interface ImportState {
@@ -53,6 +53,7 @@ export interface ExploreState {
   /** the feature picked on a token */
   feature?: number;
   effect?: { what: string; feature: number; result: InterventionEffect };
+  attribution?: Attribution;
 }
 
 /** The feature explorer: one SAE's feature table over a dataset, its sort and search, and an open card. */
@@ -446,7 +447,7 @@ export class SaeSession extends EventTarget {
   readSentence(text: string): Promise<void> {
     return this.explore(async () => {
       const reading = await this.explorer!.read(text);
-      Object.assign(this.exploring!, { text, reading, feature: undefined, effect: undefined });
+      Object.assign(this.exploring!, { text, reading, feature: undefined, effect: undefined, attribution: undefined });
     });
   }
 
@@ -469,6 +470,14 @@ export class SaeSession extends EventTarget {
       const result = await this.explorer!.intervene(ex.text!, [{ feature: f, value }]);
       const what = mode === 'ablate' ? `ablated #${f} (set to 0)` : `steered #${f} to ${multiple}× its max here (${value.toPrecision(3)})`;
       ex.effect = { what, feature: f, result };
+    });
+  }
+
+  /** Every shown token × feature's contribution to the output (along it, or toward a target sentence). */
+  attribute(target?: string): Promise<void> {
+    return this.explore(async () => {
+      const ex = this.exploring!;
+      ex.attribution = await this.explorer!.attribute(ex.text!, ex.reading!, target);
     });
   }
 

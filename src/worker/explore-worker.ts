@@ -2,7 +2,7 @@
 // (USE-lite on TF.js WASM, files from the page's origin) and one SAE, and answers for a typed sentence which
 // features are active on each token and what ablating or steering one does to the model (analysis/explore.ts).
 import { expose } from 'comlink';
-import { intervene, readTokens } from '../analysis/explore.ts';
+import { attribute, intervene, readTokens, type TokenReading } from '../analysis/explore.ts';
 import { BrowserHarvester } from '../data/harvest/browser-harvest.ts';
 import type { HarvestLayer } from '../data/harvest/model.ts';
 import type { SaeWeights } from '../engine/sae.ts';
@@ -26,6 +26,10 @@ const api: ExploreApi = {
   async read(text) {
     const { sae, layer } = loaded();
     return readTokens(await model(), sae, layer, text);
+  },
+  async attribute(text, reading: TokenReading, target) {
+    const { sae, layer } = loaded();
+    return attribute(await model(), sae, layer, text, reading, target);
   },
   async intervene(text, edits) {
     const { sae, layer } = loaded();

@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { downstreamFidelity, feedNode, spliceRows } from '../../src/analysis/splice.ts';
 import { decodeCpu, encodeCpu } from '../../src/analysis/sae-cpu.ts';
+import { attribute, readTokens, sentenceIds } from '../../src/analysis/explore.ts';
 import { EMBEDDING_NODE, LAYER_NODES, runNodes, tokenRows, type HarvestLayer, type UseLite } from '../../src/data/harvest/model.ts';
 import { loadNodeUseLite } from '../../src/data/harvest/node-model.ts';
 import type { SaeWeights } from '../../src/engine/sae.ts';
@@ -115,5 +116,27 @@ describe('downstream fidelity', () => {
     const sae = randomSae(d, 48, 'standard', 5);
     const partial = await downstreamFidelity(use, sentences, node, EMBEDDING_NODE, async (x) => decodeCpu(sae, encodeCpu(sae, x)), 2);
     expect(partial.recovered).toBeLessThan(1);
+  });
+});
+
+describe('attribution by exact differences', () => {
+  it('gives each token × feature the output drop of ablating it there, as a lone intervention would', async () => {
+    const text = 'Paris is a city in France .';
+    const sae = randomSae(512, 48, 'standard', 11);
+    const reading = await readTokens(use, sae, 'resid0', text, 3);
+    const attr = await attribute(use, sae, 'resid0', text, reading);
+    expect(attr.contributions.map((c) => c.length)).toEqual(reading.features.map((f) => f.length));
+    // one entry checked against its own, separate run of the model
+    const t = reading.features.findIndex((f) => f.length > 0);
+    const f = reading.features[t]![0]!.feature;
+    const ids = sentenceIds(use, text);
+    const [x] = await runNodes(use, [ids], [LAYER_NODES.resid0.node]);
+    const [clean] = await feedNode(use, [ids], LAYER_NODES.resid0.node, x!, [EMBEDDING_NODE]);
+    const [ablated] = await feedNode(use, [ids], LAYER_NODES.resid0.node, spliceRows(sae, x!, [{ feature: f, value: 0, tokens: [t] }]).fed, [EMBEDDING_NODE]);
+    const u = clean!.data;
+    const norm = Math.hypot(...u);
+    const want = u.reduce((s, ui, j) => s + (ui - ablated!.data[j]!) * (ui / norm), 0);
+    expect(Math.abs(attr.contributions[t]![0]! - want)).toBeLessThan(1e-5);
+    expect(attr.contributions.flat().some((c) => Math.abs(c) > 1e-6)).toBe(true);
   });
 });

@@ -45,6 +45,14 @@ describe('exploring features on the real model', () => {
     const steered = await cosineAfter('steer');
     expect(steered).toBeLessThan(1);
     expect(steered).not.toBe(ablated);
+    // attribution: every shown token × feature, by exact differences, in one batched model run
+    await page.locator('[data-testid=attribute]').click();
+    await page.locator('[data-testid=attribution]').waitFor({ timeout: 60_000 });
+    const contributions = await page.evaluate(() => document.querySelector('sae-app')!.session.exploring!.attribution!.contributions);
+    const reading = await page.evaluate(() => document.querySelector('sae-app')!.session.exploring!.reading!.features.map((f) => f.length));
+    expect(contributions.map((c) => c.length)).toEqual(reading);
+    expect(contributions.flat().every(Number.isFinite)).toBe(true);
+    expect(contributions.flat().some((c) => Math.abs(c) > 1e-4)).toBe(true);
     await page.locator('[data-testid=explore-effect]').scrollIntoViewIfNeeded();
     await screenshot(page, 'explore');
 
