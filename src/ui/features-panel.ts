@@ -6,6 +6,7 @@ import { css, html } from 'lit';
 import { SessionView } from './session-view.ts';
 import type { Example, FeatureRow } from '../analysis/feature-card.ts';
 import './histogram-chart.ts';
+import './map-view.ts';
 
 const shown = (piece: string) => piece.replace(/▁/g, ' ');
 const SHOWN_ROWS = 60;
@@ -64,7 +65,20 @@ export class SaeFeaturesPanel extends SessionView {
                 : ''}
             </form>
             ${view.error ? html`<p class="error" data-testid="features-error">${view.error}</p>` : ''}
-            ${view.table ? this._table(view.table.labelColumn) : ''}
+            ${view.table
+              ? html`<div class="top">
+                  <div>${this._table(view.table.labelColumn)}</div>
+                  <div>
+                    <sae-map-view interactive .map=${view.map} .labels=${view.table.features.map((f) => f.topTokens.map(shown).join(' ·'))}
+                      @feature-pick=${(e: CustomEvent<number>) => void s.openCard(e.detail)}
+                      @feature-lasso=${(e: CustomEvent<number[]>) => s.setLasso(e.detail)}></sae-map-view>
+                    ${view.lasso
+                      ? html`<p class="lasso" data-testid="lasso" data-count=${view.lasso.length}>${view.lasso.length} features in the lasso:
+                          ${view.lasso.slice(0, 40).map((f) => html`<button class="link" @click=${() => void s.openCard(f)}>#${f}</button>`)}${view.lasso.length > 40 ? ' …' : ''}</p>`
+                      : ''}
+                  </div>
+                </div>`
+              : ''}
             ${card
               ? html`<div class="card" data-testid="feature-card" data-feature=${card.feature}>
                   <h3>Feature #${card.feature}</h3>
@@ -125,6 +139,9 @@ export class SaeFeaturesPanel extends SessionView {
     code { background: #eef2f7; padding: 0 0.2rem; border-radius: 3px; white-space: pre; }
     .sort.on { font-weight: 700; }
     .card { border: 1px solid #d8dee9; border-radius: 6px; padding: 0.6rem 1rem; margin-top: 1rem; background: #fff; }
+    .top { display: flex; gap: 1.5rem; flex-wrap: wrap; align-items: flex-start; }
+    .top > div:first-child { flex: 1 1 30rem; max-height: 32rem; overflow-y: auto; }
+    .lasso { max-width: 360px; font-size: 0.85rem; }
     .cols { display: flex; gap: 1.5rem; flex-wrap: wrap; }
     .cols > div { flex: 1 1 24rem; }
     .example { font-family: ui-monospace, monospace; font-size: 0.8rem; margin: 0.15rem 0; white-space: nowrap; overflow: hidden; }

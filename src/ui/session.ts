@@ -68,6 +68,10 @@ export interface FeatureView {
   query: string;
   card?: FeatureCard;
   error?: string;
+  /** the SAE's dictionary map, coloured by the table's densities */
+  map?: DictionaryMap;
+  /** features in the last lasso on the map */
+  lasso?: number[];
 }
 
 /** a stored run shown beside others: its label and loss history */
@@ -341,7 +345,8 @@ export class SaeSession extends EventTarget {
       run.map = { step: n.step, F: n.graph.F, xy, density: n.density, refreshes: (run.map?.refreshes ?? 0) + 1 };
       this.changed();
     } catch (e) {
-      run.notice = `the dictionary map could not be drawn: ${(e as Error).message}`;
+      // the feature explorer's map shares the UMAP worker and may have cancelled this one: the next will do
+      if ((e as Error).name !== 'AbortError') run.notice = `the dictionary map could not be drawn: ${(e as Error).message}`;
     } finally {
       this.mapping = false;
       const next = this.nextMap;
@@ -362,6 +367,27 @@ export class SaeSession extends EventTarget {
     this.changed();
     view.table = (await this.gpu.featureTable(kind, id)) ?? undefined;
     this.changed();
+    if (view.table) await this.layoutFeatureMap(view);
+  }
+
+  /** the open SAE's map: neighbours on the GPU, UMAP in its worker, coloured by the table's densities */
+  private async layoutFeatureMap(view: FeatureView): Promise<void> {
+    try {
+      const graph = await this.gpu.saeNeighbours(view.kind, view.id);
+      this.umap ??= wrap<UmapApi>(new Worker(new URL('../worker/umap-worker.ts', import.meta.url), { type: 'module' }));
+      const xy = await this.umap.layout(graph, { seed: 0 });
+      const density = Float32Array.from(view.table!.features, (f) => Math.log10(f.density + 1e-10));
+      view.map = { step: -1, F: graph.F, xy, density, refreshes: 1 };
+    } catch (e) {
+      view.error = `the map could not be drawn: ${(e as Error).message}`;
+    }
+    this.changed();
+  }
+
+  setLasso(features: number[]): void {
+    if (!this.featureView) return;
+    this.featureView.lasso = features;
+    this.changed();
   }
 
   /** Computes the open SAE's feature statistics over a dataset's held-out rows (progress; cancellable). */
@@ -377,6 +403,7 @@ export class SaeSession extends EventTarget {
         this.changed();
       }));
       view.card = undefined;
+      void this.layoutFeatureMap(view);
     } catch (e) {
       view.error = (e as Error).name === 'AbortError' || /abort/i.test((e as Error).message) ? 'cancelled; nothing was stored' : (e as Error).message;
     } finally {

@@ -156,6 +156,8 @@ export interface GpuApi {
    * cancellable), stored with the SAE; resolves to the feature table.
    */
   computeFeatures(kind: 'run' | 'imported', id: string, datasetId: string, onProgress: (p: FeatureJobProgress) => void): Promise<FeatureTable>;
+  /** the decoder directions' neighbour graph of an SAE (GPU), for its map */
+  saeNeighbours(kind: 'run' | 'imported', id: string): Promise<NeighbourGraph>;
   /** Cancels the statistics job in progress; it rejects with an AbortError and stores nothing. */
   cancelFeatures(): void;
   /** the stored feature table of an SAE, if computed */

@@ -436,6 +436,15 @@ const api: GpuApi = {
     });
   },
 
+  async saeNeighbours(kind: 'run' | 'imported', id: string) {
+    const { sae } = await resolveSae(kind, id);
+    const K = Math.min(MAP_NEIGHBOURS, sae.features - 1);
+    return jobs.run(async () => {
+      const { idx, sim } = await decoderNeighbours((await getDevice()).device, sae.W_dec, sae.features, sae.d, K);
+      return { idx, sim, F: sae.features, K };
+    });
+  },
+
   cancelFeatures() {
     featureJob?.abort();
   },

@@ -12,7 +12,7 @@ beforeAll(async () => {
 afterAll(async () => lab?.close());
 
 describe('exploring features on the real model', () => {
-  it('reads a typed sentence token by token, and ablating or steering a feature moves the output', async () => {
+  it('reads a typed sentence token by token, ablates, steers and attributes; then the feature table, map and cards', async () => {
     const page = await openLab(lab);
     await page.locator('[data-testid=demo-brown]').click();
     await page.locator('[data-testid=datasets] tbody tr', { hasText: 'Brown corpus' }).waitFor({ timeout: 120_000 });
@@ -78,6 +78,25 @@ describe('exploring features on the real model', () => {
     const first = table.locator('tbody tr').first();
     const purity = Number(await first.locator('td').nth(4).textContent());
     expect(purity).toBeGreaterThan(0.5);
+    // the map of this SAE: hover shows a feature's top tokens, a click opens its card, a lasso lists features
+    await page.locator('sae-features-panel [data-testid=map][data-points="128"]').waitFor({ timeout: 60_000 });
+    const canvas = page.locator('sae-features-panel sae-map-view canvas');
+    const box = (await canvas.boundingBox())!;
+    const point = (i: number) =>
+      page.evaluate((f) => (document.querySelector('sae-app')!.shadowRoot!.querySelector('sae-features-panel')!.shadowRoot!.querySelector('sae-map-view') as unknown as { pointOf(i: number): [number, number] }).pointOf(f), i);
+    const alive = await page.evaluate(() => document.querySelector('sae-app')!.session.featureView!.table!.features.find((f) => f.density > 0)!.feature);
+    const [px, py] = await point(alive);
+    await page.mouse.move(box.x + px, box.y + py);
+    await expect(page.locator('[data-testid=map-tip]').textContent()).resolves.toMatch(/^#\d+/);
+    await page.mouse.down();
+    await page.mouse.up();
+    await page.locator(`[data-testid=feature-card][data-feature="${alive}"]`).waitFor({ timeout: 60_000 });
+    await page.mouse.move(box.x + 2, box.y + 2);
+    await page.mouse.down();
+    for (const [x, y] of [[box.width - 2, 2], [box.width - 2, box.height - 2], [2, box.height - 2], [2, 3]]) await page.mouse.move(box.x + x!, box.y + y!, { steps: 4 });
+    await page.mouse.up();
+    await expect(page.locator('[data-testid=lasso]').getAttribute('data-count')).resolves.toBe('128');
+    await page.locator('sae-features-panel sae-map-view').screenshot({ path: join(SCREENSHOTS, 'feature-map.png') });
     await first.click();
     const card = page.locator('[data-testid=feature-card]');
     await card.waitFor({ timeout: 60_000 });
