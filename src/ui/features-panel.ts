@@ -4,6 +4,7 @@
 // context, each token shaded by the feature's activation; its histogram, neighbours and labels.
 import { css, html } from 'lit';
 import { SessionView } from './session-view.ts';
+import { download } from './download.ts';
 import type { Example, FeatureRow } from '../analysis/feature-card.ts';
 import './histogram-chart.ts';
 import './map-view.ts';
@@ -19,6 +20,11 @@ export class SaeFeaturesPanel extends SessionView {
     const select = e.target as HTMLSelectElement;
     const [kind, id] = select.value.split(':') as ['run' | 'imported', string];
     if (id) void this.session?.openFeatures(kind, id, select.selectedOptions[0]!.text);
+  }
+
+  private async _onExport(): Promise<void> {
+    const out = await this.session?.exportFeatures();
+    if (out) download(new Blob([out.zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), `${out.name}.zip`);
   }
 
   private _rows(): FeatureRow[] {
@@ -59,6 +65,7 @@ export class SaeFeaturesPanel extends SessionView {
               on the held-out rows of
               <select name="dataset">${s.datasets.map((d) => html`<option value=${d.id}>${d.name}</option>`)}</select>
               <button type="submit" ?disabled=${!!view.job} data-testid="features-compute">Compute feature statistics</button>
+              ${view.table ? html`<button type="button" ?disabled=${!!view.job} @click=${this._onExport} data-testid="features-export">Export feature data (JSON)</button>` : ''}
               ${view.job
                 ? html`<progress max="1" .value=${view.job.fraction} data-testid="features-progress"></progress> ${view.job.stage}
                     <button type="button" @click=${() => s.cancelFeatures()} data-testid="features-cancel">Cancel</button>`

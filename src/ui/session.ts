@@ -412,6 +412,27 @@ export class SaeSession extends EventTarget {
     }
   }
 
+  /** The open SAE's feature data as static JSON (zipped), with the job's progress shown like the statistics'. */
+  async exportFeatures(): Promise<{ name: string; zip: Uint8Array } | undefined> {
+    const view = this.featureView;
+    if (!view || view.job) return undefined;
+    view.job = { fraction: 0, stage: 'exporting' };
+    view.error = undefined;
+    this.changed();
+    try {
+      return await this.gpu.exportFeatures(view.kind, view.id, proxy((p: FeatureJobProgress) => {
+        view.job = p;
+        this.changed();
+      }));
+    } catch (e) {
+      view.error = (e as Error).message;
+      return undefined;
+    } finally {
+      view.job = undefined;
+      this.changed();
+    }
+  }
+
   cancelFeatures(): void {
     void this.gpu.cancelFeatures();
   }

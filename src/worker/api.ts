@@ -156,6 +156,11 @@ export interface GpuApi {
    * cancellable), stored with the SAE; resolves to the feature table.
    */
   computeFeatures(kind: 'run' | 'imported', id: string, datasetId: string, onProgress: (p: FeatureJobProgress) => void): Promise<FeatureTable>;
+  /**
+   * The SAE's feature data as static JSON for a dashboard, zipped in a folder `name`: index.json and
+   * features/<i>.json (a GPU job: progress, cancellable by cancelFeatures).
+   */
+  exportFeatures(kind: 'run' | 'imported', id: string, onProgress: (p: FeatureJobProgress) => void): Promise<{ name: string; zip: Uint8Array }>;
   /** the decoder directions' neighbour graph of an SAE (GPU), for its map */
   saeNeighbours(kind: 'run' | 'imported', id: string): Promise<NeighbourGraph>;
   /** Cancels the statistics job in progress; it rejects with an AbortError and stores nothing. */

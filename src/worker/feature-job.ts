@@ -3,7 +3,7 @@
 // labels, giving the feature table; and a feature's card, which runs the SAE on the context windows of its
 // top and sampled rows so every token around a hit is shaded by the feature's activation.
 import { contextWindow, decoderNeighbourList, encoderDecoderCosine, featureTable, type Example, type FeatureCard } from '../analysis/feature-card.ts';
-import { addLabelMass, featureLabels, newLabelMass } from '../analysis/labels.ts';
+import { addLabelMass, featureLabels, newLabelMass, type LabelMass } from '../analysis/labels.ts';
 import { rangeChunks } from '../data/batches.ts';
 import type { TokenContext } from '../data/context.ts';
 import type { FeatureRecord } from '../data/runs.ts';
@@ -77,24 +77,26 @@ export async function featureCard(device: GPUDevice, store: DatasetStore, sae: S
   const ctx = await store.readContext(rec.table.datasetId);
   const hits = [...s.top.map((t) => ({ ...t })), ...s.samples.map((q) => ({ row: q.row, act: q.act, interval: [q.lo, q.hi] as [number, number] }))];
   const examples = await shadeWindows(device, sae, rows, ctx, feature, hits);
-  const labels: FeatureCard['labels'] = [];
-  const m = rec.labelMass;
-  if (m) {
-    const L = m.names.length;
-    let total = 0;
-    for (let l = 0; l < L; l++) total += m.mass[feature * L + l]!;
-    for (let l = 0; l < L; l++) {
-      const share = total > 0 ? m.mass[feature * L + l]! / total : 0;
-      if (share > 0) labels.push({ name: m.names[l]!, share, lift: share / (m.labelRows[l]! / m.rows) });
-    }
-    labels.sort((a, b) => b.share - a.share);
-  }
+  const labels = labelShares(rec.labelMass, feature);
   return {
     feature, density: s.density, max: s.max, meanFiring: s.meanFiring,
     histogram: { edges: [...s.histogram.edges.slice(0, -1)], counts: [...s.histogram.counts] },
     top: examples.slice(0, s.top.length), samples: examples.slice(s.top.length),
     neighbours: decoderNeighbourList(sae, feature), encDecCos: encoderDecoderCosine(sae, feature), labels,
   };
+}
+
+/** feature i's share of its activation mass on each label and the lift over the label's base rate, largest first */
+function labelShares(m: LabelMass | null, i: number): FeatureCard['labels'] {
+  if (!m) return [];
+  const L = m.names.length;
+  let total = 0;
+  for (let l = 0; l < L; l++) total += m.mass[i * L + l]!;
+  if (total === 0) return [];
+  return m.names
+    .map((name, l) => ({ name, share: m.mass[i * L + l]! / total, lift: m.mass[i * L + l]! / total / (m.labelRows[l]! / m.rows) }))
+    .filter((x) => x.share > 0)
+    .sort((a, b) => b.share - a.share);
 }
 
 /** each hit with its context window, every token shaded by the feature's activation (one GPU forward) */
@@ -133,4 +135,77 @@ async function shadeWindows(
     offset += e - s;
     return ex;
   });
+}
+
+/**
+ * The run's feature data as static JSON a dashboard can load: index.json (the SAE, the dataset and the
+ * table) and features/<i>.json per feature, with fields after OpenAI's sae-viewer and Neuronpedia: density,
+ * activation histogram, top and interval-sampled examples with their tokens and per-token activations,
+ * neighbours by decoder cosine, encoder–decoder cosine and label shares. Every window row runs through the
+ * SAE once (its nonzero activations kept), however many features show it.
+ */
+export async function exportFeatureJson(
+  device: GPUDevice,
+  store: DatasetStore,
+  sae: SaeWeights,
+  rec: FeatureRecord,
+  signal: AbortSignal,
+  onProgress: (p: FeatureJobProgress) => void,
+): Promise<Record<string, Uint8Array>> {
+  const rows = await store.rowSource(rec.table.datasetId);
+  const ctx = await store.readContext(rec.table.datasetId);
+  const F = sae.features;
+  const summaries = Array.from({ length: F }, (_, i) => featureSummary(rec.stats, i));
+  const hitsOf = (i: number) => [...summaries[i]!.top.map((t) => ({ ...t })), ...summaries[i]!.samples.map((q) => ({ row: q.row, act: q.act, interval: [q.lo, q.hi] as [number, number] }))];
+  const needed = new Set<number>();
+  for (let i = 0; i < F; i++) for (const h of hitsOf(i)) { const [s, e] = contextWindow(ctx, rows.rows, h.row); for (let r = s; r < e; r++) needed.add(r); }
+  const order = [...needed].sort((a, b) => a - b);
+  // the nonzero activations of every needed row: row → (features, values)
+  const sparse = new Map<number, { f: Uint32Array; a: Float32Array }>();
+  const runner = new SaeRunner(device, sae, CHUNK);
+  try {
+    for (let k = 0; k < order.length; k += CHUNK) {
+      signal.throwIfAborted();
+      const batch = order.slice(k, k + CHUNK);
+      const x = new Float32Array(batch.length * sae.d);
+      for (const [j, r] of batch.entries()) x.set(await rows.readRows(r, 1), j * sae.d);
+      const { acts } = await runner.forward(x);
+      batch.forEach((r, j) => {
+        const f: number[] = [];
+        const a: number[] = [];
+        for (let i = 0; i < F; i++) if (acts[j * F + i]! > 0) f.push(i), a.push(acts[j * F + i]!);
+        sparse.set(r, { f: Uint32Array.from(f), a: Float32Array.from(a) });
+      });
+      onProgress({ fraction: (k + batch.length) / order.length, stage: `examples: ${(k + batch.length).toLocaleString('en-US')} of ${order.length.toLocaleString('en-US')} rows` });
+    }
+  } finally {
+    runner.destroy();
+  }
+  const actOf = (r: number, i: number) => {
+    const s = sparse.get(r)!;
+    const at = s.f.indexOf(i);
+    return at < 0 ? 0 : s.a[at]!;
+  };
+  const token = (r: number) => (ctx ? ctx.strings[ctx.token[r]!]! : `row ${r}`);
+  const example = (i: number, h: { row: number; act: number; interval?: [number, number] }) => {
+    const [s, e] = contextWindow(ctx, rows.rows, h.row);
+    const span = Array.from({ length: e - s }, (_, k) => s + k);
+    return { row: h.row, act: h.act, ...(h.interval ? { interval: h.interval } : {}), tokens: span.map(token), acts: span.map((r) => actOf(r, i)), hit: h.row - s };
+  };
+  const enc = new TextEncoder();
+  const files: Record<string, Uint8Array> = {
+    'index.json': enc.encode(JSON.stringify({ sae: rec.table.saeLabel, dataset: rec.table.datasetName, rows: rec.table.rows, features: rec.table.features }, null, 1)),
+  };
+  for (let i = 0; i < F; i++) {
+    const s = summaries[i]!;
+    const json = {
+      index: i, density: s.density, max_act: s.max, mean_act: s.mean, mean_act_firing: s.meanFiring,
+      act_histogram: { bin_edges: [...s.histogram.edges], counts: [...s.histogram.counts] },
+      top_examples: s.top.map((h) => example(i, h)),
+      quantile_examples: hitsOf(i).slice(s.top.length).map((h) => example(i, h)),
+      neighbours: decoderNeighbourList(sae, i), enc_dec_cos: encoderDecoderCosine(sae, i), labels: labelShares(rec.labelMass, i),
+    };
+    files[`features/${i}.json`] = enc.encode(JSON.stringify(json));
+  }
+  return files;
 }

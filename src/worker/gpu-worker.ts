@@ -25,7 +25,7 @@ import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { Trainer, type StepMetrics, type TrainerSnapshot } from '../engine/trainer.ts';
 import { GpuQueue } from './gpu-queue.ts';
-import { computeFeatures, featureCard, type FeatureJobProgress } from './feature-job.ts';
+import { computeFeatures, exportFeatureJson, featureCard, type FeatureJobProgress } from './feature-job.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import { HARVEST_LAYERS, LAYER_NODES, type HarvestLayer } from '../data/harvest/model.ts';
 import type { GpuApi, TrainOutcome, TrainProgress, TrainRequest } from './api.ts';
@@ -442,6 +442,24 @@ const api: GpuApi = {
     return jobs.run(async () => {
       const { idx, sim } = await decoderNeighbours((await getDevice()).device, sae.W_dec, sae.features, sae.d, K);
       return { idx, sim, F: sae.features, K };
+    });
+  },
+
+  exportFeatures(kind: 'run' | 'imported', id: string, onProgress: (p: FeatureJobProgress) => void) {
+    featureJob?.abort();
+    const abort = new AbortController();
+    featureJob = abort;
+    return jobs.run(async () => {
+      const rec = await (await getRuns()).getFeatures(`${kind}:${id}`);
+      if (!rec) throw new Error('compute the feature statistics first');
+      const { sae } = await resolveSae(kind, id);
+      const store = await (datasets ??= openStore());
+      const files = await exportFeatureJson((await getDevice()).device, store, sae, rec, abort.signal, (p) => void Promise.resolve(onProgress(p)).catch(() => {}));
+      const name = `features-${rec.table.saeLabel.replace(/[^\w.=-]+/g, '_')}`.slice(0, 120);
+      const zip = zipSync(Object.fromEntries(Object.entries(files).map(([f, bytes]) => [`${name}/${f}`, bytes])));
+      return transfer({ name, zip }, [zip.buffer as ArrayBuffer]);
+    }).finally(() => {
+      if (featureJob === abort) featureJob = undefined;
     });
   },
 

@@ -2,7 +2,9 @@
 // the model in the explore worker. Type a sentence: every token shows its active features; pick one on a
 // token, ablate it and steer it, and the sentence embedding moves off the clean one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { unzipSync } from 'fflate';
 import { SCREENSHOTS, openLab, screenshot, startLab, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
@@ -103,6 +105,19 @@ describe('exploring features on the real model', () => {
     expect(await card.locator('.example').count()).toBeGreaterThan(3);
     await expect(card.textContent()).resolves.toMatch(/encoder–decoder cosine -?[\d.]+/);
     await card.screenshot({ path: join(SCREENSHOTS, 'feature-card.png') });
+    // the feature data as static JSON: one file per feature, with its examples' tokens and activations
+    const [file] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=features-export]').click()]);
+    const files = unzipSync(new Uint8Array(readFileSync(await file.path())));
+    const names = Object.keys(files);
+    expect(names.filter((n) => /\/features\/\d+\.json$/.test(n))).toHaveLength(128);
+    const index = JSON.parse(new TextDecoder().decode(files[names.find((n) => n.endsWith('/index.json'))!]));
+    expect(index.features).toHaveLength(128);
+    const one = JSON.parse(new TextDecoder().decode(files[names.find((n) => n.endsWith(`/features/${alive}.json`))!]));
+    expect(one.top_examples.length).toBeGreaterThan(0);
+    const ex = one.top_examples[0];
+    expect(ex.tokens.length).toBe(ex.acts.length);
+    expect(ex.acts[ex.hit]).toBeCloseTo(ex.act, 4); // the hit's own activation, recomputed in its window
+    expect(one).toHaveProperty('act_histogram.counts');
     await table.screenshot({ path: join(SCREENSHOTS, 'feature-table.png') });
     await page.close();
   }, 400_000);
