@@ -3,10 +3,10 @@
 // The sentences come from the END of the Brown corpus (cr09 backwards), which a harvest from the start of
 // the corpus reaches only after about a million tokens: text the SAE has not been trained on.
 import { downstreamFidelity } from '../analysis/splice.ts';
-import { EMBEDDING_NODE, HARVEST_LAYERS, LAYER_NODES, MAX_SENTENCE_TOKENS, type HarvestLayer, type UseLite } from '../data/harvest/model.ts';
+import { EMBEDDING_NODE, HARVEST_LAYERS, LAYER_NODES, type HarvestLayer } from '../data/harvest/model.ts';
 import { readBrownDocuments } from '../data/harvest/node-brown.ts';
 import { loadNodeUseLite } from '../data/harvest/node-model.ts';
-import { modelText } from '../data/harvest/pipeline.ts';
+import { lastSentences } from '../data/harvest/pipeline.ts';
 import { SaeRunner } from '../engine/evaluate.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { CliError, intOption, required, type Command } from './args.ts';
@@ -28,7 +28,9 @@ export const fidelityCommand: Command = {
     const { sae } = loadSaeFolder(required(v, 'sae', 'fidelity'));
     if (sae.d !== LAYER_NODES[layer].d) throw new CliError(`the SAE reads rows of width ${sae.d}; ${layer} has width ${LAYER_NODES[layer].d}`);
     const use = await loadNodeUseLite();
-    const sentences = await lastSentences(use, n);
+    const docs = [];
+    for await (const doc of readBrownDocuments()) docs.push(doc);
+    const sentences = await lastSentences(docs.reverse(), use.tokenizer, n);
     const gpu = await requestNodeDevice();
     const runner = new SaeRunner(gpu.device, sae, 256);
     try {
@@ -45,18 +47,3 @@ export const fidelityCommand: Command = {
     return 0;
   },
 };
-
-/** the last n sentences of the corpus (taken from cr09 backwards), as token ids, none longer than the model keeps */
-async function lastSentences(use: UseLite, n: number): Promise<number[][]> {
-  const docs = [];
-  for await (const doc of readBrownDocuments()) docs.push(doc);
-  const out: number[][] = [];
-  for (const doc of docs.reverse()) {
-    for (const words of [...doc.sentences].reverse()) {
-      const ids = use.tokenizer.encodeWords(words.map((w) => modelText(w.word))).map((p) => p.id);
-      if (ids.length > 0 && ids.length <= MAX_SENTENCE_TOKENS) out.push(ids);
-      if (out.length === n) return out.reverse();
-    }
-  }
-  return out.reverse();
-}

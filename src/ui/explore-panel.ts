@@ -37,6 +37,15 @@ export class SaeExplorePanel extends SessionView {
       </select></label>
       ${ex
         ? html`<p class="status" data-testid="explore-status" data-busy=${ex.busy}>${ex.label} at ${ex.layer}${ex.busy ? ' · working…' : ''}</p>
+            <p>
+              <button ?disabled=${ex.busy} @click=${() => void s.measureFidelity()} data-testid="fidelity">Downstream fidelity</button>
+              ${ex.fidelity
+                ? html`<span data-testid="fidelity-result" data-recovered=${ex.fidelity.recovered}>
+                    <b>${(100 * ex.fidelity.recovered).toFixed(1)}%</b> recovered with x̂ spliced in, over the last ${ex.fidelity.sentences} Brown
+                    sentences (${ex.fidelity.tokens.toLocaleString('en-US')} tokens): 1 − cos to the clean output ${ex.fidelity.dSae.toFixed(3)},
+                    mean-ablated ${ex.fidelity.dAblated.toFixed(3)}</span>`
+                : html`<small>splices x̂ alone in place of the layer's activation and compares the output with the clean and the mean-ablated one</small>`}
+            </p>
             <form @submit=${this._onRead}>
               <input name="text" size="70" placeholder="Type a sentence" data-testid="explore-text" />
               <button type="submit" ?disabled=${ex.busy} data-testid="explore-read">Read</button>

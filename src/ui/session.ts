@@ -5,7 +5,7 @@ import { defaultConfig } from '../engine/config.ts';
 import type { HarvestLayer } from '../data/harvest/model.ts';
 import type {
   DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, StreamStats, ToyOptions,
-  Attribution, BornFeature, ExploreApi, FeatureCard, FeatureJobProgress, FeatureTable, InterventionEffect, NormHistogram, TokenReading, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
+  Attribution, BornFeature, ExploreApi, Fidelity, FeatureCard, FeatureJobProgress, FeatureTable, InterventionEffect, NormHistogram, TokenReading, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
 } from '../worker/api.ts';
 
 export interface ImportState {
@@ -54,6 +54,7 @@ export interface ExploreState {
   feature?: number;
   effect?: { what: string; feature: number; result: InterventionEffect };
   attribution?: Attribution;
+  fidelity?: Fidelity;
 }
 
 /** The feature explorer: one SAE's feature table over a dataset, its sort and search, and an open card. */
@@ -518,6 +519,13 @@ export class SaeSession extends EventTarget {
       const result = await this.explorer!.intervene(ex.text!, [{ feature: f, value }]);
       const what = mode === 'ablate' ? `ablated #${f} (set to 0)` : `steered #${f} to ${multiple}× its max here (${value.toPrecision(3)})`;
       ex.effect = { what, feature: f, result };
+    });
+  }
+
+  /** Downstream fidelity of the SAE being explored (RECIPE §3), on sentences from the end of the corpus. */
+  measureFidelity(sentences = 64): Promise<void> {
+    return this.explore(async () => {
+      this.exploring!.fidelity = await this.explorer!.fidelity(sentences);
     });
   }
 

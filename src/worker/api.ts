@@ -4,7 +4,7 @@ import type { DensityHistogram } from '../analysis/density.ts';
 import type { NormHistogram } from '../analysis/decoder-norms.ts';
 import type { BornFeature } from '../analysis/born.ts';
 import type { Attribution, InterventionEffect, TokenReading } from '../analysis/explore.ts';
-import type { FeatureEdit } from '../analysis/splice.ts';
+import type { FeatureEdit, Fidelity } from '../analysis/splice.ts';
 import type { FeatureCard, FeatureTable } from '../analysis/feature-card.ts';
 import type { FeatureJobProgress } from './feature-job.ts';
 import type { SaeWeights } from '../engine/sae.ts';
@@ -17,7 +17,7 @@ import type { TrainConfig } from '../engine/config.ts';
 import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
 
-export type { Attribution, BornFeature, FeatureCard, FeatureJobProgress, FeatureTable, FeatureEdit, InterventionEffect, SaeWeights, TokenReading, DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };
+export type { Attribution, Fidelity, BornFeature, FeatureCard, FeatureJobProgress, FeatureTable, FeatureEdit, InterventionEffect, SaeWeights, TokenReading, DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };
 
 export interface SaeSummary {
   id: string;
@@ -193,6 +193,8 @@ export interface ExploreApi {
   setSae(sae: SaeWeights, layer: HarvestLayer): Promise<void>;
   read(text: string): Promise<TokenReading>;
   intervene(text: string, edits: FeatureEdit[]): Promise<InterventionEffect>;
+  /** RECIPE §3 downstream fidelity of the SAE on the last `sentences` sentences of the Brown corpus */
+  fidelity(sentences: number): Promise<Fidelity>;
   /** each token's shown features' contributions to the output along the clean output or toward `target`, by exact differences */
   attribute(text: string, reading: TokenReading, target?: string): Promise<Attribution>;
 }

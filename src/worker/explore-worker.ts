@@ -4,6 +4,9 @@
 import { expose } from 'comlink';
 import { attribute, intervene, readTokens, type TokenReading } from '../analysis/explore.ts';
 import { BrowserHarvester } from '../data/harvest/browser-harvest.ts';
+import { EMBEDDING_NODE, LAYER_NODES } from '../data/harvest/model.ts';
+import { downstreamFidelity } from '../analysis/splice.ts';
+import { decodeCpu, encodeCpu } from '../analysis/sae-cpu.ts';
 import type { HarvestLayer } from '../data/harvest/model.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import type { ExploreApi } from './api.ts';
@@ -30,6 +33,12 @@ const api: ExploreApi = {
   async attribute(text, reading: TokenReading, target) {
     const { sae, layer } = loaded();
     return attribute(await model(), sae, layer, text, reading, target);
+  },
+  async fidelity(sentences) {
+    const { sae, layer } = loaded();
+    const use = await model();
+    const eval_ = await harvester.lastSentences(sentences);
+    return downstreamFidelity(use, eval_, LAYER_NODES[layer].node, EMBEDDING_NODE, async (x) => decodeCpu(sae, encodeCpu(sae, x)));
   },
   async intervene(text, edits) {
     const { sae, layer } = loaded();

@@ -27,6 +27,11 @@ describe('exploring features on the real model', () => {
 
     await page.locator('[data-testid=explore-sae]').selectOption({ value: `run:${runId}` });
     await page.locator('[data-testid=explore-status][data-busy=false]').waitFor({ timeout: 60_000 });
+    // downstream fidelity of the whole SAE, spliced into the model on sentences from the corpus's end
+    await page.locator('[data-testid=fidelity]').click();
+    const recovered = Number(await page.locator('[data-testid=fidelity-result]').getAttribute('data-recovered', { timeout: 120_000 }));
+    expect(recovered).toBeGreaterThan(0);
+    expect(recovered).toBeLessThan(1);
     await page.locator('[data-testid=explore-text]').fill('The jury praised the city of Atlanta for the election .');
     await page.locator('[data-testid=explore-read]').click();
     const tokens = page.locator('[data-testid=explore-tokens] .token');

@@ -87,6 +87,22 @@ export function tokenizeSentence(
   };
 }
 
+/**
+ * The last n sentences of documents given from the END of the corpus backwards, as token ids in corpus
+ * order, each within the model's 128 tokens: text a harvest from the corpus's start has not read.
+ */
+export async function lastSentences(docsFromEnd: AsyncIterable<BrownDocument> | Iterable<BrownDocument>, tokenizer: SentencePieceTokenizer, n: number): Promise<number[][]> {
+  const out: number[][] = [];
+  for await (const doc of docsFromEnd) {
+    for (const words of [...doc.sentences].reverse()) {
+      const ids = tokenizer.encodeWords(words.map((w) => modelText(w.word))).map((p) => p.id);
+      if (ids.length > 0 && ids.length <= MAX_SENTENCE_TOKENS) out.push(ids);
+      if (out.length === n) return out.reverse();
+    }
+  }
+  return out.reverse();
+}
+
 /** The text the model reads for a Brown word: Brown's `` and '' quote marks become ". */
 export function modelText(word: string): string {
   return word === '``' || word === "''" ? '"' : word;
