@@ -225,7 +225,7 @@ export function splitFamilies<L = string>(links: DecoderLinks, threshold = DEFAU
   }
   const counts: SplitCounts = { small: nS, large: nL, splits: 0, single: 0, childless: 0, linked: nL - newFeatures.length, new: newFeatures.length };
   for (const f of families) {
-    f.children.sort((a, b) => b.cosine - a.cosine || b.feature - a.feature);
+    f.children.sort((a, b) => b.cosine - a.cosine || a.feature - b.feature);
     if (f.children.length >= 2) counts.splits++;
     else if (f.children.length === 1) counts.single++;
     else counts.childless++;

@@ -3,6 +3,7 @@ import { CliError, helpText, parseCommand, type Command } from './args.ts';
 import { evalCommand } from './eval.ts';
 import { featuresCommand } from './features.ts';
 import { fidelityCommand } from './fidelity.ts';
+import { splitCommand } from './splitting.ts';
 import { harvestCommand } from './harvest.ts';
 import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
@@ -10,7 +11,7 @@ import { DataError } from '../data/errors.ts';
 import { DoesNotFitError } from '../engine/memory.ts';
 import { NoAdapterError } from '../engine/node-device.ts';
 
-const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, evalCommand, featuresCommand, fidelityCommand];
+const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, evalCommand, featuresCommand, fidelityCommand, splitCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(8)}${c.summary}`);
