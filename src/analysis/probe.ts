@@ -75,7 +75,7 @@ export function standardiser(m: Moments): Standardiser {
 }
 
 export interface ProbeOptions {
-  /** passes over the training rows (default 10) */
+  /** passes over the training rows (default 20) */
   epochs?: number;
   /** rows per Adam step (default 256) */
   batch?: number;
@@ -89,7 +89,7 @@ export interface ProbeOptions {
   threshold?: 'best-f1' | number;
 }
 
-export const PROBE_DEFAULTS = { epochs: 10, batch: 256, lr: 0.01, l2: 1e-3, seed: 0, threshold: 'best-f1' } as const;
+export const PROBE_DEFAULTS = { epochs: 20, batch: 256, lr: 0.01, l2: 1e-3, seed: 0, threshold: 'best-f1' } as const;
 
 export interface Probe {
   /** the label id it detects (one vs rest) */
@@ -104,7 +104,7 @@ export interface Probe {
   /** training rows, and those carrying the label */
   rows: number;
   positives: number;
-  /** mean cross-entropy (without the L2 term) over the last epoch's batches */
+  /** mean cross-entropy (without the L2 term) over the last epoch, each row scored just before its batch's step */
   loss: number;
 }
 
@@ -131,10 +131,11 @@ export function trainProbes(x: Float32Array, d: number, labels: ArrayLike<number
     std = standardiser(m);
   }
   const C = classes.length;
-  const W = classes.map(() => new Float64Array(d + 1)); // [w…, b]
-  const M = classes.map(() => new Float64Array(d + 1));
-  const V = classes.map(() => new Float64Array(d + 1));
-  const G = classes.map(() => new Float64Array(d + 1));
+  const D = d + 1; // per probe: [w…, b]
+  const W = new Float64Array(C * D);
+  const M = new Float64Array(C * D);
+  const V = new Float64Array(C * D);
+  const G = new Float64Array(C * D);
   const loss = new Float64Array(C);
   const B = Math.min(o.batch, n);
   const xs = new Float64Array(B * d);
@@ -148,38 +149,38 @@ export function trainProbes(x: Float32Array, d: number, labels: ArrayLike<number
     for (let at = 0; at < n; at += B) {
       const k = Math.min(B, n - at);
       standardise(x, d, order, at, k, std, xs);
+      G.fill(0);
+      // row by row, every probe in turn: the probes share each standardised row (one pass over the batch)
+      for (let i = 0; i < k; i++) {
+        const row = i * d;
+        const label = labels[order[at + i]!];
+        for (let c = 0; c < C; c++) {
+          const wo = c * D;
+          let z = W[wo + d]!;
+          for (let j = 0; j < d; j++) z += W[wo + j]! * xs[row + j]!;
+          const y = label === classes[c] ? 1 : 0;
+          loss[c]! += Math.max(z, 0) - y * z + Math.log1p(Math.exp(-Math.abs(z)));
+          const e = (sigmoid(z) - y) / k;
+          for (let j = 0; j < d; j++) G[wo + j]! += e * xs[row + j]!;
+          G[wo + d]! += e;
+        }
+      }
       t++;
       const c1 = 1 - beta1 ** t;
       const c2 = 1 - beta2 ** t;
       for (let c = 0; c < C; c++) {
-        const w = W[c]!;
-        const g = G[c]!;
-        g.fill(0);
-        const target = classes[c]!;
-        for (let i = 0; i < k; i++) {
-          const row = i * d;
-          let z = w[d]!;
-          for (let j = 0; j < d; j++) z += w[j]! * xs[row + j]!;
-          const y = labels[order[at + i]!] === target ? 1 : 0;
-          loss[c]! += Math.max(z, 0) - y * z + Math.log1p(Math.exp(-Math.abs(z)));
-          const e = (sigmoid(z) - y) / k;
-          for (let j = 0; j < d; j++) g[j]! += e * xs[row + j]!;
-          g[d]! += e;
-        }
-        for (let j = 0; j < d; j++) g[j]! += o.l2 * w[j]!;
-        const m = M[c]!;
-        const v = V[c]!;
-        for (let j = 0; j <= d; j++) {
-          m[j] = beta1 * m[j]! + (1 - beta1) * g[j]!;
-          v[j] = beta2 * v[j]! + (1 - beta2) * g[j]! * g[j]!;
-          w[j]! -= (o.lr * (m[j]! / c1)) / (Math.sqrt(v[j]! / c2) + eps);
-        }
+        const wo = c * D;
+        for (let j = 0; j < d; j++) G[wo + j]! += o.l2 * W[wo + j]!;
+      }
+      for (let j = 0; j < C * D; j++) {
+        M[j] = beta1 * M[j]! + (1 - beta1) * G[j]!;
+        V[j] = beta2 * V[j]! + (1 - beta2) * G[j]! * G[j]!;
+        W[j]! -= (o.lr * (M[j]! / c1)) / (Math.sqrt(V[j]! / c2) + eps);
       }
     }
   }
   return classes.map((label, c) => {
-    const w = W[c]!;
-    const probe: Probe = { label, d, w: w.slice(0, d), b: w[d]!, standardiser: std, threshold: 0, rows: n, positives: 0, loss: loss[c]! / n };
+    const probe: Probe = { label, d, w: W.slice(c * D, c * D + d), b: W[c * D + d]!, standardiser: std, threshold: 0, rows: n, positives: 0, loss: loss[c]! / n };
     const pos = Uint8Array.from({ length: n }, (_, i) => (labels[i] === label ? 1 : 0));
     probe.positives = pos.reduce((s, p) => s + p, 0);
     probe.threshold = typeof o.threshold === 'number' ? Math.log(o.threshold / (1 - o.threshold)) : bestF1Threshold(probeLogits(probe, x), pos);
@@ -219,9 +220,8 @@ export function probeLogits(p: Probe, rows: Float32Array): Float64Array {
 
 /**
  * The threshold on `scores` maximising F1 for `positive` (predict positive when score ≥ threshold): the
- * midpoint between the lowest score kept and the next one below it, so that held-out scores falling
- * between the two go the way of neither side in particular. Ties break toward fewer positives. No positive
- * rows: +Infinity (predicts nothing).
+ * midpoint between the lowest score kept and the highest dropped, the cut furthest from both on unseen rows.
+ * Ties break toward fewer positives. No positive rows: +Infinity (predicts nothing); all kept: −Infinity.
  */
 export function bestF1Threshold(scores: ArrayLike<number>, positive: ArrayLike<number | boolean>): number {
   const n = scores.length;
