@@ -6,6 +6,7 @@ import type { FeatureStats } from '../engine/feature-stats.ts';
 import { featureSummary } from '../engine/feature-stats.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import type { FeatureLabel } from './labels.ts';
+import type { ClassifierScores } from './probe.ts';
 
 /** one row of the feature table */
 export interface FeatureRow {
@@ -57,6 +58,8 @@ export interface FeatureCard {
   encDecCos: number;
   /** share of the activation mass per label, and the lift over its base rate */
   labels: { name: string; share: number; lift: number }[];
+  /** the feature as a classifier of its dominant label (fires → label) beside a linear probe for that label, on the held-out rows */
+  probe: { label: string; probe: ClassifierScores; feature: ClassifierScores } | null;
 }
 
 export function featureTable(stats: FeatureStats, ctx: TokenContext | undefined, labels: FeatureLabel[] | null, meta: Omit<FeatureTable, 'features' | 'rows' | 'labelColumn'> & { labelColumn: string | null }): FeatureTable {

@@ -9,6 +9,7 @@ import type { StepMetrics, TrainerSnapshot } from '../engine/trainer.ts';
 import type { FeatureStats } from '../engine/feature-stats.ts';
 import type { FeatureTable } from '../analysis/feature-card.ts';
 import type { LabelMass } from '../analysis/labels.ts';
+import type { ClassifierScores, FireCounts } from '../analysis/probe.ts';
 
 export interface RunRecord {
   id: string;
@@ -48,6 +49,8 @@ export interface FeatureRecord {
   stats: FeatureStats;
   /** per feature and label, when the dataset has labels */
   labelMass: LabelMass | null;
+  /** per label, a linear probe's held-out scores; per feature and label, the rows it fires on */
+  probes: { scores: ClassifierScores[]; fires: FireCounts } | null;
   created: number;
 }
 

@@ -12,6 +12,9 @@ import './map-view.ts';
 const shown = (piece: string) => piece.replace(/▁/g, ' ');
 const SHOWN_ROWS = 60;
 
+const scores = (c: { precision: number; recall: number; f1: number }) =>
+  html`precision <b>${c.precision.toFixed(3)}</b>, recall <b>${c.recall.toFixed(3)}</b>, F1 ${c.f1.toFixed(3)}`;
+
 /** a token's background: the feature's activation over its max, as an orange of that strength */
 const shade = (act: number, max: number) => `background: rgba(244, 162, 97, ${max > 0 ? Math.min(1, Math.max(0, act / max)).toFixed(3) : 0})`;
 
@@ -93,6 +96,10 @@ export class SaeFeaturesPanel extends SessionView {
                     encoder–decoder cosine ${card.encDecCos.toFixed(3)}</p>
                   ${card.labels.length
                     ? html`<p class="labels">${card.labels.slice(0, 5).map((l) => html`<span class="label">${l.name} ${(100 * l.share).toFixed(1)}% <small>(lift ${l.lift.toFixed(1)})</small></span>`)}</p>`
+                    : ''}
+                  ${card.probe
+                    ? html`<p class="probe" data-testid="feature-probe">as a ${card.probe.label} detector on the held-out rows — this feature (fires → ${card.probe.label}):
+                        ${scores(card.probe.feature)}; a linear probe on the raw activations: ${scores(card.probe.probe)}</p>`
                     : ''}
                   <p class="neighbours">nearest by decoder cosine:
                     ${card.neighbours.map((n) => html`<button class="link" @click=${() => void s.openCard(n.feature)}>#${n.feature} <small>${n.cos.toFixed(2)}</small></button>`)}</p>

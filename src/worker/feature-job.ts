@@ -4,6 +4,8 @@
 // top and sampled rows so every token around a hit is shaded by the feature's activation.
 import { contextWindow, decoderNeighbourList, encoderDecoderCosine, featureTable, type Example, type FeatureCard } from '../analysis/feature-card.ts';
 import { addLabelMass, featureLabels, newLabelMass, type LabelMass } from '../analysis/labels.ts';
+import { addFireCounts, addProbeConfusion, classifierScores, complementRanges, featureConfusion, newFireCounts, sampleRanges, trainProbes, type ClassifierScores } from '../analysis/probe.ts';
+import type { RowSource } from '../data/sources.ts';
 import { rangeChunks } from '../data/batches.ts';
 import type { TokenContext } from '../data/context.ts';
 import type { FeatureRecord } from '../data/runs.ts';
@@ -45,9 +47,11 @@ export async function computeFeatures(
   });
   let labelMass = null;
   let labels = null;
+  let probes: FeatureRecord['probes'] = null;
   if (labelColumn && ctx) {
     const column = ctx.labels[labelColumn]!;
     labelMass = newLabelMass(column.names, sae.features);
+    const fires = newFireCounts(sae.features, column.names.length);
     const runner = new SaeRunner(device, sae, CHUNK);
     try {
       let done = 0;
@@ -57,6 +61,7 @@ export async function computeFeatures(
           const n = Math.min(CHUNK, e - r);
           const { acts } = await runner.forward(await rows.readRows(r, n));
           addLabelMass(labelMass, acts, column.values.subarray(r, r + n), ctx.token.subarray(r, r + n));
+          addFireCounts(fires, acts, column.values.subarray(r, r + n));
           done += n;
           onProgress({ fraction: (2 * total + done) / (3 * total), stage: `labels: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows` });
         }
@@ -65,9 +70,11 @@ export async function computeFeatures(
       runner.destroy();
     }
     labels = featureLabels(labelMass);
+    onProgress({ fraction: 1, stage: 'linear probes for each label' });
+    probes = { fires, scores: await probeScores(rows, ctx.labels[labelColumn]!.values, ranges, column.names.length, signal) };
   }
   const table = featureTable(stats, ctx, labels, { saeLabel: meta.saeLabel, datasetId: manifest.id, datasetName: manifest.name, labelColumn });
-  return { key: meta.key, step: meta.step, table, stats, labelMass, created: Date.now() };
+  return { key: meta.key, step: meta.step, table, stats, labelMass, probes, created: Date.now() };
 }
 
 export async function featureCard(device: GPUDevice, store: DatasetStore, sae: SaeWeights, rec: FeatureRecord, feature: number): Promise<FeatureCard> {
@@ -78,12 +85,50 @@ export async function featureCard(device: GPUDevice, store: DatasetStore, sae: S
   const hits = [...s.top.map((t) => ({ ...t })), ...s.samples.map((q) => ({ row: q.row, act: q.act, interval: [q.lo, q.hi] as [number, number] }))];
   const examples = await shadeWindows(device, sae, rows, ctx, feature, hits);
   const labels = labelShares(rec.labelMass, feature);
+  const top = labels[0];
+  const l = top && rec.labelMass ? rec.labelMass.names.indexOf(top.name) : -1;
+  const probe = l >= 0 && rec.probes ? { label: top!.name, probe: rec.probes.scores[l]!, feature: classifierScores(featureConfusion(rec.probes.fires, feature, l)) } : null;
   return {
     feature, density: s.density, max: s.max, meanFiring: s.meanFiring,
     histogram: { edges: [...s.histogram.edges.slice(0, -1)], counts: [...s.histogram.counts] },
     top: examples.slice(0, s.top.length), samples: examples.slice(s.top.length),
-    neighbours: decoderNeighbourList(sae, feature), encDecCos: encoderDecoderCosine(sae, feature), labels,
+    neighbours: decoderNeighbourList(sae, feature), encDecCos: encoderDecoderCosine(sae, feature), labels, probe,
   };
+}
+
+/** training rows the label probes are fit on, at most (a seeded sample of 256-row pieces beyond that) */
+const PROBE_ROWS = 20_000;
+
+/**
+ * One-vs-rest logistic probes for every label on the raw activations of the training rows (outside the
+ * held-out ranges), scored on the held-out rows: the yardstick a feature's precision and recall for its
+ * label are read against (Scaling Monosemanticity compares features with probes the same way).
+ */
+async function probeScores(rows: RowSource, labels: Int32Array, heldOut: [number, number][], classes: number, signal: AbortSignal): Promise<ClassifierScores[]> {
+  const train = sampleRanges(complementRanges(heldOut, rows.rows), PROBE_ROWS, 0);
+  const n = train.reduce((k, [s, e]) => k + e - s, 0);
+  const x = new Float32Array(n * rows.d);
+  const y = new Int32Array(n);
+  let at = 0;
+  for (const [s, e] of train) {
+    x.set(await rows.readRows(s, e - s), at * rows.d);
+    y.set(labels.subarray(s, e), at);
+    at += e - s;
+  }
+  signal.throwIfAborted();
+  const probes = trainProbes(x, rows.d, y, [...Array(classes).keys()]);
+  const confusion = probes.map(() => ({ tp: 0, fp: 0, fn: 0, tn: 0 }));
+  for await (const [s, chunk] of rangeChunksAt(rows, heldOut, CHUNK)) {
+    signal.throwIfAborted();
+    const l = labels.subarray(s, s + chunk.length / rows.d);
+    probes.forEach((p, k) => addProbeConfusion(confusion[k]!, p, chunk, l));
+  }
+  return confusion.map(classifierScores);
+}
+
+/** rangeChunks, with each chunk's first row */
+async function* rangeChunksAt(rows: RowSource, ranges: [number, number][], chunkRows: number): AsyncGenerator<[number, Float32Array]> {
+  for (const [s, e] of ranges) for (let r = s; r < e; r += chunkRows) yield [r, await rows.readRows(r, Math.min(chunkRows, e - r))];
 }
 
 /** feature i's share of its activation mass on each label and the lift over the label's base rate, largest first */

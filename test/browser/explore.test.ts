@@ -109,6 +109,8 @@ describe('exploring features on the real model', () => {
     await card.waitFor({ timeout: 60_000 });
     expect(await card.locator('.example').count()).toBeGreaterThan(3);
     await expect(card.textContent()).resolves.toMatch(/encoder–decoder cosine -?[\d.]+/);
+    // beside a linear probe for its dominant label, on the same held-out rows
+    await expect(card.locator('[data-testid=feature-probe]').textContent()).resolves.toMatch(/detector .*precision [\d.]+, recall [\d.]+.*linear probe .*precision [\d.]+, recall [\d.]+/s);
     await card.screenshot({ path: join(SCREENSHOTS, 'feature-card.png') });
     // the feature data as static JSON: one file per feature, with its examples' tokens and activations
     const [file] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=features-export]').click()]);
