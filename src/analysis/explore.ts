@@ -21,6 +21,8 @@ export interface TokenReading {
 export interface InterventionEffect {
   /** cosine between the edited and the clean sentence embedding */
   cosine: number;
+  /** the reference sentences nearest to the clean and to the edited output (given a reference set) */
+  nearest?: { clean: { text: string; cos: number }[]; edited: { text: string; cos: number }[] };
   /** per token, ‖Δ next-layer row‖ / ‖clean row‖ (empty when the SAE sits on the last layer) */
   nextLayerChange: number[];
   nextLayer: HarvestLayer | null;
@@ -54,7 +56,35 @@ export async function readTokens(use: UseLite, sae: SaeWeights, layer: HarvestLa
   return { pieces, features, maxAct };
 }
 
-export async function intervene(use: UseLite, sae: SaeWeights, layer: HarvestLayer, text: string, edits: FeatureEdit[]): Promise<InterventionEffect> {
+/** sentences whose embeddings outputs are compared with: (n × 512) and their text */
+export interface ReferenceSet {
+  text: string[];
+  embeddings: Float32Array;
+}
+
+/** the reference set's embeddings, 32 sentences per model call */
+export async function referenceSet(use: UseLite, sentences: { ids: number[][]; text: string[] }): Promise<ReferenceSet> {
+  const parts: Float32Array[] = [];
+  for (let i = 0; i < sentences.ids.length; i += 32) parts.push(await embedSentences(use, sentences.ids.slice(i, i + 32)));
+  const embeddings = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    embeddings.set(p, at);
+    at += p.length;
+  }
+  return { text: sentences.text, embeddings };
+}
+
+/** the k reference sentences nearest to embedding e by cosine */
+function nearestSentences(ref: ReferenceSet, e: Float32Array, k = 3): { text: string; cos: number }[] {
+  const dim = e.length;
+  return ref.text
+    .map((text, i) => ({ text, cos: cosine(e, ref.embeddings.subarray(i * dim, (i + 1) * dim)) }))
+    .sort((a, b) => b.cos - a.cos)
+    .slice(0, k);
+}
+
+export async function intervene(use: UseLite, sae: SaeWeights, layer: HarvestLayer, text: string, edits: FeatureEdit[], reference?: ReferenceSet): Promise<InterventionEffect> {
   const ids = sentenceIds(use, text);
   const node = LAYER_NODES[layer].node;
   const [x] = await runNodes(use, [ids], [node]);
@@ -77,7 +107,8 @@ export async function intervene(use: UseLite, sae: SaeWeights, layer: HarvestLay
       nextLayerChange.push(Math.sqrt(num / (den || 1)));
     }
   }
-  return { cosine: similarity, nextLayerChange, nextLayer: next };
+  const nearest = reference ? { clean: nearestSentences(reference, clean[0]!.data), edited: nearestSentences(reference, edited[0]!.data) } : undefined;
+  return { cosine: similarity, nextLayerChange, nextLayer: next, ...(nearest ? { nearest } : {}) };
 }
 
 export interface Attribution {

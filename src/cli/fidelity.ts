@@ -6,7 +6,7 @@ import { downstreamFidelity } from '../analysis/splice.ts';
 import { EMBEDDING_NODE, HARVEST_LAYERS, LAYER_NODES, type HarvestLayer } from '../data/harvest/model.ts';
 import { readBrownDocuments } from '../data/harvest/node-brown.ts';
 import { loadNodeUseLite } from '../data/harvest/node-model.ts';
-import { lastSentences } from '../data/harvest/pipeline.ts';
+import { corpusSentences } from '../data/harvest/pipeline.ts';
 import { SaeRunner } from '../engine/evaluate.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { CliError, intOption, required, type Command } from './args.ts';
@@ -30,7 +30,7 @@ export const fidelityCommand: Command = {
     const use = await loadNodeUseLite();
     const docs = [];
     for await (const doc of readBrownDocuments()) docs.push(doc);
-    const sentences = await lastSentences(docs.reverse(), use.tokenizer, n);
+    const sentences = (await corpusSentences(docs.reverse(), use.tokenizer, n, true)).ids;
     const gpu = await requestNodeDevice();
     const runner = new SaeRunner(gpu.device, sae, 256);
     try {

@@ -89,7 +89,13 @@ export class SaeExplorePanel extends SessionView {
                   ${effect.what}: sentence embedding cosine to the clean output <b>${effect.result.cosine.toFixed(5)}</b>${effect.result.nextLayer
                     ? html`; bars under the tokens: how far each token's ${effect.result.nextLayer} activation moved`
                     : ''}
-                </p>`
+                </p>
+                ${effect.result.nearest
+                  ? html`<div class="nearest" data-testid="explore-nearest">
+                      <div><b>nearest harvested sentences, clean</b>${effect.result.nearest.clean.map((n) => html`<div><small>${n.cos.toFixed(3)}</small> ${n.text}</div>`)}</div>
+                      <div><b>… after the edit</b>${effect.result.nearest.edited.map((n) => html`<div><small>${n.cos.toFixed(3)}</small> ${n.text}</div>`)}</div>
+                    </div>`
+                  : ''}`
               : ''}`
         : ''}
     `;
@@ -105,6 +111,8 @@ export class SaeExplorePanel extends SessionView {
     .chip { display: block; font-size: 0.75rem; margin: 0.1rem 0; padding: 0 0.25rem; border: 1px solid #c3cfe0; background: #eef2f7; border-radius: 3px; cursor: pointer; }
     .chip.picked { background: #ffd166; border-color: #e0a800; }
     .contrib { color: #374151; }
+    .nearest { display: flex; gap: 2rem; font-size: 0.85rem; }
+    .nearest > div { flex: 1 1 20rem; }
     .change { font-size: 0.7rem; color: #7a5195; background: linear-gradient(90deg, #d7c6e6 var(--w), transparent var(--w)); margin-top: 0.2rem; }
   `;
 }

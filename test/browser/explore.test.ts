@@ -49,6 +49,8 @@ describe('exploring features on the real model', () => {
     const ablated = await cosineAfter('ablate');
     expect(ablated).toBeGreaterThan(0.5);
     expect(ablated).toBeLessThan(1); // the feature was on: taking it out moves the output
+    // the nearest of the demo's harvested sentences to the clean and to the edited output
+    await expect(page.locator('[data-testid=explore-nearest]').textContent()).resolves.toMatch(/nearest harvested sentences, clean\s*0\.\d{3}/);
     const steered = await cosineAfter('steer');
     expect(steered).toBeLessThan(1);
     expect(steered).not.toBe(ablated);

@@ -8,7 +8,7 @@ import { harvestAssetUrls, type HarvestAssetsManifest } from './browser-assets.t
 import { browserTf, type BrowserTf, type BrowserTfOptions } from './browser-tf.ts';
 import { parseBrownDocument, type BrownDocument } from './brown.ts';
 import { HARVEST_LAYERS, harvestLayerSorted, LAYER_NODES, loadUseLite, MAX_SENTENCE_TOKENS, type HarvestLayer, type UseLite } from './model.ts';
-import { harvestCorpus, lastSentences, modelText, toTokenContext, type HarvestProgress, type HarvestSummary, type TokenRow } from './pipeline.ts';
+import { corpusSentences, harvestCorpus, modelText, type SentenceSet, toTokenContext, type HarvestProgress, type HarvestSummary, type TokenRow } from './pipeline.ts';
 import { textDocuments } from './text.ts';
 
 /** sentences per model call, as the CLI's default */
@@ -226,13 +226,13 @@ export class BrowserHarvester implements HarvestApi {
   }
 
   /**
-   * The last n sentences of the corpus as token ids (taken from cr09 backwards, each within the model's 128
-   * tokens): text a harvest from the corpus's start has not read, for measuring an SAE downstream.
+   * n sentences of the corpus (pipeline.ts corpusSentences): from its start, the text the demo harvests; or
+   * from its end, text that harvest has not read, for measuring an SAE downstream.
    */
-  async lastSentences(n: number): Promise<number[][]> {
+  async sentences(n: number, fromEnd: boolean): Promise<SentenceSet> {
     const { use, manifest } = await this.load();
-    const names = manifest.brown.documents.map((doc) => doc.name).reverse();
-    return lastSentences(this.brownDocuments(names, { documents: 0, bytes: 0 }), use.tokenizer, n);
+    const names = manifest.brown.documents.map((doc) => doc.name);
+    return corpusSentences(this.brownDocuments(fromEnd ? names.reverse() : names, { documents: 0, bytes: 0 }), use.tokenizer, n, fromEnd);
   }
 
   /** the documents in order, each fetched when the harvest asks for it */

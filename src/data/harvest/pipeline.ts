@@ -87,20 +87,31 @@ export function tokenizeSentence(
   };
 }
 
+/** sentences as token ids (within the model's 128 tokens) and as text */
+export interface SentenceSet {
+  ids: number[][];
+  text: string[];
+}
+
 /**
- * The last n sentences of documents given from the END of the corpus backwards, as token ids in corpus
- * order, each within the model's 128 tokens: text a harvest from the corpus's start has not read.
+ * n sentences of the documents given, as token ids and text, each within the model's 128 tokens: from the
+ * corpus's start (fromEnd false: the text a harvest reads), or from its END backwards (documents given in
+ * reverse; text a harvest from the start has not read) returned in corpus order.
  */
-export async function lastSentences(docsFromEnd: AsyncIterable<BrownDocument> | Iterable<BrownDocument>, tokenizer: SentencePieceTokenizer, n: number): Promise<number[][]> {
-  const out: number[][] = [];
-  for await (const doc of docsFromEnd) {
-    for (const words of [...doc.sentences].reverse()) {
-      const ids = tokenizer.encodeWords(words.map((w) => modelText(w.word))).map((p) => p.id);
-      if (ids.length > 0 && ids.length <= MAX_SENTENCE_TOKENS) out.push(ids);
-      if (out.length === n) return out.reverse();
+export async function corpusSentences(docs: AsyncIterable<BrownDocument> | Iterable<BrownDocument>, tokenizer: SentencePieceTokenizer, n: number, fromEnd: boolean): Promise<SentenceSet> {
+  const out: SentenceSet = { ids: [], text: [] };
+  outer: for await (const doc of docs) {
+    for (const words of fromEnd ? [...doc.sentences].reverse() : doc.sentences) {
+      const text = words.map((w) => modelText(w.word));
+      const ids = tokenizer.encodeWords(text).map((p) => p.id);
+      if (ids.length === 0 || ids.length > MAX_SENTENCE_TOKENS) continue;
+      out.ids.push(ids);
+      out.text.push(text.join(' '));
+      if (out.ids.length === n) break outer;
     }
   }
-  return out.reverse();
+  if (fromEnd) [out.ids, out.text] = [out.ids.reverse(), out.text.reverse()];
+  return out;
 }
 
 /** The text the model reads for a Brown word: Brown's `` and '' quote marks become ". */
