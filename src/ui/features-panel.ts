@@ -89,6 +89,7 @@ export class SaeFeaturesPanel extends SessionView {
                   </div>
                 </div>`
               : ''}
+            ${view.table ? this._split(choices) : ''}
             ${card
               ? html`<div class="card" data-testid="feature-card" data-feature=${card.feature}>
                   <h3>Feature #${card.feature}</h3>
@@ -115,6 +116,28 @@ export class SaeFeaturesPanel extends SessionView {
               : ''}`
         : ''}
     `;
+  }
+
+  /** feature splitting against another SAE of the same activations */
+  private _split(choices: { value: string; label: string }[]) {
+    const s = this.session!;
+    const split = s.featureView!.split;
+    const self = `${s.featureView!.kind}:${s.featureView!.id}`;
+    return html`<p>Feature splitting against
+        <select @change=${(e: Event) => { const [k, i] = (e.target as HTMLSelectElement).value.split(':') as ['run' | 'imported', string]; if (i) void s.splitWith(k, i); }} data-testid="split-with">
+          <option value="">another SAE of the same activations…</option>
+          ${choices.filter((c) => c.value !== self).map((c) => html`<option value=${c.value}>${c.label}</option>`)}
+        </select></p>
+      ${split
+        ? html`<div class="split" data-testid="split" data-splits=${split.counts.splits}>
+            <p>${split.counts.splits} of the ${split.counts.small} features of the smaller SAE split into ≥ 2 of the larger's ${split.counts.large}
+              at decoder cosine ≥ ${split.threshold}; ${split.counts.single} map to one, ${split.counts.childless} to none.</p>
+            <ul>${split.families.slice(0, 12).map(
+              (f) => html`<li><b>${f.parent}</b> <small>${shown(f.label ?? '')}</small> →
+                ${f.children.map((c) => html`<span class="child">${c.feature} <small>(${c.cosine.toFixed(2)}${c.label ? `: ${shown(c.label)}` : ''})</small></span>`)}</li>`,
+            )}</ul>
+          </div>`
+        : ''}`;
   }
 
   private _table(labelColumn: string | null) {
@@ -156,6 +179,8 @@ export class SaeFeaturesPanel extends SessionView {
     .top { display: flex; gap: 1.5rem; flex-wrap: wrap; align-items: flex-start; }
     .top > div:first-child { flex: 1 1 30rem; max-height: 32rem; overflow-y: auto; }
     .lasso { max-width: 360px; font-size: 0.85rem; }
+    .split { font-size: 0.85rem; }
+    .child { margin-right: 0.6rem; }
     .cols { display: flex; gap: 1.5rem; flex-wrap: wrap; }
     .cols > div { flex: 1 1 24rem; }
     .example { font-family: ui-monospace, monospace; font-size: 0.8rem; margin: 0.15rem 0; white-space: nowrap; overflow: hidden; }

@@ -5,7 +5,7 @@ import { defaultConfig } from '../engine/config.ts';
 import type { HarvestLayer } from '../data/harvest/model.ts';
 import type {
   DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, StreamStats, ToyOptions,
-  Attribution, BornFeature, ExploreApi, Fidelity, FeatureCard, FeatureJobProgress, FeatureTable, InterventionEffect, NormHistogram, TokenReading, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
+  Attribution, BornFeature, ExploreApi, Fidelity, SplitView, FeatureCard, FeatureJobProgress, FeatureTable, InterventionEffect, NormHistogram, TokenReading, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
 } from '../worker/api.ts';
 
 export interface ImportState {
@@ -73,6 +73,8 @@ export interface FeatureView {
   map?: DictionaryMap;
   /** features in the last lasso on the map */
   lasso?: number[];
+  /** feature splitting against another SAE */
+  split?: SplitView;
 }
 
 /** a stored run shown beside others: its label and loss history */
@@ -381,6 +383,18 @@ export class SaeSession extends EventTarget {
       view.map = { step: -1, F: graph.F, xy, density, refreshes: 1 };
     } catch (e) {
       view.error = `the map could not be drawn: ${(e as Error).message}`;
+    }
+    this.changed();
+  }
+
+  /** Links the open SAE's features with another SAE's (same activations, another size) by decoder cosine. */
+  async splitWith(kind: 'run' | 'imported', id: string): Promise<void> {
+    const view = this.featureView;
+    if (!view) return;
+    try {
+      view.split = await this.gpu.splitFeatures({ kind: view.kind, id: view.id }, { kind, id });
+    } catch (e) {
+      view.error = (e as Error).message;
     }
     this.changed();
   }

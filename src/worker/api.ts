@@ -6,6 +6,7 @@ import type { BornFeature } from '../analysis/born.ts';
 import type { Attribution, InterventionEffect, TokenReading } from '../analysis/explore.ts';
 import type { FeatureEdit, Fidelity } from '../analysis/splice.ts';
 import type { FeatureCard, FeatureTable } from '../analysis/feature-card.ts';
+import type { SplitCounts, SplitFamily } from '../analysis/splitting.ts';
 import type { FeatureJobProgress } from './feature-job.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import type { LayoutOptions, LayoutProgress, NeighbourGraph } from '../analysis/umap-layout.ts';
@@ -163,6 +164,11 @@ export interface GpuApi {
   exportFeatures(kind: 'run' | 'imported', id: string, onProgress: (p: FeatureJobProgress) => void): Promise<{ name: string; zip: Uint8Array }>;
   /** the decoder directions' neighbour graph of an SAE (GPU), for its map */
   saeNeighbours(kind: 'run' | 'imported', id: string): Promise<NeighbourGraph>;
+  /**
+   * Feature splitting between two SAEs of the same activations: each feature of the larger linked to its
+   * nearest of the smaller by decoder cosine; the families of ≥ 2 children, largest first (at most 40).
+   */
+  splitFeatures(a: { kind: 'run' | 'imported'; id: string }, b: { kind: 'run' | 'imported'; id: string }): Promise<SplitView>;
   /** Cancels the statistics job in progress; it rejects with an AbortError and stores nothing. */
   cancelFeatures(): void;
   /** the stored feature table of an SAE, if computed */
@@ -184,6 +190,15 @@ export interface UmapApi {
   layout(knn: NeighbourGraph, opts: LayoutOptions, onProgress?: (p: LayoutProgress) => void): Promise<Float32Array>;
   /** Cancels the layout in progress, if any; it then rejects with an AbortError. */
   cancel(): void;
+}
+
+/** feature splitting as the page shows it */
+export interface SplitView {
+  small: string;
+  large: string;
+  threshold: number;
+  counts: SplitCounts;
+  families: SplitFamily[];
 }
 
 // The explore worker (src/worker/explore-worker.ts): the real model with one SAE spliced in, for one sentence

@@ -25,6 +25,7 @@ import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { Trainer, type StepMetrics, type TrainerSnapshot } from '../engine/trainer.ts';
 import { GpuQueue } from './gpu-queue.ts';
+import { featureSplitting, orderFamilies } from '../analysis/splitting.ts';
 import { computeFeatures, exportFeatureJson, featureCard, type FeatureJobProgress } from './feature-job.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import { HARVEST_LAYERS, LAYER_NODES, type HarvestLayer } from '../data/harvest/model.ts';
@@ -461,6 +462,18 @@ const api: GpuApi = {
     }).finally(() => {
       if (featureJob === abort) featureJob = undefined;
     });
+  },
+
+  async splitFeatures(a: { kind: 'run' | 'imported'; id: string }, b: { kind: 'run' | 'imported'; id: string }) {
+    const [x, y] = await Promise.all([resolveSae(a.kind, a.id), resolveSae(b.kind, b.id)]);
+    if (x.sae.d !== y.sae.d) throw new Error(`${x.label} reads rows of width ${x.sae.d} but ${y.label} reads ${y.sae.d}: feature splitting needs two SAEs of the same activations`);
+    const [small, large] = x.sae.features <= y.sae.features ? [x, y] : [y, x];
+    const keyOf = (s: typeof x) => (s === x ? `${a.kind}:${a.id}` : `${b.kind}:${b.id}`);
+    // each feature's top tokens, where its statistics have been computed
+    const tokens = async (s: typeof x) => (await (await getRuns()).getFeatures(keyOf(s)))?.table.features.map((f) => f.topTokens.slice(0, 3).join(' ')) ?? undefined;
+    const [sl, ll] = await Promise.all([tokens(small), tokens(large)]);
+    const split = featureSplitting(small.sae, large.sae, { labels: { small: sl, large: ll } });
+    return { small: small.label, large: large.label, threshold: split.threshold, counts: split.counts, families: orderFamilies(split.families).filter((f) => f.children.length >= 2).slice(0, 40) };
   },
 
   cancelFeatures() {

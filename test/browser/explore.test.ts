@@ -24,6 +24,11 @@ describe('exploring features on the real model', () => {
     await page.locator('[data-testid=start]').click();
     await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 180_000 });
     const runId = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.runId!);
+    // a smaller SAE on the same activations, for feature splitting
+    await form.locator('input[name=features]').fill('32');
+    await page.locator('[data-testid=start]').click();
+    await page.waitForFunction((first) => { const r = document.querySelector('sae-app')!.session.run; return r?.runId !== first && r?.status === 'done'; }, runId, { timeout: 180_000 });
+    const smallId = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.runId!);
 
     await page.locator('[data-testid=explore-sae]').selectOption({ value: `run:${runId}` });
     await page.locator('[data-testid=explore-status][data-busy=false]').waitFor({ timeout: 60_000 });
@@ -114,6 +119,12 @@ describe('exploring features on the real model', () => {
     // beside a linear probe for its dominant label, on the same held-out rows
     await expect(card.locator('[data-testid=feature-probe]').textContent()).resolves.toMatch(/detector .*precision [\d.]+, recall [\d.]+.*linear probe .*precision [\d.]+, recall [\d.]+/s);
     await card.screenshot({ path: join(SCREENSHOTS, 'feature-card.png') });
+    // feature splitting against the smaller SAE
+    await page.locator('[data-testid=split-with]').selectOption({ value: `run:${smallId}` });
+    const split = page.locator('[data-testid=split]');
+    await split.waitFor({ timeout: 60_000 });
+    await expect(split.textContent()).resolves.toMatch(/of the 32 features of the smaller SAE split into ≥ 2 of the larger's 128/);
+    await split.screenshot({ path: join(SCREENSHOTS, 'feature-splitting.png') });
     // the feature data as static JSON: one file per feature, with its examples' tokens and activations
     const [file] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=features-export]').click()]);
     const files = unzipSync(new Uint8Array(readFileSync(await file.path())));
