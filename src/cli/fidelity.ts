@@ -2,7 +2,8 @@
 // the real model in place of x, sentence embeddings compared with the clean ones and with mean-ablated ones.
 // The sentences come from the END of the Brown corpus (cr09 backwards), which a harvest from the start of
 // the corpus reaches only after about a million tokens: text the SAE has not been trained on.
-import { downstreamFidelity } from '../analysis/splice.ts';
+import { downstreamFidelity, type Fidelity } from '../analysis/splice.ts';
+import type { SaeWeights } from '../engine/sae.ts';
 import { EMBEDDING_NODE, HARVEST_LAYERS, LAYER_NODES, type HarvestLayer } from '../data/harvest/model.ts';
 import { readBrownDocuments } from '../data/harvest/node-brown.ts';
 import { loadNodeUseLite } from '../data/harvest/node-model.ts';
@@ -27,23 +28,31 @@ export const fidelityCommand: Command = {
     const n = intOption(v, 'sentences');
     const { sae } = loadSaeFolder(required(v, 'sae', 'fidelity'));
     if (sae.d !== LAYER_NODES[layer].d) throw new CliError(`the SAE reads rows of width ${sae.d}; ${layer} has width ${LAYER_NODES[layer].d}`);
-    const use = await loadNodeUseLite();
-    const docs = [];
-    for await (const doc of readBrownDocuments()) docs.push(doc);
-    const sentences = (await corpusSentences(docs.reverse(), use.tokenizer, n, true)).ids;
     const gpu = await requestNodeDevice();
-    const runner = new SaeRunner(gpu.device, sae, 256);
     try {
-      const f = await downstreamFidelity(use, sentences, LAYER_NODES[layer].node, EMBEDDING_NODE, async (x) => (await runner.forward(x)).recon);
+      const f = await measureFidelity(gpu.device, sae, layer, n);
       process.stdout.write(JSON.stringify({ layer, ...f, adapter: gpu.adapter }) + '\n');
       process.stderr.write(
         `fidelity at ${layer}: ${(100 * f.recovered).toFixed(1)}% recovered over ${f.sentences} sentences (${f.tokens} tokens); ` +
           `1 − cos to clean: SAE ${f.dSae.toExponential(3)}, mean-ablated ${f.dAblated.toExponential(3)}\n`,
       );
     } finally {
-      runner.destroy();
       gpu.device.destroy();
     }
     return 0;
   },
 };
+
+/** Downstream fidelity of `sae` at `layer` on the last n sentences of the corpus, x̂ computed on the GPU. */
+export async function measureFidelity(device: GPUDevice, sae: SaeWeights, layer: HarvestLayer, n: number): Promise<Fidelity> {
+  const use = await loadNodeUseLite();
+  const docs = [];
+  for await (const doc of readBrownDocuments()) docs.push(doc);
+  const sentences = (await corpusSentences(docs.reverse(), use.tokenizer, n, true)).ids;
+  const runner = new SaeRunner(device, sae, 256);
+  try {
+    return await downstreamFidelity(use, sentences, LAYER_NODES[layer].node, EMBEDDING_NODE, async (x) => (await runner.forward(x)).recon);
+  } finally {
+    runner.destroy();
+  }
+}

@@ -2,6 +2,10 @@
 // and write the SAE the SAELens way, with metrics.json beside it.
 import { createBatchSource, rangeChunks } from '../data/batches.ts';
 import { encodeSaelens } from '../data/formats/saelens.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { HARVEST_LAYERS, type HarvestLayer } from '../data/harvest/model.ts';
+import { measureFidelity } from './fidelity.ts';
 import { documentRule, heldOutRule, rowsInRanges, splitRows, type DocumentRule, type HeldOutRule } from '../data/split.ts';
 import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
 import type { RowSource } from '../data/sources.ts';
@@ -122,9 +126,12 @@ export const trainCommand: Command = {
     seed: { type: 'string', help: 'seed of the initialisation, the batch order and the held-out split', default: '0' },
     out: { type: 'string', help: 'output folder (SAELens layout + metrics.json)' },
     force: { type: 'boolean', help: 'replace a non-empty output folder' },
+    fidelity: { type: 'string', help: 'activations from sae-lab harvest (harvest.json beside them): record the downstream fidelity on this many Brown sentences in metrics.json (0: skip)', default: '0' },
   },
   async run(v) {
     const dataPath = required(v, 'data', 'train');
+    const fidelitySentences = intOption(v, 'fidelity', 0);
+    const layer = fidelitySentences > 0 ? harvestedLayer(dataPath) : null;
     const out = required(v, 'out', 'train');
     const arch = v.arch;
     if (arch !== 'standard' && arch !== 'topk') throw new CliError(`--arch must be standard or topk, got '${arch}'`, 2);
@@ -164,6 +171,11 @@ export const trainCommand: Command = {
           adapter: gpu.adapter,
           onProgress: (step, last, tps) => process.stderr.write(progressLine(step, steps, last, tps, cfg.features) + '\n'),
         });
+        if (layer) {
+          const f = await measureFidelity(gpu.device, result.sae, layer, fidelitySentences);
+          result.metrics.downstream_fidelity = { layer, ...f, sentences_from: 'the end of the Brown corpus' };
+          process.stderr.write(`downstream fidelity at ${layer}: ${(100 * f.recovered).toFixed(1)}% recovered over ${f.sentences} sentences\n`);
+        }
         const sparsity = Float32Array.from(result.density, (p) => Math.log10(p + 1e-10));
         const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath });
         await writeFolder(out, { ...files, 'metrics.json': JSON.stringify(result.metrics, null, 2) + '\n' });
@@ -184,4 +196,13 @@ function progressLine(step: number, steps: number, m: StepMetrics | undefined, t
   if (m) parts.push(`loss ${m.loss.toPrecision(4)}`, `l0 ${m.l0.toFixed(1)}`, `dead ${((100 * m.dead) / F).toFixed(1)}%`);
   parts.push(`${Math.round(tps).toLocaleString('en-US')} tok/s`);
   return parts.join('  ');
+}
+
+/** the layer of activations written by `sae-lab harvest` (its harvest.json beside them) */
+function harvestedLayer(dataPath: string): HarvestLayer {
+  const info = join(dirname(dataPath), 'harvest.json');
+  if (!existsSync(info)) throw new CliError(`--fidelity needs activations from sae-lab harvest: no ${info} beside ${dataPath}`, 2);
+  const layer = (JSON.parse(readFileSync(info, 'utf8')) as { layer?: string }).layer;
+  if (!(HARVEST_LAYERS as readonly string[]).includes(layer ?? '')) throw new CliError(`${info}: no harvested layer in it`);
+  return layer as HarvestLayer;
 }

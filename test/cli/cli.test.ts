@@ -164,6 +164,10 @@ describe('sae-lab CLI', () => {
       expectRefused(train('gt.npy', '--features', '200000000'), 'features', 'MiB');
       afterEach();
     });
+    it('--fidelity on activations that sae-lab harvest did not write', () => {
+      expectRefused(train('gt.npy', '--fidelity', '5'), 'harvest.json', 'gt.npy');
+    });
+
     it('an unknown option', () => {
       expectRefused(cli('train', '--data', 'gt.npy', '--out', 'never', '--bogus', '1'), 'bogus');
       afterEach();
