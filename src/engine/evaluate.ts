@@ -82,38 +82,21 @@ export class SaeRunner {
     const { d, features: F } = sae;
     const w = this.weights;
     const buffers: GPUBuffer[] = [];
-    const f32 = (label: string, n: number) => {
-      const b = storage(device, label, n * 4);
-      buffers.push(b);
-      return b;
-    };
-    const X = f32('X', rows * d);
-    const Xs = f32('Xs', rows * d);
-    const Xc = f32('Xc', rows * d);
+    const { X, Xs, acts, list, rowsU, idx, val, f32 } = this.encoderSteps(rows, buffers);
     const Xhat = f32('Xhat', rows * d);
     const G = f32('G', rows * d);
     const rowsq = f32('rowsq', rows);
     const rowl0 = f32('rowl0', rows);
     const rowterm = f32('rowterm', rows);
-    const acts = f32('acts', rows * F);
-    const list: Dispatch[] = [];
-    const prep = Kernel.get(device, 'rows', 'prepare');
-    const rowsU = prep.uniform('u', { B: rows, d, scale: 1, center: sae.applyBDecToInput ? 1 : 0, coef: 1 });
-    list.push(dispatch(prep, { u: rowsU.buffer, X, b_dec: w.b_dec, Xs, Xc }, flatGrid(rows * d)));
     const topk = sae.arch === 'topk';
     const variant = gemmVariantFor(d, F);
-    list.push(gemm(device, variant, rows, F, d, Xc, w.W_enc, acts, { bias: w.b_enc, relu: !topk }, w.b_enc));
     const k = sae.k ?? 0;
     const stepK = Kernel.get(device, 'stats', 'row_stats');
     const stepU = stepK.uniform('u', { B: rows, F, step: 0, dead_steps: 1, k, slots: k, sparse: topk ? 1 : 0 });
-    const plan: Plan = { rows, dispatches: list, X, Xhat, rowsq, rowl0, acts, buffers };
-    if (topk) {
-      plan.idx = f32('idx', rows * k);
-      plan.val = f32('val', rows * k);
-      const sel = Kernel.get(device, 'topk', 'select_topk', { MASKED: false });
-      list.push(dispatch(sel, { su: sel.uniform('su', { B: rows, F, K: k }).buffer, pre: acts, dead: rowsq, idx: plan.idx, val: plan.val }, flatGrid(rows)));
+    const plan: Plan = { rows, dispatches: list, X, Xhat, rowsq, rowl0, acts, buffers, idx, val };
+    if (idx && val) {
       const dec = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: true });
-      list.push(dispatch(dec, { du: dec.uniform('du', { B: rows, d, K: k }).buffer, sidx: plan.idx, sval: plan.val, W_dec: w.W_dec, b_dec: w.b_dec, Xhat }, flatGrid(rows * d)));
+      list.push(dispatch(dec, { du: dec.uniform('du', { B: rows, d, K: k }).buffer, sidx: idx, sval: val, W_dec: w.W_dec, b_dec: w.b_dec, Xhat }, flatGrid(rows * d)));
     } else {
       list.push(gemm(device, variant, rows, d, F, acts, w.W_dec, Xhat, { bias: w.b_dec }, w.b_dec));
       plan.fireCount = f32('fireCount', F);
@@ -153,14 +136,14 @@ export class SaeRunner {
     return { acts, recon };
   }
 
-  // The encoder half of plan(): no decoder, residual or metrics, for callers that only need activations.
-  private encodePlan(rows: number): EncodePlan {
-    const cached = this.encodePlans.get(rows);
-    if (cached) return cached;
+  /**
+   * The encoder's dispatches for `rows` rows — prepare (centre), the encoder GEMM (+ ReLU for standard),
+   * and for TopK the selection — and their buffers, pushed onto `buffers`: shared by plan() and encodePlan().
+   */
+  private encoderSteps(rows: number, buffers: GPUBuffer[]) {
     const { device, sae } = this;
     const { d, features: F } = sae;
     const w = this.weights;
-    const buffers: GPUBuffer[] = [];
     const f32 = (label: string, n: number) => {
       const b = storage(device, label, n * 4);
       buffers.push(b);
@@ -170,26 +153,35 @@ export class SaeRunner {
     const Xs = f32('Xs', rows * d);
     const Xc = f32('Xc', rows * d);
     const acts = f32('acts', rows * F);
-    const dispatches: Dispatch[] = [];
+    const list: Dispatch[] = [];
     const prep = Kernel.get(device, 'rows', 'prepare');
     const rowsU = prep.uniform('u', { B: rows, d, scale: 1, center: sae.applyBDecToInput ? 1 : 0, coef: 1 });
     buffers.push(rowsU.buffer);
-    dispatches.push(dispatch(prep, { u: rowsU.buffer, X, b_dec: w.b_dec, Xs, Xc }, flatGrid(rows * d)));
+    list.push(dispatch(prep, { u: rowsU.buffer, X, b_dec: w.b_dec, Xs, Xc }, flatGrid(rows * d)));
     const topk = sae.arch === 'topk';
-    dispatches.push(gemm(device, gemmVariantFor(d, F), rows, F, d, Xc, w.W_enc, acts, { bias: w.b_enc, relu: !topk }, w.b_enc));
-    const out: EncodedRows = { rows };
+    list.push(gemm(device, gemmVariantFor(d, F), rows, F, d, Xc, w.W_enc, acts, { bias: w.b_enc, relu: !topk }, w.b_enc));
+    let idx: GPUBuffer | undefined;
+    let val: GPUBuffer | undefined;
     if (topk) {
       const k = sae.k ?? 0;
-      out.k = k;
-      out.idx = f32('idx', rows * k);
-      out.val = f32('val', rows * k);
+      idx = f32('idx', rows * k);
+      val = f32('val', rows * k);
       const sel = Kernel.get(device, 'topk', 'select_topk', { MASKED: false });
       const su = sel.uniform('su', { B: rows, F, K: k }).buffer;
       buffers.push(su);
-      dispatches.push(dispatch(sel, { su, pre: acts, dead: Xs, idx: out.idx, val: out.val }, flatGrid(rows)));
-    } else {
-      out.dense = acts;
+      // unmasked selection reads no dead mask; any buffer of the right type satisfies the binding
+      list.push(dispatch(sel, { su, pre: acts, dead: Xs, idx, val }, flatGrid(rows)));
     }
+    return { X, Xs, Xc, acts, list, rowsU, idx, val, f32 };
+  }
+
+  // The encoder half of plan(): no decoder, residual or metrics, for callers that only need activations.
+  private encodePlan(rows: number): EncodePlan {
+    const cached = this.encodePlans.get(rows);
+    if (cached) return cached;
+    const buffers: GPUBuffer[] = [];
+    const { X, acts, list: dispatches, idx, val } = this.encoderSteps(rows, buffers);
+    const out: EncodedRows = idx ? { rows, k: this.sae.k ?? 0, idx, val } : { rows, dense: acts };
     const plan: EncodePlan = { dispatches, X, out, buffers };
     this.encodePlans.set(rows, plan);
     return plan;

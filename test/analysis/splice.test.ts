@@ -28,6 +28,15 @@ function randomSae(d: number, F: number, arch: 'standard' | 'topk', seed: number
   };
 }
 
+/** the SAE's activations of x, and a feature that is off on every token */
+function offFeature(sae: SaeWeights, x: Float32Array) {
+  const F = sae.features;
+  const tokens = x.length / sae.d;
+  const acts = spliceRows(sae, x).acts;
+  const off = [...Array(F).keys()].find((i) => [...Array(tokens).keys()].every((t) => acts[t * F + i] === 0))!;
+  return { F, tokens, acts, off };
+}
+
 const NEXT: Record<HarvestLayer, HarvestLayer | null> = { resid0: 'resid1', mlp0: 'resid0', resid1: null, mlp1: null };
 
 describe.each([
@@ -56,10 +65,7 @@ describe.each([
 
   it('steering an off feature by δ equals feeding x + δ·W_dec,i; the output moves', async () => {
     const { sentences, x, own, sae } = await setup();
-    const F = sae.features;
-    const tokens = x.length / sae.d;
-    const acts = spliceRows(sae, x).acts;
-    const off = [...Array(F).keys()].find((i) => [...Array(tokens).keys()].every((t) => acts[t * F + i] === 0))!;
+    const { off } = offFeature(sae, x);
     expect(off).toBeDefined();
     const delta = 20;
     const steered = spliceRows(sae, x, [{ feature: off, value: delta }]);
@@ -84,10 +90,7 @@ describe.each([
 
   it('ablating a feature that is off on the sentence changes nothing, bit for bit', async () => {
     const { sentences, x, own, sae } = await setup();
-    const F = sae.features;
-    const tokens = x.length / sae.d;
-    const acts = spliceRows(sae, x).acts;
-    const off = [...Array(F).keys()].find((i) => [...Array(tokens).keys()].every((t) => acts[t * F + i] === 0))!;
+    const { F, acts, off } = offFeature(sae, x);
     const on = [...Array(F).keys()].find((i) => acts[i]! > 0)!; // active on the first token
     const ablated = spliceRows(sae, x, [{ feature: off, value: 0 }]);
     expect(ablated.fed).toEqual(x);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSaelens } from '../../src/data/formats/saelens.ts';
-import { openLab, screenshot, startLab, type Lab } from '../support/browser.ts';
+import { openLab, ourLongFrames, screenshot, startLab, watchLongFrames, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
 beforeAll(async () => {
@@ -18,15 +18,7 @@ describe('the lab, presented', () => {
   it('one click trains the quick demo on the real model; it pauses, survives a reload, resumes, finishes and exports', async () => {
     const page = await openLab(lab);
     // Long Animation Frames at the real sizes (F = 1024 on the map): none over 100 ms from the project's scripts
-    await page.evaluate(() => {
-      const w = window as unknown as { longFrames: { duration: number; sources: string[] }[] };
-      w.longFrames = [];
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries() as (PerformanceEntry & { scripts?: { sourceURL: string }[] })[]) {
-          w.longFrames.push({ duration: e.duration, sources: (e.scripts ?? []).map((sc) => sc.sourceURL) });
-        }
-      }).observe({ type: 'long-animation-frame', buffered: false });
-    });
+    await watchLongFrames(page);
     await page.locator('[data-testid=present]').click();
     const state = () =>
       page.evaluate(() => {
@@ -52,9 +44,8 @@ describe('the lab, presented', () => {
     expect(mapped.bornTotal).toBeGreaterThan(0);
     expect(mapped.born.some((b) => b.tokens.length > 0)).toBe(true); // Brown pieces from the token context
     await screenshot(page, 'lab-presenting');
-    const longFrames = await page.evaluate(() => (window as unknown as { longFrames: { duration: number; sources: string[] }[] }).longFrames);
-    const ours = longFrames.filter((f) => f.duration > 100 && f.sources.some((src) => src.startsWith(lab.url) && src.includes('/src/')));
-    expect(ours, JSON.stringify(longFrames)).toEqual([]);
+    const frames = await ourLongFrames(page, lab);
+    expect(frames.ours, JSON.stringify(frames.all)).toEqual([]);
 
     await page.locator('[data-testid=pause]').click();
     const paused = await waitFor('paused', (s) => s.status === 'paused', 60_000);

@@ -13,7 +13,7 @@ import { SaeRunner } from '../../src/engine/evaluate.ts';
 import { getDevice } from '../support/gpu.ts';
 import { generateSynthetic } from '../../src/data/synth.ts';
 import type { Page } from 'playwright-core';
-import { openLab, screenshot, startLab, type Lab } from '../support/browser.ts';
+import { openLab, ourLongFrames, screenshot, startLab, watchLongFrames, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
 beforeAll(async () => {
@@ -72,24 +72,14 @@ describe('training in the browser', () => {
     const page = await openLab(lab);
     await importToy(page);
     // Long Animation Frames while training: none over 100 ms may come from the project's own scripts.
-    expect(await page.evaluate(() => PerformanceObserver.supportedEntryTypes)).toContain('long-animation-frame');
-    await page.evaluate(() => {
-      const w = window as unknown as { longFrames: { duration: number; sources: string[] }[] };
-      w.longFrames = [];
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries() as (PerformanceEntry & { scripts?: { sourceURL: string }[] })[]) {
-          w.longFrames.push({ duration: e.duration, sources: (e.scripts ?? []).map((sc) => sc.sourceURL) });
-        }
-      }).observe({ type: 'long-animation-frame', buffered: false });
-    });
+    await watchLongFrames(page);
     await startRun(page, 150);
     await page.locator('[data-testid=run-status][data-status=running]').waitFor();
     await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 120_000 });
     const run = await runState(page);
     expect(run.step).toBe(150);
-    const longFrames = await page.evaluate(() => (window as unknown as { longFrames: { duration: number; sources: string[] }[] }).longFrames);
-    const ours = longFrames.filter((f) => f.duration > 100 && f.sources.some((src) => src.startsWith(lab.url) && src.includes('/src/')));
-    expect(ours, JSON.stringify(longFrames)).toEqual([]);
+    const frames = await ourLongFrames(page, lab);
+    expect(frames.ours, JSON.stringify(frames.all)).toEqual([]);
     expect(run.steps).toEqual([...Array(150).keys()]);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(run.loss.slice(-15))).toBeLessThan(0.8 * mean(run.loss.slice(0, 15)));

@@ -26,15 +26,42 @@ export interface Lab {
   close(): Promise<void>;
 }
 
+/** headless Chromium with WebGPU, one context at the size screenshots are taken at */
+async function launch(): Promise<{ browser: Browser; context: BrowserContext }> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return { browser, context };
+}
+
+/** Records the page's Long Animation Frames from now on (the API must be supported: the test fails otherwise). */
+export async function watchLongFrames(page: Page): Promise<void> {
+  const supported = await page.evaluate(() => PerformanceObserver.supportedEntryTypes);
+  if (!supported.includes('long-animation-frame')) throw new Error('this browser has no Long Animation Frames API');
+  await page.evaluate(() => {
+    const w = window as unknown as { longFrames: { duration: number; sources: string[] }[] };
+    w.longFrames = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as (PerformanceEntry & { scripts?: { sourceURL: string }[] })[]) {
+        w.longFrames.push({ duration: e.duration, sources: (e.scripts ?? []).map((sc) => sc.sourceURL) });
+      }
+    }).observe({ type: 'long-animation-frame', buffered: false });
+  });
+}
+
+/** the recorded frames over 100 ms that the project's own scripts (served from the lab's /src/) took part in, and all frames */
+export async function ourLongFrames(page: Page, lab: Lab): Promise<{ ours: unknown[]; all: unknown[] }> {
+  const all = await page.evaluate(() => (window as unknown as { longFrames: { duration: number; sources: string[] }[] }).longFrames);
+  return { ours: all.filter((f) => f.duration > 100 && f.sources.some((src) => src.startsWith(lab.url) && src.includes('/src/'))), all };
+}
+
 export async function startLab(): Promise<Lab> {
   // No hot reload and no file watching: an edit elsewhere in the tree must not reload a page mid-test.
   const server: ViteDevServer = await createServer({ root: ROOT, logLevel: 'error', server: { port: 0, host: '127.0.0.1', hmr: false, watch: null } });
   await server.listen();
   const address = server.httpServer!.address();
   const port = typeof address === 'object' && address ? address.port : 5173;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  const { browser, context } = await launch();
   return {
     url: `http://127.0.0.1:${port}/`,
     browser,
@@ -121,9 +148,7 @@ export async function startBuiltLab(config: InlineConfig = {}): Promise<BuiltLab
     server = undefined;
   };
   await startServer();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  const { browser, context } = await launch();
   return {
     url: `http://127.0.0.1:${port}/`,
     browser,
