@@ -1,5 +1,6 @@
 // The sae-lab command line: the same engine as the browser, on Dawn in Node (a real GPU or SwiftShader).
 import { CliError, helpText, parseCommand, type Command } from './args.ts';
+import { benchCommand } from './bench.ts';
 import { evalCommand } from './eval.ts';
 import { featuresCommand } from './features.ts';
 import { fidelityCommand } from './fidelity.ts';
@@ -11,7 +12,7 @@ import { DataError } from '../data/errors.ts';
 import { DoesNotFitError } from '../engine/memory.ts';
 import { NoAdapterError } from '../engine/node-device.ts';
 
-const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, evalCommand, featuresCommand, fidelityCommand, splitCommand];
+const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, evalCommand, featuresCommand, fidelityCommand, splitCommand, benchCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(8)}${c.summary}`);

@@ -111,7 +111,7 @@ describe('sae-lab CLI', () => {
   });
 
   it('every command has --help', () => {
-    for (const c of ['synth', 'train', 'eval', 'features', 'fidelity']) {
+    for (const c of ['synth', 'train', 'eval', 'features', 'fidelity', 'split', 'bench']) {
       const r = cli(c, '--help');
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`sae-lab ${c}`);
