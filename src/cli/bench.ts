@@ -14,7 +14,7 @@ export const benchCommand: Command = {
   usage: 'sae-lab bench [--quick] [--budget SECONDS]',
   options: {
     quick: { type: 'boolean', help: 'the small shape only, 30 steps: a check that everything runs' },
-    budget: { type: 'string', help: 'seconds the large shape may take before it is skipped (default 1100)' },
+    budget: { type: 'string', help: 'seconds the whole run may take; a shape predicted not to fit is skipped, with the reason (default 1100)' },
   },
   run(v) {
     const env = { ...process.env, ...(v.quick ? { SAE_BENCH_QUICK: '1' } : {}), ...(v.budget ? { SAE_BENCH_BUDGET_S: String(v.budget) } : {}) };
