@@ -5,18 +5,9 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 import type { PageInfo, RunResult, RunSpec } from './pages/bench.ts';
+import { ARGS, CHROMIUM } from '../test/support/browser.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const CHROMIUM = process.env.SAE_LAB_CHROMIUM ?? '/usr/bin/chromium';
-// docs WEBGPU-WITHOUT-A-GPU.md: the one flag that gives headless Chromium its (SwiftShader) adapter, and no network
-const ARGS = [
-  '--enable-unsafe-webgpu',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 export class RunTimeout extends Error {}
 

@@ -9,8 +9,9 @@ import { build, createServer, mergeConfig, preview, type InlineConfig, type Prev
 
 const ROOT = join(import.meta.dirname, '../..');
 export const SCREENSHOTS = join(ROOT, 'artifacts/screenshots');
-const CHROMIUM = process.env.SAE_LAB_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = [
+/** Debian's Chromium, and the flags that give headless Chromium WebGPU (SwiftShader) and no background network; the benchmark launches it the same way */
+export const CHROMIUM = process.env.SAE_LAB_CHROMIUM ?? '/usr/bin/chromium';
+export const ARGS = [
   '--enable-unsafe-webgpu',
   '--no-sandbox',
   '--disable-background-networking',
