@@ -2,6 +2,7 @@
 // d=48, 192 true directions, ~2.5 active per row; F=384, lr=3e-3, batch 512, 3000 steps:
 //   standard with λ=2, and topk with k=4, must each recover the directions with MMCS ≥ 0.98.
 // Prints a table and writes docs/ACCEPTANCE.md and docs/accept-results.json.
+import { fileTunerCache } from '../src/cli/tuner-cache.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mmcs } from '../src/analysis/mmcs.ts';
@@ -31,7 +32,7 @@ try {
     const cfg = defaultConfig({ ...common, ...run });
     const rows = await openNpy(memorySource(encodeNpy(synth.data, [ROWS, d]), 'synthetic-d48.npy'));
     const r = await trainOnRows({
-      rows, config: cfg, rule: heldOutRule(0), device: gpu.device, adapter: gpu.adapter,
+      rows, config: cfg, rule: heldOutRule(0), device: gpu.device, adapter: gpu.adapter, tunerCache: fileTunerCache(),
       onProgress: (step, m) => process.stderr.write(`${cfg.arch} step ${step}/${cfg.steps} loss ${m?.loss.toPrecision(4) ?? '…'}\n`),
     });
     const score = mmcs(synth.truth, TRUE, r.sae.W_dec, cfg.features, d);

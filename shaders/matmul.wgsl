@@ -1,16 +1,24 @@
 // C (M×N) = op(A) · op(B) [+ bias over columns] [then ReLU]   — every dense GEMM of a training step.
 //   A is stored M×K row-major, or K×M when TRANS_A;  B is stored K×N, or N×K when TRANS_B.
-// Every variant: register-blocked, no workgroup memory (barriers are costly on software adapters); each
-// invocation owns a 4×4 block of C and walks K in ascending order, so every output is one fixed-order sum.
-//   main       scalar loads; loads past the edges read 0, so M, N, K may be anything.
+// Every variant: each invocation owns a 4×4 block of C and walks K in ascending order, so every output is
+// one fixed-order sum. The start-up tuner (engine/tuner.ts) times them on the adapter and keeps the fastest.
+//   main       register-blocked, scalar loads, no workgroup memory; loads past the edges read 0, so M, N, K
+//              may be anything.
 //   main_vec4  vec4 loads along the contiguous dimension of each operand; needs N % 4 == 0, and K % 4 == 0
 //              (not TRANS_A) or M % 4 == 0 (TRANS_A); M may be anything when not TRANS_A. TRANS_A with
 //              TRANS_B is not offered (no step needs it).
+//   tiled32    workgroup-tiled: 8×8 invocations stage a 32-deep slice of A's 32 rows and B's 32 columns in
+//              workgroup memory, then each accumulates its 4×4 block from there. Any shape, any transposes.
+//   tiled64    the same with 16×16 invocations, 64×64 tiles, 16-deep slices.
+//   The tiled variants do main's arithmetic in main's order (one fma per k, k ascending), so their outputs
+//   equal main's bit for bit; they differ only in how operands reach the invocation.
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
+// rows of C per invocation in main_vec4: 4 ('vec4') or 8 ('vec4x8', more reuse of each B load)
+override ROWS: u32 = 4u;
 
 struct Dims { M: u32, N: u32, K: u32 }
 
@@ -44,18 +52,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       acc[r] = fma(vec4f(loadA(m0 + r, k)), b, acc[r]);
     }
   }
-  for (var r = 0u; r < 4u; r++) {
-    let m = m0 + r;
-    if (m >= dims.M) { break; }
-    for (var c = 0u; c < 4u; c++) {
-      let n = n0 + c;
-      if (n >= dims.N) { break; }
-      var value = acc[r][c];
-      if (HAS_BIAS) { value += bias[n]; }
-      if (RELU) { value = max(value, 0.0); }
-      C[m * dims.N + n] = value;
-    }
-  }
+  storeBlock(m0, n0, acc);
 }
 
 @group(0) @binding(5) var<storage, read> A4: array<vec4f>;
@@ -71,19 +68,21 @@ fn rowA4(m: u32, k: u32) -> vec4f {
 
 @compute @workgroup_size(8, 8)
 fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
-  let m0 = gid.y * 4u;
+  let m0 = gid.y * ROWS;
   let n0 = gid.x * 4u;
   if (m0 >= dims.M || n0 >= dims.N) { return; }
-  var acc: array<vec4f, 4>;  // acc[r] = C[m0 + r, n0..n0+3]
+  var acc: array<vec4f, 8>;  // acc[r] = C[m0 + r, n0..n0+3], r < ROWS
   if (TRANS_A) {
     // A is K×M: A[k, m0..m0+3] is one vec4; B is K×N: B[k, n0..n0+3] is one vec4.
     for (var k = 0u; k < dims.K; k++) {
-      let a = A4[(k * dims.M + m0) / 4u];
       let b = B4[(k * dims.N + n0) / 4u];
-      acc[0] = fma(vec4f(a.x), b, acc[0]);
-      acc[1] = fma(vec4f(a.y), b, acc[1]);
-      acc[2] = fma(vec4f(a.z), b, acc[2]);
-      acc[3] = fma(vec4f(a.w), b, acc[3]);
+      for (var q = 0u; q < ROWS; q += 4u) {
+        let a = A4[(k * dims.M + m0 + q) / 4u];
+        acc[q] = fma(vec4f(a.x), b, acc[q]);
+        acc[q + 1u] = fma(vec4f(a.y), b, acc[q + 1u]);
+        acc[q + 2u] = fma(vec4f(a.z), b, acc[q + 2u]);
+        acc[q + 3u] = fma(vec4f(a.w), b, acc[q + 3u]);
+      }
     }
   } else if (TRANS_B) {
     // B is N×K: B[n, k..k+3] is one vec4, so each output is a running sum of 4-wide dot products.
@@ -92,7 +91,7 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
       let b1 = B4[((n0 + 1u) * dims.K + k) / 4u];
       let b2 = B4[((n0 + 2u) * dims.K + k) / 4u];
       let b3 = B4[((n0 + 3u) * dims.K + k) / 4u];
-      for (var r = 0u; r < 4u; r++) {
+      for (var r = 0u; r < ROWS; r++) {
         let a = rowA4(m0 + r, k);
         acc[r] += vec4f(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
       }
@@ -103,13 +102,13 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
       let b1 = B4[((k + 1u) * dims.N + n0) / 4u];
       let b2 = B4[((k + 2u) * dims.N + n0) / 4u];
       let b3 = B4[((k + 3u) * dims.N + n0) / 4u];
-      for (var r = 0u; r < 4u; r++) {
+      for (var r = 0u; r < ROWS; r++) {
         let a = rowA4(m0 + r, k);
         acc[r] = fma(vec4f(a.w), b3, fma(vec4f(a.z), b2, fma(vec4f(a.y), b1, fma(vec4f(a.x), b0, acc[r]))));
       }
     }
   }
-  for (var r = 0u; r < 4u; r++) {
+  for (var r = 0u; r < ROWS; r++) {
     let m = m0 + r;
     if (m >= dims.M) { break; }
     var value = acc[r];
@@ -117,4 +116,94 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
     if (RELU) { value = max(value, vec4f(0.0)); }
     C4[(m * dims.N + n0) / 4u] = value;
   }
+}
+
+// Workgroup-tiled variants. A slice holds DEPTH consecutive k for WIDTH rows of A (or columns of B),
+// stored [k][row]. Each operand is read along its contiguous dimension: consecutive invocations load
+// consecutive addresses whichever way the operand is stored.
+var<workgroup> sliceA32: array<f32, 1024>;  // 32 k × 32 rows
+var<workgroup> sliceB32: array<f32, 1024>;  // 32 k × 32 columns
+var<workgroup> sliceA64: array<f32, 1024>;  // 16 k × 64 rows
+var<workgroup> sliceB64: array<f32, 1024>;  // 16 k × 64 columns
+
+// Element t of a DEPTH × WIDTH slice as (k offset, row or column offset), walking the contiguous dimension
+// fastest: along k for A stored M×K (not TRANS_A) and for B stored N×K (TRANS_B), along rows/columns else.
+fn sliceCoord(t: u32, depth: u32, width: u32, alongK: bool) -> vec2u {
+  if (alongK) { return vec2u(t % depth, t / depth); }
+  return vec2u(t / width, t % width);
+}
+
+fn loadAk(m: u32, k: u32) -> f32 {
+  if (k >= dims.K) { return 0.0; }
+  return loadA(m, k);
+}
+
+fn loadBk(k: u32, n: u32) -> f32 {
+  if (k >= dims.K) { return 0.0; }
+  return loadB(k, n);
+}
+
+fn storeBlock(m0: u32, n0: u32, acc: array<vec4f, 4>) {
+  for (var r = 0u; r < 4u; r++) {
+    let m = m0 + r;
+    if (m >= dims.M) { break; }
+    for (var c = 0u; c < 4u; c++) {
+      let n = n0 + c;
+      if (n >= dims.N) { break; }
+      var value = acc[r][c];
+      if (HAS_BIAS) { value += bias[n]; }
+      if (RELU) { value = max(value, 0.0); }
+      C[m * dims.N + n] = value;
+    }
+  }
+}
+
+@compute @workgroup_size(8, 8)
+fn tiled32(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let mBase = wid.y * 32u;
+  let nBase = wid.x * 32u;
+  var acc: array<vec4f, 4>;
+  for (var k0 = 0u; k0 < dims.K; k0 += 32u) {
+    for (var t = li; t < 1024u; t += 64u) {
+      let a = sliceCoord(t, 32u, 32u, !TRANS_A);
+      sliceA32[a.x * 32u + a.y] = loadAk(mBase + a.y, k0 + a.x);
+      let b = sliceCoord(t, 32u, 32u, TRANS_B);
+      sliceB32[b.x * 32u + b.y] = loadBk(k0 + b.x, nBase + b.y);
+    }
+    workgroupBarrier();
+    let depth = min(32u, dims.K - k0);
+    for (var kk = 0u; kk < depth; kk++) {
+      let bo = kk * 32u + lid.x * 4u;
+      let b = vec4f(sliceB32[bo], sliceB32[bo + 1u], sliceB32[bo + 2u], sliceB32[bo + 3u]);
+      let ao = kk * 32u + lid.y * 4u;
+      for (var r = 0u; r < 4u; r++) { acc[r] = fma(vec4f(sliceA32[ao + r]), b, acc[r]); }
+    }
+    workgroupBarrier();
+  }
+  storeBlock(mBase + lid.y * 4u, nBase + lid.x * 4u, acc);
+}
+
+@compute @workgroup_size(16, 16)
+fn tiled64(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let mBase = wid.y * 64u;
+  let nBase = wid.x * 64u;
+  var acc: array<vec4f, 4>;
+  for (var k0 = 0u; k0 < dims.K; k0 += 16u) {
+    for (var t = li; t < 1024u; t += 256u) {
+      let a = sliceCoord(t, 16u, 64u, !TRANS_A);
+      sliceA64[a.x * 64u + a.y] = loadAk(mBase + a.y, k0 + a.x);
+      let b = sliceCoord(t, 16u, 64u, TRANS_B);
+      sliceB64[b.x * 64u + b.y] = loadBk(k0 + b.x, nBase + b.y);
+    }
+    workgroupBarrier();
+    let depth = min(16u, dims.K - k0);
+    for (var kk = 0u; kk < depth; kk++) {
+      let bo = kk * 64u + lid.x * 4u;
+      let b = vec4f(sliceB64[bo], sliceB64[bo + 1u], sliceB64[bo + 2u], sliceB64[bo + 3u]);
+      let ao = kk * 64u + lid.y * 4u;
+      for (var r = 0u; r < 4u; r++) { acc[r] = fma(vec4f(sliceA64[ao + r]), b, acc[r]); }
+    }
+    workgroupBarrier();
+  }
+  storeBlock(mBase + lid.y * 4u, nBase + lid.x * 4u, acc);
 }

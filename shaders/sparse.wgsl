@@ -58,12 +58,6 @@ fn entry_value(e: u32) -> f32 {
   return aval[b * u.KA + r - u.K];
 }
 
-fn entry_g(e: u32, j: u32) -> f32 {
-  let b = e / slots();
-  if (e % slots() < u.K) { return G[b * u.d + j]; }
-  return Gaux[b * u.d + j];
-}
-
 fn carries(e: u32) -> bool { return entry_feature(e) != NONE && entry_value(e) > 0.0; }
 
 fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
@@ -74,8 +68,13 @@ fn h_entries(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   if (e >= u.B * slots()) { return; }
   var s = 0.0;
   if (carries(e)) {
-    let i = entry_feature(e);
-    for (var j = 0u; j < u.d; j++) { s += entry_g(e, j) * W_dec[i * u.d + j]; }
+    let w = entry_feature(e) * u.d;
+    let g = (e / slots()) * u.d;
+    if (e % slots() < u.K) {
+      for (var j = 0u; j < u.d; j++) { s += G[g + j] * W_dec[w + j]; }
+    } else {
+      for (var j = 0u; j < u.d; j++) { s += Gaux[g + j] * W_dec[w + j]; }
+    }
   }
   h[e] = s;
 }

@@ -1,8 +1,8 @@
 // TopK forward and the AuxK error terms (RECIPE §2). Latents stay sparse: (index, value) pairs per row.
 //   select:     per row, the K largest pre-activations (ties → lower index), optionally only among dead
 //               latents (MASKED, for AuxK); val = ReLU(pre); rows with fewer candidates pad with NONE/0.
-//               One invocation per row, one pass over F keeping the best K in order (K ≤ MAX_K).
-//   decode:     X̂[b] = Σ_r val[b,r] · W_dec[idx[b,r]] (+ b_dec when HAS_BIAS); one invocation per (b, j)
+//               One invocation per row, one pass over F keeping the best K in a heap (K ≤ MAX_K).
+//   decode:     X̂[b] = Σ_r val[b,r] · W_dec[idx[b,r]] (+ b_dec when HAS_BIAS); one invocation per (b, 4 columns)
 //   aux_mean:   ē_j = (1/B) Σ_b e_b,j with e = x' − x̂' (the main residual, gradient stopped)
 //   aux_rows:   per row: ‖e_b − ē‖² and ‖ê_b − e_b‖²
 //   aux_scale:  one workgroup: v_e = (1/B) Σ ‖e_b − ē‖² → stats[2]; dead count → stats[4];
@@ -44,55 +44,103 @@ struct Aux { B: u32, d: u32, F: u32, alpha: f32 }
 @group(0) @binding(22) var<storage, read> stats_in: array<f32>;
 @group(0) @binding(23) var<storage, read_write> Gaux: array<f32>;   // (B, d)
 
-// Selection keeps a sorted list of at most MAX_K (value, index) pairs in private memory; most entries are
-// rejected by one comparison with the current K-th best, so a row costs about F comparisons.
+// Selection keeps the best K seen so far in a binary heap in private memory, worst at the root: most
+// candidates are rejected by one comparison with the root, an accepted one costs log2 K moves (a sorted list
+// cost K/2 on average, which made AuxK's K = d/2 the slowest kernel of a sparse step). The heap is sorted at
+// the end, so the output is in rank order, best first.
 const MAX_K = 512u;
 
 // (v, i) ranks above (w, j): larger value first, then lower index.
 fn above(v: f32, i: u32, w: f32, j: u32) -> bool { return v > w || (v == w && i < j); }
+
+var<private> hv: array<f32, MAX_K>;
+var<private> hi: array<u32, MAX_K>;
+
+// Move the entry at p down the heap [0, n) until both children rank above it.
+fn sift_down(p0: u32, n: u32) {
+  var p = p0;
+  let v = hv[p];
+  let i = hi[p];
+  loop {
+    var c = 2u * p + 1u;
+    if (c >= n) { break; }
+    // the worse child (the one ranking lower) is the one that may move up
+    if (c + 1u < n && above(hv[c], hi[c], hv[c + 1u], hi[c + 1u])) { c++; }
+    if (!above(v, i, hv[c], hi[c])) { break; }
+    hv[p] = hv[c];
+    hi[p] = hi[c];
+    p = c;
+  }
+  hv[p] = v;
+  hi[p] = i;
+}
 
 @compute @workgroup_size(64)
 fn select_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let b = gid.x + gid.y * nwg.x * 64u;
   if (b >= su.B) { return; }
   let K = min(su.K, MAX_K);
-  var lv: array<f32, MAX_K>;
-  var li: array<u32, MAX_K>;
   var n = 0u;
   for (var i = 0u; i < su.F; i++) {
     if (MASKED && dead[i] == 0u) { continue; }
     let v = pre[b * su.F + i];
-    if (n == K && !above(v, i, lv[K - 1u], li[K - 1u])) { continue; }
-    // Scanning i upwards, an equal value never ranks above an earlier index, so ties keep the lower one.
-    var p = min(n, K - 1u);
-    while (p > 0u && above(v, i, lv[p - 1u], li[p - 1u])) {
-      lv[p] = lv[p - 1u];
-      li[p] = li[p - 1u];
-      p--;
+    if (n < K) {
+      // sift up: the parent must rank above the child
+      var p = n;
+      n++;
+      while (p > 0u) {
+        let q = (p - 1u) / 2u;
+        if (!above(hv[q], hi[q], v, i)) { break; }
+        hv[p] = hv[q];
+        hi[p] = hi[q];
+        p = q;
+      }
+      hv[p] = v;
+      hi[p] = i;
+    } else if (above(v, i, hv[0], hi[0])) {
+      hv[0] = v;
+      hi[0] = i;
+      sift_down(0u, K);
     }
-    lv[p] = v;
-    li[p] = i;
-    n = min(n + 1u, K);
+  }
+  // Heap sort: the worst goes last, so positions end in rank order.
+  for (var m = n; m > 1u; m--) {
+    let v = hv[0];
+    let i = hi[0];
+    hv[0] = hv[m - 1u];
+    hi[0] = hi[m - 1u];
+    hv[m - 1u] = v;
+    hi[m - 1u] = i;
+    sift_down(0u, m - 1u);
   }
   for (var r = 0u; r < su.K; r++) {
     let o = b * su.K + r;
-    if (r < n) { idx[o] = li[r]; val[o] = max(lv[r], 0.0); } else { idx[o] = NONE; val[o] = 0.0; }
+    if (r < n) { idx[o] = hi[r]; val[o] = max(hv[r], 0.0); } else { idx[o] = NONE; val[o] = 0.0; }
   }
 }
 
+// One invocation per row and run of 4 columns: the row's picks are read once per 4 outputs.
 @compute @workgroup_size(64)
 fn decode(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let runs = (du.d + 3u) / 4u;
   let t = gid.x + gid.y * nwg.x * 64u;
-  if (t >= du.B * du.d) { return; }
-  let b = t / du.d;
-  let j = t % du.d;
-  var s = 0.0;
+  if (t >= du.B * runs) { return; }
+  let b = t / runs;
+  let j = (t % runs) * 4u;
+  let last = min(j + 3u, du.d - 1u); // the last run may be short; clamp its reads to the row
+  var s = vec4f(0.0);
   for (var r = 0u; r < du.K; r++) {
     let i = sidx[b * du.K + r];
-    if (i != NONE) { s += sval[b * du.K + r] * W_dec[i * du.d + j]; }
+    if (i != NONE) {
+      let row = i * du.d;
+      s += sval[b * du.K + r] * vec4f(W_dec[row + j], W_dec[row + min(j + 1u, last)], W_dec[row + min(j + 2u, last)], W_dec[row + last]);
+    }
   }
-  if (HAS_BIAS) { s += b_dec[j]; }
-  Xhat[t] = s;
+  for (var c = 0u; c < 4u && j + c < du.d; c++) {
+    var x = s[c];
+    if (HAS_BIAS) { x += b_dec[j + c]; }
+    Xhat[b * du.d + j + c] = x;
+  }
 }
 
 @compute @workgroup_size(64)

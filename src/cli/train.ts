@@ -15,6 +15,8 @@ import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { Trainer, type StepMetrics } from '../engine/trainer.ts';
+import { describeTuning, tuneStep, type TunerCache } from '../engine/tuner.ts';
+import { fileTunerCache, tunerCachePath } from './tuner-cache.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import { CliError, intOption, numberOption, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
@@ -35,6 +37,8 @@ export interface TrainRunOptions {
   docs?: Int32Array;
   device: GPUDevice;
   adapter: string;
+  /** the start-up tuner's cache; null: no tuning, every GEMM takes its default variant */
+  tunerCache: TunerCache | null;
   onProgress?: (step: number, last: StepMetrics | undefined, tokensPerS: number) => void;
 }
 
@@ -46,7 +50,12 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
   const stats = await estimateDataStats(rows, split.trainBlocks);
   const batches = createBatchSource(rows, split.trainBlocks, cfg.batch, cfg.seed);
   let last: StepMetrics | undefined;
-  const trainer = Trainer.create(device, cfg, stats, initParams(cfg, stats), { metricsEvery: 25, onMetrics: (r) => (last = r[r.length - 1]) });
+  const tuning = o.tunerCache ? await tuneStep(device, o.adapter, cfg, o.tunerCache) : undefined;
+  if (tuning) {
+    const from = tuning.cached === tuning.gemms.length ? 'cached' : `tuned in ${(tuning.ms / 1000).toFixed(1)} s`;
+    process.stderr.write(`GEMM kernels (${from}):\n${describeTuning(tuning).map((l) => `  ${l}\n`).join('')}`);
+  }
+  const trainer = Trainer.create(device, cfg, stats, initParams(cfg, stats), { metricsEvery: 25, onMetrics: (r) => (last = r[r.length - 1]), gemms: tuning?.choices });
   try {
     const t0 = performance.now();
     let next = batches.batch(0);
@@ -80,6 +89,8 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
       tokens_per_s: tokens / seconds,
       final_train_loss: history[history.length - 1]?.loss ?? null,
       adapter: o.adapter,
+      kernels: trainer.variants,
+      ...(tuning ? { tuning: describeTuning(tuning) } : {}),
       held_out: { ...o.rule, rows: rowsInRanges(split.heldOut) },
       seed: cfg.seed,
       data: { name: rows.name, rows: rows.rows, d: rows.d, input_scale: stats.scale },
@@ -126,6 +137,7 @@ export const trainCommand: Command = {
     seed: { type: 'string', help: 'seed of the initialisation, the batch order and the held-out split', default: '0' },
     out: { type: 'string', help: 'output folder (SAELens layout + metrics.json)' },
     force: { type: 'boolean', help: 'replace a non-empty output folder' },
+    'no-tune': { type: 'boolean', help: `skip the start-up tuner: every GEMM takes its default variant (choices are cached in ${tunerCachePath()})` },
     fidelity: { type: 'string', help: 'activations from sae-lab harvest (harvest.json beside them): record the downstream fidelity on this many Brown sentences in metrics.json (0: skip)', default: '0' },
   },
   async run(v) {
@@ -169,6 +181,7 @@ export const trainCommand: Command = {
           docs: data.docs,
           device: gpu.device,
           adapter: gpu.adapter,
+          tunerCache: v['no-tune'] === true ? null : fileTunerCache(),
           onProgress: (step, last, tps) => process.stderr.write(progressLine(step, steps, last, tps, cfg.features) + '\n'),
         });
         if (layer) {

@@ -1,7 +1,7 @@
 // Running a saved SAE (raw units, any SAELens layout) over rows on the GPU, and the metrics of RECIPE §3.
 // Uses the training kernels: prepare (x − b_dec when apply_b_dec_to_input) → encoder GEMM → ReLU or TopK
 // → decoder → residual. Sums are taken in float64 on the CPU from per-row results.
-import { gemm, gemmVariantFor } from './gemm.ts';
+import { defaultGemmVariant, gemm } from './gemm.ts';
 import { Kernel, dispatch, encodeDispatches, flatGrid, readBuffer, storage, writeArray, type Dispatch } from './kernel.ts';
 import type { SaeWeights } from './sae.ts';
 
@@ -89,16 +89,15 @@ export class SaeRunner {
     const rowl0 = f32('rowl0', rows);
     const rowterm = f32('rowterm', rows);
     const topk = sae.arch === 'topk';
-    const variant = gemmVariantFor(d, F);
     const k = sae.k ?? 0;
     const stepK = Kernel.get(device, 'stats', 'row_stats');
     const stepU = stepK.uniform('u', { B: rows, F, step: 0, dead_steps: 1, k, slots: k, sparse: topk ? 1 : 0 });
     const plan: Plan = { rows, dispatches: list, X, Xhat, rowsq, rowl0, acts, buffers, idx, val };
     if (idx && val) {
       const dec = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: true });
-      list.push(dispatch(dec, { du: dec.uniform('du', { B: rows, d, K: k }).buffer, sidx: idx, sval: val, W_dec: w.W_dec, b_dec: w.b_dec, Xhat }, flatGrid(rows * d)));
+      list.push(dispatch(dec, { du: dec.uniform('du', { B: rows, d, K: k }).buffer, sidx: idx, sval: val, W_dec: w.W_dec, b_dec: w.b_dec, Xhat }, flatGrid(rows * Math.ceil(d / 4))));
     } else {
-      list.push(gemm(device, variant, rows, d, F, acts, w.W_dec, Xhat, { bias: w.b_dec }, w.b_dec));
+      list.push(gemm(device, defaultGemmVariant({ M: rows, N: d, K: F, transA: false, transB: false }), rows, d, F, acts, w.W_dec, Xhat, { bias: w.b_dec }, w.b_dec));
       plan.fireCount = f32('fireCount', F);
       const lastFired = f32('lastFired', F);
       const fire = Kernel.get(device, 'stats', 'fire_dense');
@@ -159,7 +158,7 @@ export class SaeRunner {
     buffers.push(rowsU.buffer);
     list.push(dispatch(prep, { u: rowsU.buffer, X, b_dec: w.b_dec, Xs, Xc }, flatGrid(rows * d)));
     const topk = sae.arch === 'topk';
-    list.push(gemm(device, gemmVariantFor(d, F), rows, F, d, Xc, w.W_enc, acts, { bias: w.b_enc, relu: !topk }, w.b_enc));
+    list.push(gemm(device, defaultGemmVariant({ M: rows, N: F, K: d, transA: false, transB: false }), rows, F, d, Xc, w.W_enc, acts, { bias: w.b_enc, relu: !topk }, w.b_enc));
     let idx: GPUBuffer | undefined;
     let val: GPUBuffer | undefined;
     if (topk) {

@@ -1,9 +1,14 @@
 // Recording one GEMM of shaders/matmul.wgsl: the variant, its uniform, its bind group, its workgroups.
 // Used by the trainer and the evaluator so both run exactly the same kernels.
-import { Kernel, dispatch, matmulGrid, type Dispatch, type Resource } from './kernel.ts';
+import { Kernel, dispatch, type Dispatch, type Resource } from './kernel.ts';
 
-/** Variants of shaders/matmul.wgsl; 'vec4' needs the shapes its header states. */
-export type GemmVariant = 'scalar' | 'vec4';
+/** Variants of shaders/matmul.wgsl (its header says what each does and needs). */
+export const GEMM_VARIANTS = ['scalar', 'vec4', 'vec4x8', 'tiled32', 'tiled64'] as const;
+export type GemmVariant = (typeof GEMM_VARIANTS)[number];
+
+const ENTRY: Record<GemmVariant, string> = { scalar: 'main', vec4: 'main_vec4', vec4x8: 'main_vec4', tiled32: 'tiled32', tiled64: 'tiled64' };
+/** rows × columns of C one workgroup computes */
+const TILE: Record<GemmVariant, [number, number]> = { scalar: [32, 32], vec4: [32, 32], vec4x8: [64, 32], tiled32: [32, 32], tiled64: [64, 64] };
 
 export interface GemmOptions {
   transA?: boolean;
@@ -13,9 +18,30 @@ export interface GemmOptions {
   relu?: boolean;
 }
 
-/** The fastest variant the shapes allow: vec4 when every width involved is a multiple of 4. */
-export function gemmVariantFor(d: number, features: number): GemmVariant {
-  return d % 4 === 0 && features % 4 === 0 ? 'vec4' : 'scalar';
+/** C (M×N) = op(A)·op(B): the problem a variant is chosen for. */
+export interface GemmShape {
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+/** Whether `variant` can compute `shape`: vec4 needs whole vec4s along each operand's contiguous dimension. */
+export function gemmApplies(variant: GemmVariant, s: GemmShape): boolean {
+  if (variant !== 'vec4' && variant !== 'vec4x8') return true;
+  if (s.transA && s.transB) return false;
+  return s.N % 4 === 0 && (s.transA ? s.M % 4 === 0 : s.K % 4 === 0);
+}
+
+/** The variant used when nothing was tuned: vec4 where it applies (2.5× scalar on SwiftShader), else scalar. */
+export function defaultGemmVariant(s: GemmShape): GemmVariant {
+  return gemmApplies('vec4', s) ? 'vec4' : 'scalar';
+}
+
+/** Rows × columns of C one workgroup of `variant` computes. */
+export function gemmTile(variant: GemmVariant): [number, number] {
+  return TILE[variant];
 }
 
 /** C (M×N) = op(A)·op(B) [+ bias] [ReLU]; `dummy` is bound where the variant reads no bias. */
@@ -27,12 +53,16 @@ export function gemm(
   o: GemmOptions,
   dummy: Resource,
 ): Dispatch {
-  const vec4 = variant === 'vec4';
-  const kernel = Kernel.get(device, 'matmul', vec4 ? 'main_vec4' : 'main', {
-    TRANS_A: !!o.transA, TRANS_B: !!o.transB, HAS_BIAS: !!o.bias, RELU: !!o.relu,
+  if (!gemmApplies(variant, { M, N, K, transA: !!o.transA, transB: !!o.transB })) {
+    throw new Error(`GEMM variant ${variant} cannot compute ${M}×${N}×${K}${o.transA ? ' transA' : ''}${o.transB ? ' transB' : ''}`);
+  }
+  const kernel = Kernel.get(device, 'matmul', ENTRY[variant], {
+    TRANS_A: !!o.transA, TRANS_B: !!o.transB, HAS_BIAS: !!o.bias, RELU: !!o.relu, ...(variant === 'vec4x8' ? { ROWS: 8 } : {}),
   });
   const dims = kernel.uniform('dims', { M, N, K }).buffer;
   const bias = o.bias ?? dummy;
+  const vec4 = variant === 'vec4' || variant === 'vec4x8';
   const resources: Record<string, Resource> = vec4 ? { dims, A4: A, B4: B, bias4: bias, C4: C } : { dims, A, B, bias, C };
-  return dispatch(kernel, resources, matmulGrid(M, N));
+  const [rows, cols] = gemmTile(variant);
+  return dispatch(kernel, resources, [Math.ceil(N / cols), Math.ceil(M / rows)]);
 }

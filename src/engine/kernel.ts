@@ -119,11 +119,6 @@ export function flatGrid(n: number, lanes = 64): [number, number] {
   return [MAX_GROUPS, Math.ceil(groups / MAX_GROUPS)];
 }
 
-/** Workgroups of the register-blocked matmul: 8×8 invocations, 4×4 outputs each. */
-export function matmulGrid(M: number, N: number): [number, number] {
-  return [Math.ceil(N / 32), Math.ceil(M / 32)];
-}
-
 export function storage(device: GPUDevice, label: string, bytes: number, extra = 0): GPUBuffer {
   return device.createBuffer({
     label,

@@ -17,7 +17,8 @@ import {
 import {
   METRIC_COLUMNS, METRIC_STRIDE, PARAM_NAMES, STATS, paramLayout, segmentBinding, type ParamLayout, type ParamName,
 } from './layout.ts';
-import { gemm, gemmVariantFor, type GemmOptions, type GemmVariant } from './gemm.ts';
+import { GEMM_VARIANTS, gemm, gemmApplies, type GemmOptions, type GemmVariant } from './gemm.ts';
+import { defaultChoices, stepGemms, type GemmChoices, type GemmRole } from './tuner.ts';
 import { foldSae } from './fold.ts';
 import { checkFits } from './memory.ts';
 import { biasCorrections, l1Coefficient, learningRate } from './schedule.ts';
@@ -69,17 +70,29 @@ export interface TrainerOptions {
   metricsEvery?: number;
   /** called with each block of metrics as it arrives, in step order */
   onMetrics?: (rows: StepMetrics[]) => void;
+  /** the GEMM variant of each of the step's GEMMs (tuneStep's choices); unset ones use the default */
+  gemms?: GemmChoices;
 }
 
 const MAX_IN_FLIGHT = 3;
 
-/** The kernel variant chosen for each family; recorded in snapshots, since a resumed run must use the same. */
+/** The kernel variants a run uses; recorded in snapshots, since a resumed run must use the same. */
 export interface KernelVariants {
-  matmul: GemmVariant;
+  /** one variant per GEMM of the step (snapshots before the tuner hold one variant for all) */
+  matmul: GemmChoices;
 }
 
-export function defaultVariants(cfg: TrainConfig): KernelVariants {
-  return { matmul: gemmVariantFor(cfg.d, cfg.features) };
+/** The variants of a snapshot, checked against this build; an older snapshot's single variant applies to every GEMM. */
+function snapshotVariants(config: TrainConfig, kernels: { matmul: GemmChoices | GemmVariant }): KernelVariants {
+  const recorded = kernels.matmul;
+  const matmul: GemmChoices = {};
+  for (const p of stepGemms(config)) {
+    const v = typeof recorded === 'string' ? recorded : recorded[p.role];
+    if (v === undefined) continue;
+    if (!GEMM_VARIANTS.includes(v) || !gemmApplies(v, p)) throw new Error(`snapshot used kernel matmul=${v} for ${p.role}, which this build does not have`);
+    matmul[p.role] = v;
+  }
+  return { matmul: { ...defaultChoices(config), ...matmul } };
 }
 
 export class Trainer {
@@ -114,7 +127,7 @@ export class Trainer {
 
   static create(device: GPUDevice, config: TrainConfig, stats: DataStats, init: Params32, options: TrainerOptions = {}): Trainer {
     checkFits(config, device.limits);
-    const trainer = new Trainer(device, config, stats, createBuffers(device, config, options.metricsEvery ?? 50), options, defaultVariants(config));
+    const trainer = new Trainer(device, config, stats, createBuffers(device, config, options.metricsEvery ?? 50), options, { matmul: { ...defaultChoices(config), ...options.gemms } });
     trainer.writeParams(init);
     return trainer;
   }
@@ -148,6 +161,36 @@ export class Trainer {
     this.device.queue.submit([enc.finish()]);
     this.stepIndex++;
     if (this.stepIndex - this.ringStart === this.ringSlots) this.collectMetrics();
+  }
+
+  /**
+   * One step with every dispatch in its own submission, timed to the device's completion: where a step's
+   * time goes (benchmarks and kernel work; the step's results are those of trainStep).
+   */
+  async profileStep(batch: Float32Array): Promise<{ kernel: string; ms: number }[]> {
+    const { batch: B, d } = this.config;
+    if (batch.length !== B * d) throw new Error(`batch has ${batch.length} values, expected ${B}×${d}`);
+    await this.device.queue.onSubmittedWorkDone();
+    writeArray(this.device, this.b.X!, 0, batch);
+    this.perStep.write(this.stepIndex);
+    const clear = this.device.createCommandEncoder();
+    for (const buf of this.clears) clear.clearBuffer(buf);
+    this.device.queue.submit([clear.finish()]);
+    await this.device.queue.onSubmittedWorkDone();
+    const times: { kernel: string; ms: number }[] = [];
+    for (const d of this.dispatches) {
+      const enc = this.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      encodeDispatches(pass, [d]);
+      pass.end();
+      const t0 = performance.now();
+      this.device.queue.submit([enc.finish()]);
+      await this.device.queue.onSubmittedWorkDone();
+      times.push({ kernel: d.kernel.label, ms: performance.now() - t0 });
+    }
+    this.stepIndex++;
+    if (this.stepIndex - this.ringStart === this.ringSlots) this.collectMetrics();
+    return times;
   }
 
   /** Copy the ring's filled slots to a staging buffer and map it later: no stall of the queue. */
@@ -259,7 +302,7 @@ export class Trainer {
       config: { ...this.config },
       stats: { scale: this.stats.scale, mean: Array.from(this.stats.mean), variance: this.stats.variance },
       step: this.stepIndex,
-      kernels: { ...this.variants },
+      kernels: { matmul: { ...this.variants.matmul } },
       params: await this.readFlat(this.b.params!),
       adamM: await this.readFlat(this.b.adamM!),
       adamV: await this.readFlat(this.b.adamV!),
@@ -271,14 +314,11 @@ export class Trainer {
   /** A trainer that continues `snap` exactly where it stopped. */
   static restore(device: GPUDevice, snap: TrainerSnapshot, options: TrainerOptions = {}): Trainer {
     if (snap.version !== 1) throw new Error(`snapshot version ${snap.version} is not supported`);
-    const known: Record<keyof KernelVariants, readonly string[]> = { matmul: ['scalar', 'vec4'] };
-    for (const [family, variant] of Object.entries(snap.kernels)) {
-      if (!known[family as keyof KernelVariants]?.includes(variant)) throw new Error(`snapshot used kernel ${family}=${variant}, which this build does not have`);
-    }
+    const variants = snapshotVariants(snap.config, snap.kernels);
     const stats: DataStats = { scale: snap.stats.scale, mean: Float64Array.from(snap.stats.mean), variance: snap.stats.variance };
     checkFits(snap.config, device.limits);
     const b = createBuffers(device, snap.config, options.metricsEvery ?? 50);
-    const trainer = new Trainer(device, snap.config, stats, b, options, snap.kernels);
+    const trainer = new Trainer(device, snap.config, stats, b, options, variants);
     writeArray(device, b.params!, 0, snap.params);
     writeArray(device, b.adamM!, 0, snap.adamM);
     writeArray(device, b.adamV!, 0, snap.adamV);
@@ -321,7 +361,7 @@ function createBuffers(device: GPUDevice, cfg: TrainConfig, ringSlots: number): 
     fireCount: f32('fireCount (F)', F),
     dead: f32('dead (F)', F),
     stats: f32('stats', STATS.length),
-    partial: f32('partial sums', partialCount(P)),
+    partial: f32('partial sums', partialCount(P) * 64),
     ring: f32('metrics ring', ringSlots * METRIC_STRIDE),
   };
   if (cfg.arch === 'standard') {
@@ -382,8 +422,8 @@ function buildStep(
   const P = layout.total;
   const list: Dispatch[] = [];
 
-  const matmul = (M: number, N: number, Kd: number, A: Resource, Bm: Resource, C: Resource, o: GemmOptions) =>
-    list.push(gemm(device, variants.matmul, M, N, Kd, A, Bm, C, o, b_enc));
+  const matmul = (role: GemmRole, M: number, N: number, Kd: number, A: Resource, Bm: Resource, C: Resource, o: GemmOptions) =>
+    list.push(gemm(device, variants.matmul[role]!, M, N, Kd, A, Bm, C, o, b_enc));
   const colsum = (M: number, N: number, A: GPUBuffer, out: GPUBuffer | GPUBufferBinding) => {
     const k = Kernel.get(device, 'reduce', 'colsum');
     list.push(dispatch(k, { cols: k.uniform('cols', { M, N }).buffer, A, out }, flatGrid(N)));
@@ -413,26 +453,26 @@ function buildStep(
     const normsK = Kernel.get(device, 'norms', 'row_norms');
     const shapeU = normsK.uniform('u', { F, d });
     list.push(dispatch(normsK, { u: shapeU.buffer, W_dec, norms: b.norms! }, flatGrid(F)));
-    matmul(B, F, d, b.Xs!, W_enc, b.f!, { bias: b_enc, relu: true });
-    matmul(B, d, F, b.f!, W_dec, b.Xhat!, { bias: b_dec });
+    matmul('encode', B, F, d, b.Xs!, W_enc, b.f!, { bias: b_enc, relu: true });
+    matmul('decode', B, d, F, b.f!, W_dec, b.Xhat!, { bias: b_dec });
     residual();
     const rs = Kernel.get(device, 'stats', 'row_stats');
     list.push(dispatch(rs, { u: stepU.buffer, f: b.f!, norms: b.norms!, val: b.rowsq!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
     list.push(dispatch(stepK, { u: stepU.buffer, lastFired: b.lastFired!, dead: b.dead! }, flatGrid(F)));
     // Backward (RECIPE §1).
-    matmul(B, F, d, b.G!, W_dec, b.dF!, { transB: true });
+    matmul('backprop', B, F, d, b.G!, W_dec, b.dF!, { transB: true });
     const dpre = Kernel.get(device, 'standard', 'dpre');
     penaltyU = dpre.uniform('u', { B, F, d, lam_over_B: 0 });
     list.push(dispatch(dpre, { u: penaltyU.buffer, f: b.f!, norms: b.norms!, dF: b.dF! }, flatGrid(B * F)));
-    matmul(F, d, B, b.f!, b.G!, gW_dec, { transA: true });
+    matmul('gradDec', F, d, B, b.f!, b.G!, gW_dec, { transA: true });
     colsum(B, F, b.f!, b.fsum!);
     const pen = Kernel.get(device, 'standard', 'dec_pen');
     list.push(dispatch(pen, { u: penaltyU.buffer, W_dec, fsum: b.fsum!, norms: b.norms!, gW_dec }, flatGrid(F * d)));
     colsum(B, d, b.G!, gb_dec);
-    matmul(d, F, B, b.Xs!, b.dF!, gW_enc, { transA: true });
+    matmul('gradEnc', d, F, B, b.Xs!, b.dF!, gW_enc, { transA: true });
     colsum(B, F, b.dF!, gb_enc);
   } else {
-    matmul(B, F, d, b.Xc!, W_enc, b.pre!, { bias: b_enc });
+    matmul('encode', B, F, d, b.Xc!, W_enc, b.pre!, { bias: b_enc });
     list.push(dispatch(stepK, { u: stepU.buffer, lastFired: b.lastFired!, dead: b.dead! }, flatGrid(F)));
     const select = (masked: boolean, count: number, idx: GPUBuffer, val: GPUBuffer) => {
       const k = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked });
@@ -444,7 +484,7 @@ function buildStep(
     const decode = (bias: boolean, count: number, idx: GPUBuffer, val: GPUBuffer, out: GPUBuffer) => {
       const k = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: bias });
       const du = k.uniform('du', { B, d, K: count });
-      list.push(dispatch(k, { du: du.buffer, sidx: idx, sval: val, W_dec, b_dec, Xhat: out }, flatGrid(B * d)));
+      list.push(dispatch(k, { du: du.buffer, sidx: idx, sval: val, W_dec, b_dec, Xhat: out }, flatGrid(B * Math.ceil(d / 4))));
     };
     decode(true, K, b.idx!, b.val!, b.Xhat!);
     residual();
@@ -490,7 +530,7 @@ function buildStep(
     return { n: P, lr_over_bc1: learningRate(cfg, step) / bc1, sqrt_bc2: Math.sqrt(bc2), beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM_EPS[cfg.arch] };
   };
   const adamU = adam.uniform('u', adamValues(0));
-  list.push(dispatch(adam, { u: adamU.buffer, grads: b.grads!, stats: b.stats!, params: b.params!, m1: b.adamM!, m2: b.adamV! }, flatGrid(P)));
+  list.push(dispatch(adam, { u: adamU.buffer, grads: b.grads!, stats: b.stats!, params: b.params!, m1: b.adamM!, m2: b.adamV! }, flatGrid(P / 4)));
   if (topk) {
     const renorm = Kernel.get(device, 'norms', 'renorm');
     list.push(dispatch(renorm, { u: renorm.uniform('u', { F, d }).buffer, W: W_dec }, flatGrid(F)));

@@ -123,6 +123,7 @@ export class SaeRunPanel extends SessionView {
               ${run.error ? html`<span class="error" data-testid="run-error">${run.error}</span>` : ''}
             </p>
             ${run.notice ? html`<p class="notice" data-testid="run-notice">${run.notice}</p>` : ''}
+            ${run.kernels ? html`<p class="kernels" data-testid="run-kernels" title="GEMM variants, timed on this adapter when the run started">${run.kernels}</p>` : ''}
             <div class="charts">
               <sae-loss-chart .history=${run.history}></sae-loss-chart>
               <sae-loss-chart kind="health" .history=${run.history} .speed=${run.speed} features=${run.density?.counts.reduce((a, b) => a + b, 0) ?? 1}></sae-loss-chart>
@@ -171,6 +172,7 @@ export class SaeRunPanel extends SessionView {
     .status { font-variant-numeric: tabular-nums; }
     .error { color: #bf3b3b; margin-left: 0.5rem; }
     .notice { color: #8a5a00; }
+    .kernels { color: #666; font-size: 0.85em; margin: 0.2em 0; }
     .charts { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
     /* presenting (set by the app): the live views, not the bookkeeping */
     :host([presenting]) h3, :host([presenting]) table, :host([presenting]) form label, :host([presenting]) .estimate { display: none; }

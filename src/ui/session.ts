@@ -25,6 +25,8 @@ export interface RunState {
   error?: string;
   /** e.g. that the device was lost and the run resumed from a checkpoint */
   notice?: string;
+  /** the GEMM kernels the run uses on this adapter */
+  kernels?: string;
   /** the latest feature-density histogram (one per checkpoint) */
   density?: DensityHistogram;
   /** the data stream from IndexedDB: rows/s delivered and training's wait for it */
@@ -304,6 +306,7 @@ export class SaeSession extends EventTarget {
           run.step = p.step;
         }
         if (p.notice) run.notice = p.notice;
+        if (p.kernels) run.kernels = p.kernels;
         if (p.density) run.density = p.density;
         run.step = Math.max(run.step, p.step);
         run.steps = p.steps;

@@ -101,6 +101,8 @@ export interface TrainProgress {
   history?: StepMetrics[];
   /** something the user should be told, e.g. that the device was lost and the run resumed */
   notice?: string;
+  /** the GEMM variant each of the step's GEMMs runs (the start-up tuner's choice, or the snapshot's) */
+  kernels?: string;
   /** feature density over the steps since the previous checkpoint */
   density?: DensityHistogram;
   /** the data stream from IndexedDB since the run (re)started: rows/s delivered, and training's wait */

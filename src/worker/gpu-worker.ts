@@ -24,6 +24,8 @@ import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { Trainer, type StepMetrics, type TrainerSnapshot } from '../engine/trainer.ts';
+import { describeKernels, tuneStep } from '../engine/tuner.ts';
+import { idbTunerCache } from '../data/tuner-cache.ts';
 import { GpuQueue } from './gpu-queue.ts';
 import { featureSplitting, orderFamilies } from '../analysis/splitting.ts';
 import { computeFeatures, exportFeatureJson, featureCard, type FeatureJobProgress } from './feature-job.ts';
@@ -157,7 +159,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Trains `run` from its checkpoint (or from its initialisation when it has none) until done or stopped. */
 async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome> {
-  const { device: dev } = await getDevice();
+  const { device: dev, adapter } = await getDevice();
   let lost: string | undefined;
   void dev.lost.then((info) => (lost = info.message || info.reason || 'lost'));
   const store = await (datasets ??= openStore());
@@ -184,8 +186,13 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
     trainer = Trainer.restore(dev, run.snapshot, options);
   } else {
     const stats = await store.dataStats(manifest.id);
-    trainer = Trainer.create(dev, cfg, stats, initParams(cfg, stats), options);
+    // The start-up tuner: the first run of these shapes on this adapter times the GEMM variants (seconds on a
+    // software adapter), later ones read its choices from IndexedDB. The snapshot records what was used.
+    onProgress({ runId: run.id, step: 0, steps: cfg.steps, metrics: [], tokensPerS: 0, kernels: 'choosing GEMM kernels for this adapter…' });
+    const tuning = await tuneStep(dev, adapter, cfg, idbTunerCache());
+    trainer = Trainer.create(dev, cfg, stats, initParams(cfg, stats), { ...options, gemms: tuning.choices });
   }
+  onProgress({ runId: run.id, step: trainer.stepCount, steps: cfg.steps, metrics: [], tokensPerS: 0, kernels: describeKernels(trainer.variants) });
   const runsDb = await getRuns();
   /** Stops on a lost device or a diverged loss; a diverged run keeps its last good checkpoint. */
   const check = async () => {
@@ -298,10 +305,12 @@ function layerOf(text: string): HarvestLayer | null {
 
 /** Milliseconds per training step of `config` on this adapter: a few steps on made-up rows after a warm-up. */
 async function measureStep(config: TrainConfig): Promise<number> {
-  const { device: dev } = await getDevice();
+  const { device: dev, adapter } = await getDevice();
   checkFits(config, dev.limits);
   const stats = { scale: 1, mean: new Float64Array(config.d), variance: config.d };
-  const trainer = Trainer.create(dev, config, stats, initParams(config, stats));
+  // the kernels a run of this configuration would use (tuned now, or read from the tuner's cache)
+  const { choices } = await tuneStep(dev, adapter, config, idbTunerCache());
+  const trainer = Trainer.create(dev, config, stats, initParams(config, stats), { gemms: choices });
   try {
     const batch = Float32Array.from({ length: config.batch * config.d }, (_, i) => Math.sin(i * 12.9898) * 2);
     for (let t = 0; t < 2; t++) await trainer.step(batch); // compile and warm up

@@ -88,6 +88,19 @@ describe('training in the browser', () => {
     expect(stream.stream!.rows).toBe(150 * 64);
     expect(stream.stream!.deliveredRowsPerS).toBeGreaterThan(0);
     console.log(`data stream: ${Math.round(stream.stream!.deliveredRowsPerS)} rows/s delivered from IndexedDB, ${Math.round(stream.tokensPerS)} rows/s consumed by training, waited ${stream.stream!.waitMs.toFixed(0)} ms`);
+    // the start-up tuner chose the GEMM kernels, the page names them, and its choices are in IndexedDB
+    const kernels = await page.locator('[data-testid=run-kernels]').textContent();
+    // (a TopK step has one GEMM, the encoder; a standard step five)
+    expect(kernels).toMatch(/^GEMM kernels: encode (scalar|vec4|vec4x8|tiled32|tiled64)( · decode \w+ · backprop \w+ · gradDec \w+ · gradEnc \w+)?$/);
+    const tuned = await page.evaluate(() => new Promise<number>((resolve, reject) => {
+      const open = indexedDB.open('sae-lab-tuner');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const count = open.result.transaction('gemm').objectStore('gemm').count();
+        count.onsuccess = () => resolve(count.result);
+      };
+    }));
+    expect(tuned).toBe(kernels!.split(' · ').length);
     // the density histogram of the last checkpoint interval covers every feature
     await page.locator('[data-testid=density-chart]', { hasText: 'at step 150' }).waitFor();
     const density = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.density!);

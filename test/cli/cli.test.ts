@@ -12,7 +12,7 @@ const BIN = join(import.meta.dirname, '../../bin/sae-lab.js');
 const dir = mkdtempSync(join(tmpdir(), 'sae-lab-cli-'));
 
 function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', timeout: 180_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', timeout: 180_000, env: { ...process.env, SAE_LAB_TUNER_CACHE: join(dir, 'tuner.json') } });
   // Dawn prints a Vulkan loader warning when it probes for a GPU; it is not ours to report.
   const stderr = r.stderr.split('\n').filter((l) => l && !/Vulkan|initializing adapter|InitializeImpl/.test(l)).join('\n');
   return { code: r.status ?? -1, stdout: r.stdout, stderr };
@@ -51,6 +51,11 @@ describe('sae-lab CLI', () => {
         expect(metrics, k).toHaveProperty(k);
       }
       expect(metrics.held_out).toMatchObject({ kind: 'blocks', block_rows: 256, seed: 0 });
+      // the start-up tuner chose a variant for each of the step's GEMMs and says so
+      const roles = arch === 'standard' ? ['backprop', 'decode', 'encode', 'gradDec', 'gradEnc'] : ['encode'];
+      expect(Object.keys(metrics.kernels.matmul).sort()).toEqual(roles);
+      expect(metrics.tuning).toHaveLength(roles.length);
+      expect(r.stderr).toMatch(/GEMM kernels \((cached|tuned in [\d.]+ s)\)/);
       const ev = cli('eval', '--sae', out, '--data', 'gt.npy', '--truth', 'gt.truth.npy');
       expect(ev.code, ev.stderr).toBe(0);
       const again = JSON.parse(ev.stdout);
@@ -61,6 +66,22 @@ describe('sae-lab CLI', () => {
       expect(again.mmcs).toBeLessThanOrEqual(1);
     });
   }
+
+  it('a second run on the same machine takes the tuner\'s choices from its cache, and --no-tune skips it', () => {
+    const args = ['train', '--data', 'gt.npy', '--features', '32', '--steps', '5', '--batch', '64', '--force'];
+    const first = cli(...args, '--out', 'tune-a');
+    expect(first.code, first.stderr).toBe(0);
+    const second = cli(...args, '--out', 'tune-b');
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/GEMM kernels \(cached\)/);
+    const kernels = (out: string) => JSON.parse(readFileSync(join(dir, out, 'metrics.json'), 'utf8')).kernels;
+    expect(kernels('tune-b')).toEqual(kernels('tune-a'));
+    const off = cli(...args, '--out', 'tune-c', '--no-tune');
+    expect(off.code, off.stderr).toBe(0);
+    expect(off.stderr).not.toMatch(/GEMM kernels/);
+    // d = 8 and F = 32 are multiples of 4: every default is the vec4 GEMM
+    expect(Object.values(kernels('tune-c').matmul)).toEqual(['vec4', 'vec4', 'vec4', 'vec4', 'vec4']);
+  });
 
   it('with a token sidecar, held-out rows are whole documents, and eval needs the sidecar too', () => {
     const lines = Array.from({ length: 3000 }, (_, r) => JSON.stringify({ doc: Math.floor(r / 150), token: `t${r % 7}` }));

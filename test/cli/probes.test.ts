@@ -14,7 +14,7 @@ const ROWS = 3000;
 const D = 8;
 
 function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', timeout: 180_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', timeout: 180_000, env: { ...process.env, SAE_LAB_TUNER_CACHE: join(dir, 'tuner.json') } });
   // Dawn prints a Vulkan loader warning when it probes for a GPU; it is not ours to report.
   const stderr = r.stderr.split('\n').filter((l) => l && !/Vulkan|initializing adapter|InitializeImpl/.test(l)).join('\n');
   return { code: r.status ?? -1, stdout: r.stdout, stderr };

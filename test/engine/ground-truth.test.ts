@@ -26,7 +26,7 @@ describe('ground truth recovery', () => {
       const device = await getDevice();
       const rows = await openNpy(memorySource(encodeNpy(synth.data, [16384, d]), 'synthetic.npy'));
       const cfg = defaultConfig({ d, batch: 256, steps: STEPS, seed: 0, ...run });
-      const result = await trainOnRows({ rows, config: cfg, rule: heldOutRule(0), device, adapter: 'test' });
+      const result = await trainOnRows({ rows, config: cfg, rule: heldOutRule(0), device, adapter: 'test', tunerCache: null });
       const score = mmcs(synth.truth, TRUE_DIRECTIONS, result.sae.W_dec, cfg.features, d);
       console.log(`${run.arch}: MMCS ${score.toFixed(4)}, held-out FVU ${(result.metrics.fvu as number).toFixed(3)}`);
       expect(score).toBeGreaterThanOrEqual(0.95);

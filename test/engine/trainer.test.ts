@@ -1,5 +1,5 @@
 // The GPU trainer against the float64 reference trainer, on odd shapes (d=37, F=101, B=19) and on widths
-// divisible by 4 (d=36, F=100), which run the vec4 GEMMs.
+// divisible by 4 (d=36, F=100), which run the vec4 GEMMs, and again with the tiled GEMMs the tuner may pick.
 // - one step from identical state: every kernel's output (read from its buffer, poisoned with NaN before
 //   the step), every gradient and the Adam update within 1e-4 relative error;
 // - 50-step runs from the same initialisation on the same batches: loss curves within 1e-3 relative;
@@ -9,17 +9,21 @@ import { defaultConfig, type DataStats, type TrainConfig } from '../../src/engin
 import { initParams } from '../../src/engine/init.ts';
 import { PARAM_NAMES } from '../../src/engine/layout.ts';
 import { Trainer, type Params32 } from '../../src/engine/trainer.ts';
+import type { GemmChoices } from '../../src/engine/tuner.ts';
 import { toParams64 } from '../../src/reference/params.ts';
 import { rowNorms, type TopkResult } from '../../src/reference/sae.ts';
 import { ReferenceTrainer } from '../../src/reference/trainer.ts';
 import { statsOf, toyData } from '../reference/helpers.ts';
 import { expectClose, getDevice, noValidationErrors } from '../support/gpu.ts';
 
-// Both GEMM variants: odd widths run the scalar kernels, widths divisible by 4 the vec4 ones.
-const SHAPES = [
+// Every GEMM variant: odd widths run the scalar kernels by default, widths divisible by 4 the vec4 ones;
+// the third shape runs tiled GEMMs of both sizes, as a tuner's choice would.
+const TILED: GemmChoices = { encode: 'tiled64', decode: 'tiled32', backprop: 'tiled64', gradDec: 'tiled32', gradEnc: 'tiled64' };
+const SHAPES: readonly { d: number; F: number; gemm: string; gemms?: GemmChoices }[] = [
   { d: 37, F: 101, gemm: 'scalar' },
   { d: 36, F: 100, gemm: 'vec4' },
-] as const;
+  { d: 37, F: 101, gemm: 'tiled', gemms: TILED },
+];
 let d: number = SHAPES[0].d;
 let F: number = SHAPES[0].F;
 const B = 19;
@@ -88,7 +92,7 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs)`, () => {
       it(`${arch} (data seed ${FRESH_SEED})`, async () => {
         const device = await getDevice();
         const { cfg, stats, batch } = setup(arch, 40, FRESH_SEED);
-        const gpu = Trainer.create(device, cfg, stats, initParams(cfg, stats));
+        const gpu = Trainer.create(device, cfg, stats, initParams(cfg, stats), { gemms: shape.gemms });
         const ref = new ReferenceTrainer(cfg, stats, initParams(cfg, stats));
         const before = await noValidationErrors(device, async () => {
           for (let t = 0; t < 5; t++) await gpu.step(batch(t)); // past the dead window: AuxK is live
@@ -192,7 +196,7 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs)`, () => {
         const device = await getDevice();
         const steps = 50;
         const { cfg, stats, batch } = setup(arch, steps);
-        const gpu = Trainer.create(device, cfg, stats, initParams(cfg, stats), { metricsEvery: 16 });
+        const gpu = Trainer.create(device, cfg, stats, initParams(cfg, stats), { metricsEvery: 16, gemms: shape.gemms });
         const ref = new ReferenceTrainer(cfg, stats, initParams(cfg, stats));
         for (let t = 0; t < steps; t++) {
           await gpu.step(batch(t));
@@ -216,7 +220,7 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs)`, () => {
         const device = await getDevice();
         const { cfg, stats, batch } = setup(arch, 12);
         // a metrics ring of 4 slots: the restore at step 5 makes the ring's reads wrap around its end
-        const options = { metricsEvery: 4 };
+        const options = { metricsEvery: 4, gemms: shape.gemms };
         const run = async (from?: Trainer) => {
           const t = from ?? Trainer.create(device, cfg, stats, initParams(cfg, stats), options);
           while (t.stepCount < 12) await t.step(batch(t.stepCount));
@@ -253,7 +257,23 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs)`, () => {
       const t = Trainer.create(device, cfg, stats, initParams(cfg, stats));
       const snap = await t.snapshot();
       t.destroy();
-      expect(() => Trainer.restore(device, { ...snap, kernels: { matmul: 'other' as 'vec4' } })).toThrow(/kernel matmul=other/);
+      expect(() => Trainer.restore(device, { ...snap, kernels: { matmul: { encode: 'other' as 'vec4' } } })).toThrow(/kernel matmul=other for encode/);
+    });
+
+    it('records each GEMM\'s variant in the snapshot, and reads the single variant of older snapshots', async () => {
+      const device = await getDevice();
+      const { cfg, stats } = setup('standard', 4);
+      const t = Trainer.create(device, cfg, stats, initParams(cfg, stats), { gemms: shape.gemms });
+      const snap = await t.snapshot();
+      t.destroy();
+      expect(Object.keys(snap.kernels.matmul).sort()).toEqual(['backprop', 'decode', 'encode', 'gradDec', 'gradEnc']);
+      if (shape.gemms) expect(snap.kernels.matmul).toEqual(shape.gemms);
+      const restored = Trainer.restore(device, structuredClone(snap));
+      expect(restored.variants).toEqual(snap.kernels);
+      restored.destroy();
+      const old = Trainer.restore(device, { ...snap, kernels: { matmul: 'scalar' } } as unknown as typeof snap);
+      expect(Object.values(old.variants.matmul)).toEqual(['scalar', 'scalar', 'scalar', 'scalar', 'scalar']);
+      old.destroy();
     });
   });
 });

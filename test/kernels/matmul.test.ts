@@ -1,8 +1,9 @@
-// shaders/matmul.wgsl against its float64 reference: the scalar variant in every transpose/epilogue
-// combination, the vec4 variant in each combination it offers, on shapes that are not multiples of the
-// 32×32 tile (rows not even multiples of 4), with the output poisoned first.
+// shaders/matmul.wgsl against its float64 reference: the scalar and both tiled variants in every
+// transpose/epilogue combination, the vec4 variant in each combination it offers, on shapes that are not
+// multiples of any tile (rows not even multiples of 4) and K longer than a tile's slice, with the output
+// poisoned first. The tiled variants must also equal the scalar one bit for bit (same sums, same order).
 import { describe, expect, it } from 'vitest';
-import { gemm } from '../../src/engine/gemm.ts';
+import { gemm, type GemmVariant } from '../../src/engine/gemm.ts';
 import { encodeDispatches } from '../../src/engine/kernel.ts';
 import { matmul64 } from '../../src/reference/matmul.ts';
 import { download, expectClose, getDevice, noValidationErrors, poisoned, randomArray, upload } from '../support/gpu.ts';
@@ -14,6 +15,7 @@ const cases = [
   { M: 101, N: 37, K: 19, transA: true, transB: false, bias: false, relu: false },
   { M: 37, N: 101, K: 19, transA: true, transB: true, bias: true, relu: true },
   { M: 1, N: 1, K: 1, transA: false, transB: false, bias: false, relu: false },
+  { M: 67, N: 70, K: 45, transA: false, transB: false, bias: true, relu: false },
 ];
 
 const vec4Cases = [
@@ -23,30 +25,57 @@ const vec4Cases = [
   { M: 5, N: 4, K: 4, transA: false, transB: false, bias: true, relu: false },
 ];
 
+interface Case { M: number; N: number; K: number; transA: boolean; transB: boolean; bias: boolean; relu: boolean }
+
+async function run(variant: GemmVariant, c: Case, n: number) {
+  const device = await getDevice();
+  const A = randomArray(c.M * c.K, 11 + n);
+  const B = randomArray(c.K * c.N, 23 + n);
+  const bias = randomArray(c.N, 31 + n);
+  const expected = matmul64(A, B, c.M, c.N, c.K, { transA: c.transA, transB: c.transB, bias: c.bias ? bias : undefined, relu: c.relu });
+  const C = poisoned(device, c.M * c.N + 8);
+  const got = await noValidationErrors(device, async () => {
+    const d = gemm(device, variant, c.M, c.N, c.K, upload(device, A), upload(device, B), C, {
+      transA: c.transA, transB: c.transB, bias: c.bias ? upload(device, bias) : undefined, relu: c.relu,
+    }, upload(device, bias));
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, [d]);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    return download(device, C, c.M * c.N + 8);
+  });
+  return { got, expected };
+}
+
+const label = (c: Case) => `M=${c.M} N=${c.N} K=${c.K} transA=${c.transA} transB=${c.transB} bias=${c.bias} relu=${c.relu}`;
+
 describe('matmul', () => {
-  for (const [n, c] of [...cases.map((c) => ({ ...c, entry: 'main' })), ...vec4Cases.map((c) => ({ ...c, entry: 'main_vec4' }))].entries()) {
-    it(`${c.entry}: M=${c.M} N=${c.N} K=${c.K} transA=${c.transA} transB=${c.transB} bias=${c.bias} relu=${c.relu}`, async () => {
-      const device = await getDevice();
-      const A = randomArray(c.M * c.K, 11 + n);
-      const B = randomArray(c.K * c.N, 23 + n);
-      const bias = randomArray(c.N, 31 + n);
-      const expected = matmul64(A, B, c.M, c.N, c.K, { transA: c.transA, transB: c.transB, bias: c.bias ? bias : undefined, relu: c.relu });
-      const C = poisoned(device, c.M * c.N + 8);
-      const got = await noValidationErrors(device, async () => {
-        const variant = c.entry === 'main' ? 'scalar' : 'vec4';
-        const d = gemm(device, variant, c.M, c.N, c.K, upload(device, A), upload(device, B), C, {
-          transA: c.transA, transB: c.transB, bias: c.bias ? upload(device, bias) : undefined, relu: c.relu,
-        }, upload(device, bias));
-        const enc = device.createCommandEncoder();
-        const pass = enc.beginComputePass();
-        encodeDispatches(pass, [d]);
-        pass.end();
-        device.queue.submit([enc.finish()]);
-        return download(device, C, c.M * c.N + 8);
-      });
+  const runs: [GemmVariant, Case][] = [
+    ...cases.flatMap((c) => (['scalar', 'tiled32', 'tiled64'] as const).map((v): [GemmVariant, Case] => [v, c])),
+    ...vec4Cases.map((c): [GemmVariant, Case] => ['vec4', c]),
+  ];
+  for (const [n, [variant, c]] of runs.entries()) {
+    it(`${variant}: ${label(c)}`, async () => {
+      const { got, expected } = await run(variant, c, n);
       expectClose(got.subarray(0, c.M * c.N), expected, 1e-5, 'C');
       // the kernel writes nothing past the end of C
       expect(Array.from(got.subarray(c.M * c.N)).every(Number.isNaN)).toBe(true);
     });
   }
+
+  for (const c of cases) {
+    it(`tiled32 and tiled64 equal scalar bit for bit: ${label(c)}`, async () => {
+      const scalar = (await run('scalar', c, 0)).got;
+      for (const variant of ['tiled32', 'tiled64'] as const) {
+        expect(Array.from((await run(variant, c, 0)).got)).toEqual(Array.from(scalar));
+      }
+    });
+  }
+
+  it('refuses a variant that cannot compute the shape', async () => {
+    const device = await getDevice();
+    const buf = poisoned(device, 64);
+    expect(() => gemm(device, 'vec4', 4, 5, 4, buf, buf, buf, {}, buf)).toThrow(/vec4 cannot compute 4×5×4/);
+  });
 });
