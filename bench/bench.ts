@@ -11,6 +11,10 @@
 // engine × backend × shape × arch.
 // GFLOP/s counts useful work only, the same count for every engine (usefulFlops in bench/workload.ts): a
 // dense step is 10·B·d·F; a TopK step counts its sparse work, 2·B·d·F + 8·B·d·(k + k_aux).
+// This engine's runs start with the start-up tuner (src/engine/tuner.ts), run twice from scratch: the table
+// names the GEMM kernels it chose and a section lists each variant's time and whether the second tuning
+// agreed. Before the shapes, TopK is timed against the dense standard SAE of the same size (d=512,
+// F=16384, B=256, AuxK active; bench/sparse-vs-dense.ts), in Node.
 // SAE_BENCH_QUICK=1: the small shape only, 30 steps (a check that everything runs). SAE_BENCH_BUDGET_S: the
 // time budget in seconds (default 1100, so the whole command stays under 20 minutes): the large shape runs
 // only where its prediction (from the demo shape's GFLOP/s) fits, and so does a Node run after the small shape
@@ -20,11 +24,11 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Arch } from '../src/engine/config.ts';
-import { initParams } from '../src/engine/init.ts';
 import { checkFits, estimateMemory } from '../src/engine/memory.ts';
 import { requestNodeDevice } from '../src/engine/node-device.ts';
-import { Trainer } from '../src/engine/trainer.ts';
 import { RunTimeout, startBrowserBench, type BrowserBench } from './browser.ts';
+import { timeEngine } from './engine-run.ts';
+import { SPARSE_SHAPE, sparseVersusDense, type SparseVersusDense } from './sparse-vs-dense.ts';
 import type { RunResult, RunSpec } from './pages/bench.ts';
 import type { TopkMode } from './tfjs-sae.ts';
 import { ARCHES, CURVE_STEPS, SHAPES, benchConfig, usefulFlops, workload, type Shape } from './workload.ts';
@@ -90,6 +94,9 @@ interface Entry {
   skipped?: string;
   /** small shape: the loss of every step */
   loss_curve?: number[];
+  /** this engine: the tuner's choice of GEMM kernels, its timings, and whether a second tuning agreed */
+  kernels?: string;
+  tuning?: { lines: string[]; ms: number; retune: string };
   /** small shape: agreement of this run's loss curve with the engine's in Chromium */
   curve_vs_sae_lab?: { steps: number; max_rel_dev: number; at_step: number; mean_rel_dev: number };
 }
@@ -104,6 +111,7 @@ const gpu = await requestNodeDevice();
 let browser: BrowserBench | undefined;
 let browserError = '';
 const entries: Entry[] = [];
+let sparse: SparseVersusDense | undefined;
 const cell = (shape: Shape, arch: Arch, col: Column) => entries.find((e) => e.engine === col.engine && e.backend === col.label && e.shape.d === shape.d && e.shape.arch === arch);
 
 try {
@@ -116,6 +124,7 @@ try {
     browserError = (e as Error).message.split('\n')[0]!;
     log(`[bench] no browser: ${browserError}`);
   }
+  if (!QUICK) sparse = await sparseVersusDense(gpu.device, gpu.adapter, log);
   for (const shape of QUICK ? SHAPES.slice(0, 1) : SHAPES) {
     for (const arch of ARCHES) {
       for (const col of RUN_ORDER) {
@@ -156,6 +165,10 @@ try {
             detail: r.detail,
           });
           if (shape.name === 'small') entry.loss_curve = r.losses;
+          if (r.engine) {
+            entry.kernels = r.engine.kernels;
+            entry.tuning = { lines: r.engine.tuning, ms: r.engine.tuning_ms, retune: r.engine.retune_differs ? `a second tuning chose ${r.engine.retune_differs}` : 'a second tuning chose the same' };
+          }
           log(`[bench] ${shape.name} ${arch} ${col.engine} ${col.label}: ${r.ms_per_step.toFixed(1)} ms/step (${r.detail}), run ${((performance.now() - t0) / 1000).toFixed(0)} s, total ${elapsed().toFixed(0)} s`);
         } catch (e) {
           entry.skipped = e instanceof RunTimeout ? `stopped: ${e.message}` : `failed: ${(e as Error).message.split('\n')[0]}`;
@@ -170,29 +183,9 @@ try {
 }
 
 async function runNode(spec: RunSpec): Promise<RunResult> {
-  const shape = SHAPES.find((s) => s.name === spec.shape)!;
-  const w = workload(shape, spec.arch);
-  const trainer = Trainer.create(gpu.device, w.cfg, w.stats, initParams(w.cfg, w.stats), { metricsEvery: 50 });
-  try {
-    const start = performance.now();
-    for (let t = 0; t < spec.warmup; t++) await trainer.step(w.batch(t));
-    await gpu.device.queue.onSubmittedWorkDone();
-    const t0 = performance.now();
-    for (let t = spec.warmup; t < spec.warmup + spec.steps; t++) await trainer.step(w.batch(t));
-    await gpu.device.queue.onSubmittedWorkDone();
-    const t1 = performance.now();
-    const history = await trainer.flushMetrics();
-    return {
-      adapter: gpu.adapter,
-      detail: `gemm ${trainer.variants.matmul}`,
-      steps: spec.steps,
-      ms_per_step: (t1 - t0) / spec.steps,
-      losses: history.map((m) => m.loss),
-      warmup_ms: t0 - start,
-    };
-  } finally {
-    trainer.destroy();
-  }
+  const w = workload(SHAPES.find((s) => s.name === spec.shape)!, spec.arch);
+  const r = await timeEngine(gpu.device, gpu.adapter, w, spec.warmup, spec.steps);
+  return { adapter: gpu.adapter, detail: r.kernels, steps: spec.steps, ms_per_step: r.ms_per_step, losses: r.history.map((m) => m.loss), warmup_ms: r.warmup_ms, engine: r };
 }
 
 /** Seconds a run would take at the GFLOP/s its column reached for the same arch at the previous shape. */
@@ -302,4 +295,39 @@ console.log(`ours ÷ this: tokens/s of sae-lab webgpu (Chromium) over the row's,
 console.log(table());
 console.log(`\nLoss curves (same initial weights, same batches):\n${curves.map((l) => `- ${l}`).join('\n')}`);
 console.log(`\nwall time ${elapsed().toFixed(0)} s${QUICK ? ' (SAE_BENCH_QUICK)' : ''}; ${cpus().length} CPUs, 1-min load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`);
-writeFileSync(join(process.cwd(), 'bench-results.json'), JSON.stringify(sorted(), null, 2) + '\n');
+console.log(`\nGEMM kernels chosen by the start-up tuner (each of this engine's runs tuned twice from scratch):`);
+for (const e of sorted()) {
+  if (!e.kernels || !e.tuning) continue;
+  const shape = SHAPES.find((s) => s.d === e.shape.d)!;
+  console.log(`- ${shape.name} ${e.shape.arch}, ${e.backend}: ${e.kernels} (tuned in ${(e.tuning.ms / 1000).toFixed(1)} s; ${e.tuning.retune})`);
+  if (e.backend === OURS_NODE.label) for (const line of e.tuning.lines) console.log(`    ${line}`);
+}
+const sparseEntries = sparse ? sparseTable(sparse) : [];
+writeFileSync(join(process.cwd(), 'bench-results.json'), JSON.stringify([...sorted(), ...sparseEntries], null, 2) + '\n');
+
+/** Prints the TopK-vs-dense comparison and returns its bench-results.json entries. */
+function sparseTable(r: SparseVersusDense): object[] {
+  const { d, features: F, batch: B, k } = SPARSE_SHAPE;
+  console.log(`\nTopK against the dense standard SAE of the same size (d=${d}, F=${F}, B=${B}; TopK k=${k}, k_aux=${d / 2}, dead window one batch), ${gpu.adapter}, Node:`);
+  for (const run of r.runs) {
+    console.log(`- ${run.arch}: ${run.ms_per_step.toFixed(0)} ms/step, ${Math.round(run.tokens_per_s)} tokens/s, ${run.gflops.toFixed(2)} GFLOP/s useful, dead latents at the timed steps ${run.dead.join(', ')}; ${run.kernels}`);
+    const total = run.profile.reduce((a, p) => a + p.ms, 0);
+    console.log(`    one more step, each kernel timed alone (${total.toFixed(0)} ms): ${run.profile.slice(0, 8).map((p) => `${shortLabel(p.kernel)} ${p.ms.toFixed(0)}`).join(', ')}`);
+  }
+  console.log(`- TopK ÷ dense tokens/s: ${r.ratio.toFixed(2)}× (the speed issue asks ≥ 3×)`);
+  return r.runs.map((run) => ({
+    engine: 'sae-lab', backend: OURS_NODE.label, adapter: gpu.adapter, comparison: 'topk-vs-dense',
+    shape: { d, F, B, arch: run.arch, k: run.arch === 'topk' ? k : null },
+    steps: run.steps, warmup_steps: run.warmup, ms_per_step: run.ms_per_step, tokens_per_s: run.tokens_per_s, gflops: run.gflops,
+    final_loss: run.final_loss, kernels: run.kernels, dead_latents: run.dead, topk_over_dense: r.ratio, profile_ms: run.profile,
+  }));
+}
+
+/** 'matmul.main_vec4{"TRANS_A":true,"RELU":false,"ROWS":8}' → 'matmul.main_vec4[TRANS_A ROWS=8]' */
+function shortLabel(label: string): string {
+  const at = label.indexOf('{');
+  if (at < 0) return label;
+  const constants = JSON.parse(label.slice(at)) as Record<string, number | boolean>;
+  const set = Object.entries(constants).filter(([, v]) => v !== false).map(([k, v]) => (v === true ? k : `${k}=${v}`));
+  return `${label.slice(0, at)}${set.length ? `[${set.join(' ')}]` : ''}`;
+}

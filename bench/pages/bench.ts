@@ -12,7 +12,7 @@ import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wa
 import type { Arch } from '../../src/engine/config.ts';
 import { describeAdapter, requiredLimitsFor } from '../../src/engine/device.ts';
 import { initParams } from '../../src/engine/init.ts';
-import { Trainer } from '../../src/engine/trainer.ts';
+import { timeEngine, type EngineTiming } from '../engine-run.ts';
 import { TfSaeTrainer, tfSupportsSparse, type TopkMode } from '../tfjs-sae.ts';
 import { SHAPES, workload, type Shape } from '../workload.ts';
 
@@ -43,6 +43,8 @@ export interface RunResult {
   losses: number[];
   /** ms of the warm-up steps together */
   warmup_ms: number;
+  /** this engine's runs: the tuner's choices and timings */
+  engine?: EngineTiming;
 }
 
 export interface PageInfo {
@@ -104,28 +106,9 @@ async function run(spec: RunSpec): Promise<RunResult> {
   if (spec.engine === 'sae-lab') {
     if (spec.backend !== 'webgpu') throw new Error('the engine runs on WebGPU only');
     const { device, adapter, errors } = await ourDevice();
-    const trainer = Trainer.create(device, w.cfg, w.stats, init, { metricsEvery: 50 });
-    try {
-      const start = performance.now();
-      for (let t = 0; t < spec.warmup; t++) await trainer.step(w.batch(t));
-      await device.queue.onSubmittedWorkDone();
-      const t0 = performance.now();
-      for (let t = spec.warmup; t < total; t++) await trainer.step(w.batch(t));
-      await device.queue.onSubmittedWorkDone();
-      const t1 = performance.now();
-      const history = await trainer.flushMetrics();
-      if (errors.length) throw new Error(`WebGPU errors: ${errors.join('; ')}`);
-      return {
-        adapter,
-        detail: `gemm ${trainer.variants.matmul}`,
-        steps: spec.steps,
-        ms_per_step: (t1 - t0) / spec.steps,
-        losses: history.map((m) => m.loss),
-        warmup_ms: t0 - start,
-      };
-    } finally {
-      trainer.destroy();
-    }
+    const r = await timeEngine(device, adapter, w, spec.warmup, spec.steps);
+    if (errors.length) throw new Error(`WebGPU errors: ${errors.join('; ')}`);
+    return { adapter, detail: r.kernels, steps: spec.steps, ms_per_step: r.ms_per_step, losses: r.history.map((m) => m.loss), warmup_ms: r.warmup_ms, engine: r };
   }
   await useTfBackend(spec.backend);
   const { adapter, detail: backendDetail } = await tfDetail(spec.backend);

@@ -74,16 +74,20 @@ export interface TunerCache {
 /** Timed problems do at most this much work per dispatch (20–100 ms on SwiftShader, µs on a GPU). */
 export const TUNE_FLOPS = 2 ** 25;
 /** Timing rounds per variant (their spread is the noise). */
-const ROUNDS = 5;
+const ROUNDS = 7;
 /** A timed submission lasts at least this long, so a fast GPU's submit latency does not swamp it. */
 const MIN_BATCH_MS = 30;
-/** The least margin a challenger must win by, however quiet the timings were. */
-const MIN_MARGIN = 0.03;
+/**
+ * The least margin a challenger must win by, however quiet one tuning's timings were: on a shared 2-core
+ * machine two tunings' medians differed by up to this much, and with 10% a rerun chose differently.
+ */
+const MIN_MARGIN = 0.2;
 
 /**
- * Pick `incumbent` unless a challenger's median time, raised by the noise, is still below the incumbent's.
- * noise = the largest relative spread 2·MAD / median (MAD: the median absolute deviation from the median)
- * of any variant's rounds, and at least MIN_MARGIN: robust to the odd round slowed by other work.
+ * The variants within the noise of the fastest tie; among them the default wins, else the first in
+ * GEMM_VARIANTS order, never simply the fastest: a close race between two challengers (or a challenger
+ * and the default) must come out the same on a rerun. noise = the largest relative spread 2·MAD / median
+ * (MAD: the median absolute deviation from the median) of any variant's rounds, and at least MIN_MARGIN.
  */
 export function choose(incumbent: GemmVariant, rounds: Partial<Record<GemmVariant, number[]>>): { choice: GemmVariant; noise: number; medianMs: Partial<Record<GemmVariant, number>> } {
   const median = (xs: number[]) => {
@@ -98,12 +102,10 @@ export function choose(incumbent: GemmVariant, rounds: Partial<Record<GemmVarian
     medianMs[v] = med;
     if (med > 0) noise = Math.max(noise, (2 * median(times.map((t) => Math.abs(t - med)))) / med);
   }
-  const base = medianMs[incumbent];
-  if (base === undefined) throw new Error(`the default GEMM variant ${incumbent} was not timed`);
-  let choice = incumbent;
-  for (const [v, med] of Object.entries(medianMs) as [GemmVariant, number][]) {
-    if (med * (1 + noise) < base && med < medianMs[choice]!) choice = v;
-  }
+  if (medianMs[incumbent] === undefined) throw new Error(`the default GEMM variant ${incumbent} was not timed`);
+  const best = Math.min(...(Object.values(medianMs) as number[]));
+  const tied = (v: GemmVariant) => medianMs[v] !== undefined && medianMs[v]! <= best * (1 + noise);
+  const choice = tied(incumbent) ? incumbent : GEMM_VARIANTS.find(tied)!;
   return { choice, noise, medianMs };
 }
 

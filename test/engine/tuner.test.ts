@@ -24,17 +24,22 @@ function memoryCache(): TunerCache & { map: Map<string, GemmTuning> } {
 
 describe('choose', () => {
   it('keeps the default when the challenger wins by less than the noise', () => {
-    // vec4 spreads ±10% around 100: MAD 10, noise 2·10/100 = 20%; tiled32 is 10% faster, inside it
-    const r = choose('vec4', { vec4: [90, 100, 110, 100, 90], tiled32: [90, 90, 90, 90, 90] });
-    expect(r.noise).toBeCloseTo(0.2, 6);
+    // vec4 spreads ±15% around 100: MAD 15, noise 2·15/100 = 30%; tiled32 is 20% faster, inside it
+    const r = choose('vec4', { vec4: [85, 100, 115, 100, 85], tiled32: [80, 80, 80, 80, 80] });
+    expect(r.noise).toBeCloseTo(0.3, 6);
     expect(r.choice).toBe('vec4');
   });
 
-  it('takes the fastest challenger that wins by more than the noise', () => {
+  it('takes a challenger that wins by more than the noise', () => {
     const r = choose('vec4', { vec4: [100, 101, 99, 100, 100], vec4x8: [80, 80, 81, 79, 80], tiled32: [60, 61, 59, 60, 60] });
-    expect(r.noise).toBeCloseTo(0.03, 6); // the floor: these timings barely move
+    expect(r.noise).toBeCloseTo(0.2, 6); // the floor: these timings barely move
     expect(r.medianMs).toEqual({ vec4: 100, vec4x8: 80, tiled32: 60 });
     expect(r.choice).toBe('tiled32');
+  });
+
+  it('between challengers within the noise of each other, takes the first in a fixed order, not the faster', () => {
+    expect(choose('vec4', { vec4: [100, 100, 100], vec4x8: [60, 60, 60], tiled32: [58, 58, 58] }).choice).toBe('vec4x8');
+    expect(choose('vec4', { vec4: [100, 100, 100], vec4x8: [58, 58, 58], tiled32: [60, 60, 60] }).choice).toBe('vec4x8');
   });
 
   it('is robust to one slow round', () => {
@@ -88,7 +93,7 @@ describe('tuneStep on this adapter', () => {
       // every applicable variant was either timed or dropped with a reason
       expect([...timed, ...dropped].sort()).toEqual(GEMM_VARIANTS.filter((v) => gemmApplies(v, g.problem)).sort());
       for (const ms of Object.values(g.medianMs)) expect(ms).toBeGreaterThan(0);
-      expect(g.noise).toBeGreaterThanOrEqual(0.03);
+      expect(g.noise).toBeGreaterThanOrEqual(0.2);
       expect(Object.values(g.dropped).every((why) => !/differed/.test(why!))).toBe(true); // every variant computed the same C
     }
     expect(cache.map.size).toBe(5);
