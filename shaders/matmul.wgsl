@@ -1,12 +1,15 @@
 // C (M×N) = op(A) · op(B) [+ bias over columns] [then ReLU]   — every dense GEMM of a training step.
 //   A is stored M×K row-major, or K×M when TRANS_A;  B is stored K×N, or N×K when TRANS_B.
-// Every variant: each invocation owns a 4×4 block of C and walks K in ascending order, so every output is
-// one fixed-order sum. The start-up tuner (engine/tuner.ts) times them on the adapter and keeps the fastest.
+// Every variant: each invocation owns a 4×4 block of C (main_vec4x8: 8×4) and walks K in ascending order,
+// so every output is one fixed-order sum. The start-up tuner (engine/tuner.ts) times them on the adapter and
+// keeps the fastest. Loops over a block's rows have constant bounds: with a pipeline-overridable bound
+// SwiftShader kept the accumulators in memory and the transA GEMMs ran 4× slower (docs/KERNEL-NOTES.md).
 //   main       register-blocked, scalar loads, no workgroup memory; loads past the edges read 0, so M, N, K
 //              may be anything.
 //   main_vec4  vec4 loads along the contiguous dimension of each operand; needs N % 4 == 0, and K % 4 == 0
 //              (not TRANS_A) or M % 4 == 0 (TRANS_A); M may be anything when not TRANS_A. TRANS_A with
 //              TRANS_B is not offered (no step needs it).
+//   main_vec4x8 main_vec4 with 8 rows per invocation (each B load serves twice the FMAs); same needs.
 //   tiled32    workgroup-tiled: 8×8 invocations stage a 32-deep slice of A's 32 rows and B's 32 columns in
 //              workgroup memory, then each accumulates its 4×4 block from there. Any shape, any transposes.
 //   tiled64    the same with 16×16 invocations, 64×64 tiles, 16-deep slices.
@@ -17,8 +20,6 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
-// rows of C per invocation in main_vec4: 4 ('vec4') or 8 ('vec4x8', more reuse of each B load)
-override ROWS: u32 = 4u;
 
 struct Dims { M: u32, N: u32, K: u32 }
 
@@ -68,21 +69,19 @@ fn rowA4(m: u32, k: u32) -> vec4f {
 
 @compute @workgroup_size(8, 8)
 fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
-  let m0 = gid.y * ROWS;
+  let m0 = gid.y * 4u;
   let n0 = gid.x * 4u;
   if (m0 >= dims.M || n0 >= dims.N) { return; }
-  var acc: array<vec4f, 8>;  // acc[r] = C[m0 + r, n0..n0+3], r < ROWS
+  var acc: array<vec4f, 4>;  // acc[r] = C[m0 + r, n0..n0+3]
   if (TRANS_A) {
     // A is K×M: A[k, m0..m0+3] is one vec4; B is K×N: B[k, n0..n0+3] is one vec4.
     for (var k = 0u; k < dims.K; k++) {
+      let a = A4[(k * dims.M + m0) / 4u];
       let b = B4[(k * dims.N + n0) / 4u];
-      for (var q = 0u; q < ROWS; q += 4u) {
-        let a = A4[(k * dims.M + m0 + q) / 4u];
-        acc[q] = fma(vec4f(a.x), b, acc[q]);
-        acc[q + 1u] = fma(vec4f(a.y), b, acc[q + 1u]);
-        acc[q + 2u] = fma(vec4f(a.z), b, acc[q + 2u]);
-        acc[q + 3u] = fma(vec4f(a.w), b, acc[q + 3u]);
-      }
+      acc[0] = fma(vec4f(a.x), b, acc[0]);
+      acc[1] = fma(vec4f(a.y), b, acc[1]);
+      acc[2] = fma(vec4f(a.z), b, acc[2]);
+      acc[3] = fma(vec4f(a.w), b, acc[3]);
     }
   } else if (TRANS_B) {
     // B is N×K: B[n, k..k+3] is one vec4, so each output is a running sum of 4-wide dot products.
@@ -91,7 +90,7 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
       let b1 = B4[((n0 + 1u) * dims.K + k) / 4u];
       let b2 = B4[((n0 + 2u) * dims.K + k) / 4u];
       let b3 = B4[((n0 + 3u) * dims.K + k) / 4u];
-      for (var r = 0u; r < ROWS; r++) {
+      for (var r = 0u; r < 4u; r++) {
         let a = rowA4(m0 + r, k);
         acc[r] += vec4f(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
       }
@@ -102,13 +101,69 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
       let b1 = B4[((k + 1u) * dims.N + n0) / 4u];
       let b2 = B4[((k + 2u) * dims.N + n0) / 4u];
       let b3 = B4[((k + 3u) * dims.N + n0) / 4u];
-      for (var r = 0u; r < ROWS; r++) {
+      for (var r = 0u; r < 4u; r++) {
         let a = rowA4(m0 + r, k);
         acc[r] = fma(vec4f(a.w), b3, fma(vec4f(a.z), b2, fma(vec4f(a.y), b1, fma(vec4f(a.x), b0, acc[r]))));
       }
     }
   }
-  for (var r = 0u; r < ROWS; r++) {
+  for (var r = 0u; r < 4u; r++) {
+    let m = m0 + r;
+    if (m >= dims.M) { break; }
+    var value = acc[r];
+    if (HAS_BIAS) { value += bias4[n0 / 4u]; }
+    if (RELU) { value = max(value, vec4f(0.0)); }
+    C4[(m * dims.N + n0) / 4u] = value;
+  }
+}
+
+// main_vec4 with 8 rows of C per invocation: each B load serves twice the FMAs. Same sums, same order.
+@compute @workgroup_size(8, 8)
+fn main_vec4x8(@builtin(global_invocation_id) gid: vec3u) {
+  let m0 = gid.y * 8u;
+  let n0 = gid.x * 4u;
+  if (m0 >= dims.M || n0 >= dims.N) { return; }
+  var acc: array<vec4f, 8>;  // acc[r] = C[m0 + r, n0..n0+3]
+  if (TRANS_A) {
+    // A is K×M: A[k, m0..m0+3] is one vec4; B is K×N: B[k, n0..n0+3] is one vec4.
+    for (var k = 0u; k < dims.K; k++) {
+      let a = A4[(k * dims.M + m0) / 4u];
+      let c = A4[(k * dims.M + m0 + 4u) / 4u];
+      let b = B4[(k * dims.N + n0) / 4u];
+      acc[0] = fma(vec4f(a.x), b, acc[0]);
+      acc[1] = fma(vec4f(a.y), b, acc[1]);
+      acc[2] = fma(vec4f(a.z), b, acc[2]);
+      acc[3] = fma(vec4f(a.w), b, acc[3]);
+      acc[4] = fma(vec4f(c.x), b, acc[4]);
+      acc[5] = fma(vec4f(c.y), b, acc[5]);
+      acc[6] = fma(vec4f(c.z), b, acc[6]);
+      acc[7] = fma(vec4f(c.w), b, acc[7]);
+    }
+  } else if (TRANS_B) {
+    // B is N×K: B[n, k..k+3] is one vec4, so each output is a running sum of 4-wide dot products.
+    for (var k = 0u; k < dims.K; k += 4u) {
+      let b0 = B4[(n0 * dims.K + k) / 4u];
+      let b1 = B4[((n0 + 1u) * dims.K + k) / 4u];
+      let b2 = B4[((n0 + 2u) * dims.K + k) / 4u];
+      let b3 = B4[((n0 + 3u) * dims.K + k) / 4u];
+      for (var r = 0u; r < 8u; r++) {
+        let a = rowA4(m0 + r, k);
+        acc[r] += vec4f(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+      }
+    }
+  } else {
+    for (var k = 0u; k < dims.K; k += 4u) {
+      let b0 = B4[(k * dims.N + n0) / 4u];
+      let b1 = B4[((k + 1u) * dims.N + n0) / 4u];
+      let b2 = B4[((k + 2u) * dims.N + n0) / 4u];
+      let b3 = B4[((k + 3u) * dims.N + n0) / 4u];
+      for (var r = 0u; r < 8u; r++) {
+        let a = rowA4(m0 + r, k);
+        acc[r] = fma(vec4f(a.w), b3, fma(vec4f(a.z), b2, fma(vec4f(a.y), b1, fma(vec4f(a.x), b0, acc[r]))));
+      }
+    }
+  }
+  for (var r = 0u; r < 8u; r++) {
     let m = m0 + r;
     if (m >= dims.M) { break; }
     var value = acc[r];

@@ -10,7 +10,7 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import type { Arch } from '../../src/engine/config.ts';
-import { describeAdapter, requiredLimitsFor } from '../../src/engine/device.ts';
+import { describeAdapter, requiredFeaturesFor, requiredLimitsFor } from '../../src/engine/device.ts';
 import { initParams } from '../../src/engine/init.ts';
 import { timeEngine, type EngineTiming } from '../engine-run.ts';
 import { TfSaeTrainer, tfSupportsSparse, type TopkMode } from '../tfjs-sae.ts';
@@ -59,7 +59,7 @@ function ourDevice() {
   ours ??= (async () => {
     const adapter = await navigator.gpu?.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new Error('no WebGPU adapter in this browser (Chromium needs --enable-unsafe-webgpu)');
-    const device = await adapter.requestDevice({ requiredLimits: requiredLimitsFor(adapter) });
+    const device = await adapter.requestDevice({ requiredLimits: requiredLimitsFor(adapter), requiredFeatures: requiredFeaturesFor(adapter) });
     const errors: string[] = [];
     device.addEventListener('uncapturederror', (e) => errors.push((e as GPUUncapturedErrorEvent).error.message));
     return { device, adapter: describeAdapter(adapter.info), errors };

@@ -17,6 +17,11 @@ export function requiredLimitsFor(adapter: GPUAdapter): Record<string, number> {
   return limits;
 }
 
+/** Optional features the engine uses where the adapter has them: subgroups (the subgroup GEMM variant). */
+export function requiredFeaturesFor(adapter: GPUAdapter): GPUFeatureName[] {
+  return adapter.features.has('subgroups') ? ['subgroups' as GPUFeatureName] : [];
+}
+
 export function describeAdapter(info: GPUAdapterInfo): string {
   const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0);
   return [...new Set(parts)].join(' ') || 'unknown adapter';

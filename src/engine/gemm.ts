@@ -3,12 +3,12 @@
 import { Kernel, dispatch, type Dispatch, type Resource } from './kernel.ts';
 
 /** Variants of shaders/matmul.wgsl (its header says what each does and needs). */
-export const GEMM_VARIANTS = ['scalar', 'vec4', 'vec4x8', 'tiled32', 'tiled64'] as const;
+export const GEMM_VARIANTS = ['scalar', 'vec4', 'vec4x8', 'tiled32', 'tiled64', 'subgroup'] as const;
 export type GemmVariant = (typeof GEMM_VARIANTS)[number];
 
-const ENTRY: Record<GemmVariant, string> = { scalar: 'main', vec4: 'main_vec4', vec4x8: 'main_vec4', tiled32: 'tiled32', tiled64: 'tiled64' };
+const ENTRY: Record<GemmVariant, string> = { scalar: 'main', vec4: 'main_vec4', vec4x8: 'main_vec4x8', tiled32: 'tiled32', tiled64: 'tiled64', subgroup: 'main_subgroups' };
 /** rows × columns of C one workgroup computes */
-const TILE: Record<GemmVariant, [number, number]> = { scalar: [32, 32], vec4: [32, 32], vec4x8: [64, 32], tiled32: [32, 32], tiled64: [64, 64] };
+const TILE: Record<GemmVariant, [number, number]> = { scalar: [32, 32], vec4: [32, 32], vec4x8: [64, 32], tiled32: [32, 32], tiled64: [64, 64], subgroup: [32, 32] };
 
 export interface GemmOptions {
   transA?: boolean;
@@ -27,8 +27,12 @@ export interface GemmShape {
   transB: boolean;
 }
 
-/** Whether `variant` can compute `shape`: vec4 needs whole vec4s along each operand's contiguous dimension. */
-export function gemmApplies(variant: GemmVariant, s: GemmShape): boolean {
+/**
+ * Whether `variant` can compute `shape` (on a device with `features`): the vec4 kinds need whole vec4s along
+ * each operand's contiguous dimension; the subgroup one also a device with subgroups, and no TRANS_A.
+ */
+export function gemmApplies(variant: GemmVariant, s: GemmShape, features?: ReadonlySet<string>): boolean {
+  if (variant === 'subgroup') return !!features?.has('subgroups') && !s.transA && s.N % 4 === 0 && s.K % 4 === 0;
   if (variant !== 'vec4' && variant !== 'vec4x8') return true;
   if (s.transA && s.transB) return false;
   return s.N % 4 === 0 && (s.transA ? s.M % 4 === 0 : s.K % 4 === 0);
@@ -53,15 +57,15 @@ export function gemm(
   o: GemmOptions,
   dummy: Resource,
 ): Dispatch {
-  if (!gemmApplies(variant, { M, N, K, transA: !!o.transA, transB: !!o.transB })) {
+  if (!gemmApplies(variant, { M, N, K, transA: !!o.transA, transB: !!o.transB }, device.features)) {
     throw new Error(`GEMM variant ${variant} cannot compute ${M}×${N}×${K}${o.transA ? ' transA' : ''}${o.transB ? ' transB' : ''}`);
   }
-  const kernel = Kernel.get(device, 'matmul', ENTRY[variant], {
-    TRANS_A: !!o.transA, TRANS_B: !!o.transB, HAS_BIAS: !!o.bias, RELU: !!o.relu, ...(variant === 'vec4x8' ? { ROWS: 8 } : {}),
+  const kernel = Kernel.get(device, variant === 'subgroup' ? 'matmul_subgroups' : 'matmul', ENTRY[variant], {
+    TRANS_A: !!o.transA, TRANS_B: !!o.transB, HAS_BIAS: !!o.bias, RELU: !!o.relu
   });
   const dims = kernel.uniform('dims', { M, N, K }).buffer;
   const bias = o.bias ?? dummy;
-  const vec4 = variant === 'vec4' || variant === 'vec4x8';
+  const vec4 = variant === 'vec4' || variant === 'vec4x8' || variant === 'subgroup';
   const resources: Record<string, Resource> = vec4 ? { dims, A4: A, B4: B, bias4: bias, C4: C } : { dims, A, B, bias, C };
   const [rows, cols] = gemmTile(variant);
   return dispatch(kernel, resources, [Math.ceil(N / cols), Math.ceil(M / rows)]);

@@ -4,7 +4,7 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeAdapter, requiredLimitsFor } from './device.ts';
+import { describeAdapter, requiredFeaturesFor, requiredLimitsFor } from './device.ts';
 
 // Debian's chromium package puts SwiftShader here; SAE_LAB_SWIFTSHADER_ICD points elsewhere.
 const SWIFTSHADER_ICD = process.env.SAE_LAB_SWIFTSHADER_ICD ?? '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -51,7 +51,7 @@ export async function requestNodeDevice(validate?: (limits: GPUSupportedLimits) 
     );
   }
   validate?.(adapter.limits);
-  const device = await adapter.requestDevice({ requiredLimits: requiredLimitsFor(adapter) });
+  const device = await adapter.requestDevice({ requiredLimits: requiredLimitsFor(adapter), requiredFeatures: requiredFeaturesFor(adapter) });
   const description = describeAdapter(adapter.info);
   return { device, adapter: description, isSoftware: /swiftshader/i.test(description) };
 }

@@ -2,6 +2,7 @@
 import adam from '../../shaders/adam.wgsl?raw';
 import featurestats from '../../shaders/featurestats.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
+import matmulSubgroups from '../../shaders/matmul-subgroups.wgsl?raw';
 import neighbours from '../../shaders/neighbours.wgsl?raw';
 import norms from '../../shaders/norms.wgsl?raw';
 import reduce from '../../shaders/reduce.wgsl?raw';
@@ -11,5 +12,9 @@ import standard from '../../shaders/standard.wgsl?raw';
 import stats from '../../shaders/stats.wgsl?raw';
 import topk from '../../shaders/topk.wgsl?raw';
 
-export const SHADERS = { adam, featurestats, matmul, neighbours, norms, reduce, rows, sparse, standard, stats, topk } as const;
+export const SHADERS = {
+  adam, featurestats, matmul, neighbours, norms, reduce, rows, sparse, standard, stats, topk,
+  // compiled only on devices with the subgroups feature (the `enable` fails elsewhere)
+  matmul_subgroups: `enable subgroups;\n${matmul}\n${matmulSubgroups}`,
+} as const;
 export type ShaderName = keyof typeof SHADERS;

@@ -83,13 +83,13 @@ export interface KernelVariants {
 }
 
 /** The variants of a snapshot, checked against this build; an older snapshot's single variant applies to every GEMM. */
-function snapshotVariants(config: TrainConfig, kernels: { matmul: GemmChoices | GemmVariant }): KernelVariants {
+function snapshotVariants(device: GPUDevice, config: TrainConfig, kernels: { matmul: GemmChoices | GemmVariant }): KernelVariants {
   const recorded = kernels.matmul;
   const matmul: GemmChoices = {};
   for (const p of stepGemms(config)) {
     const v = typeof recorded === 'string' ? recorded : recorded[p.role];
     if (v === undefined) continue;
-    if (!GEMM_VARIANTS.includes(v) || !gemmApplies(v, p)) throw new Error(`snapshot used kernel matmul=${v} for ${p.role}, which this build does not have`);
+    if (!GEMM_VARIANTS.includes(v) || !gemmApplies(v, p, device.features)) throw new Error(`snapshot used kernel matmul=${v} for ${p.role}, which this build or device does not have`);
     matmul[p.role] = v;
   }
   return { matmul: { ...defaultChoices(config), ...matmul } };
@@ -314,7 +314,7 @@ export class Trainer {
   /** A trainer that continues `snap` exactly where it stopped. */
   static restore(device: GPUDevice, snap: TrainerSnapshot, options: TrainerOptions = {}): Trainer {
     if (snap.version !== 1) throw new Error(`snapshot version ${snap.version} is not supported`);
-    const variants = snapshotVariants(snap.config, snap.kernels);
+    const variants = snapshotVariants(device, snap.config, snap.kernels);
     const stats: DataStats = { scale: snap.stats.scale, mean: Float64Array.from(snap.stats.mean), variance: snap.stats.variance };
     checkFits(snap.config, device.limits);
     const b = createBuffers(device, snap.config, options.metricsEvery ?? 50);

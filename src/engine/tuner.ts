@@ -167,7 +167,7 @@ async function tuneGemm(device: GPUDevice, p: GemmProblem): Promise<Omit<GemmTun
   fill(device, B, K * N, 2);
   fill(device, bias, N, 3);
   const incumbent = defaultGemmVariant(p);
-  const candidates = GEMM_VARIANTS.filter((v) => gemmApplies(v, p));
+  const candidates = GEMM_VARIANTS.filter((v) => gemmApplies(v, p, device.features));
   const dropped: Partial<Record<GemmVariant, string>> = {};
   const dispatches = new Map(candidates.map((v) => {
     const d = gemm(device, v, M, N, K, A, B, C, { transA: p.transA, transB: p.transB, bias: p.bias ? bias : undefined, relu: p.relu }, bias);
@@ -242,7 +242,7 @@ export async function tuneStep(device: GPUDevice, adapter: string, cfg: TrainCon
   for (const problem of stepGemms(cfg)) {
     const key = cacheKey(adapter, problem);
     const hit = await cache?.get(key);
-    if (hit && gemmApplies(hit.choice, problem)) {
+    if (hit && gemmApplies(hit.choice, problem, device.features)) {
       gemms.push(hit);
       cached++;
       continue;

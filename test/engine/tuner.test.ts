@@ -87,11 +87,11 @@ describe('tuneStep on this adapter', () => {
     expect(first.cached).toBe(0);
     expect(first.gemms.map((g) => g.role)).toEqual(['encode', 'decode', 'backprop', 'gradDec', 'gradEnc']);
     for (const g of first.gemms) {
-      expect(gemmApplies(g.choice, g.problem)).toBe(true);
+      expect(gemmApplies(g.choice, g.problem, device.features)).toBe(true);
       const timed = Object.keys(g.medianMs);
       const dropped = Object.keys(g.dropped);
       // every applicable variant was either timed or dropped with a reason
-      expect([...timed, ...dropped].sort()).toEqual(GEMM_VARIANTS.filter((v) => gemmApplies(v, g.problem)).sort());
+      expect([...timed, ...dropped].sort()).toEqual(GEMM_VARIANTS.filter((v) => gemmApplies(v, g.problem, device.features)).sort());
       for (const ms of Object.values(g.medianMs)) expect(ms).toBeGreaterThan(0);
       expect(g.noise).toBeGreaterThanOrEqual(0.2);
       expect(Object.values(g.dropped).every((why) => !/differed/.test(why!))).toBe(true); // every variant computed the same C

@@ -1,7 +1,8 @@
 // shaders/matmul.wgsl against its float64 reference: the scalar and both tiled variants in every
-// transpose/epilogue combination, the vec4 variant in each combination it offers, on shapes that are not
+// transpose/epilogue combination, the vec4 and vec4x8 variants in each combination they offer, on shapes that are not
 // multiples of any tile (rows not even multiples of 4) and K longer than a tile's slice, with the output
-// poisoned first. The tiled variants must also equal the scalar one bit for bit (same sums, same order).
+// poisoned first. The tiled variants must also equal the scalar one bit for bit (same sums, same order), and
+// the subgroup variant the vec4 one.
 import { describe, expect, it } from 'vitest';
 import { gemm, type GemmVariant } from '../../src/engine/gemm.ts';
 import { encodeDispatches } from '../../src/engine/kernel.ts';
@@ -53,7 +54,7 @@ const label = (c: Case) => `M=${c.M} N=${c.N} K=${c.K} transA=${c.transA} transB
 describe('matmul', () => {
   const runs: [GemmVariant, Case][] = [
     ...cases.flatMap((c) => (['scalar', 'tiled32', 'tiled64'] as const).map((v): [GemmVariant, Case] => [v, c])),
-    ...vec4Cases.map((c): [GemmVariant, Case] => ['vec4', c]),
+    ...vec4Cases.flatMap((c) => (['vec4', 'vec4x8'] as const).map((v): [GemmVariant, Case] => [v, c])),
   ];
   for (const [n, [variant, c]] of runs.entries()) {
     it(`${variant}: ${label(c)}`, async () => {
@@ -73,9 +74,22 @@ describe('matmul', () => {
     });
   }
 
+  // The subgroup variant, where the device has subgroups (Dawn's SwiftShader does): main_vec4's sums in its
+  // order, so its output equals vec4's bit for bit.
+  for (const c of vec4Cases.filter((c) => !c.transA)) {
+    it(`subgroup equals vec4 bit for bit, where the device has subgroups: ${label(c)}`, async () => {
+      const device = await getDevice();
+      if (!device.features.has('subgroups')) return;
+      const { got, expected } = await run('subgroup', c, 3);
+      expectClose(got.subarray(0, c.M * c.N), expected, 1e-5, 'C');
+      expect(Array.from(got)).toEqual(Array.from((await run('vec4', c, 3)).got));
+    });
+  }
+
   it('refuses a variant that cannot compute the shape', async () => {
     const device = await getDevice();
     const buf = poisoned(device, 64);
     expect(() => gemm(device, 'vec4', 4, 5, 4, buf, buf, buf, {}, buf)).toThrow(/vec4 cannot compute 4×5×4/);
+    expect(() => gemm(device, 'subgroup', 4, 4, 4, buf, buf, buf, { transA: true }, buf)).toThrow(/subgroup cannot compute/);
   });
 });
