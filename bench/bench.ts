@@ -15,7 +15,8 @@
 // names the GEMM kernels it chose and a section lists each variant's time and whether the second tuning
 // agreed. Before the shapes, TopK is timed against the dense standard SAE of the same size (d=512,
 // F=16384, B=256, AuxK active; bench/sparse-vs-dense.ts), in Node.
-// SAE_BENCH_QUICK=1: the small shape only, 30 steps (a check that everything runs). SAE_BENCH_BUDGET_S: the
+// SAE_BENCH_QUICK=1: the small shape only, 30 steps (a check that everything runs). SAE_BENCH_SPARSE=1: the
+// TopK-against-dense comparison only. SAE_BENCH_BUDGET_S: the
 // time budget in seconds (default 1100, so the whole command stays under 20 minutes): the large shape runs
 // only where its prediction (from the demo shape's GFLOP/s) fits, and so does a Node run after the small shape
 // (it cannot be interrupted); a browser run still going when the budget ends is stopped and listed as such.
@@ -34,6 +35,8 @@ import type { TopkMode } from './tfjs-sae.ts';
 import { ARCHES, CURVE_STEPS, SHAPES, benchConfig, usefulFlops, workload, type Shape } from './workload.ts';
 
 const QUICK = process.env.SAE_BENCH_QUICK === '1';
+/** SAE_BENCH_SPARSE=1: only the TopK-against-dense comparison (about 2 minutes here) */
+const SPARSE_ONLY = process.env.SAE_BENCH_SPARSE === '1';
 const BUDGET_S = Number(process.env.SAE_BENCH_BUDGET_S ?? 1100);
 /** the agreement the speed issue asks of the small-shape loss curves */
 const CURVE_TOLERANCE = 0.02;
@@ -117,6 +120,7 @@ const cell = (shape: Shape, arch: Arch, col: Column) => entries.find((e) => e.en
 try {
   log(`[bench] Node adapter: ${gpu.adapter}`);
   try {
+    if (SPARSE_ONLY) throw new Error('SAE_BENCH_SPARSE: no browser runs');
     browser = await startBrowserBench(log);
     log(`[bench] Chromium adapter: ${browser.info.adapter} (${browser.info.userAgent})`);
   } catch (e) {
@@ -125,7 +129,7 @@ try {
     log(`[bench] no browser: ${browserError}`);
   }
   if (!QUICK) sparse = await sparseVersusDense(gpu.device, gpu.adapter, log);
-  for (const shape of QUICK ? SHAPES.slice(0, 1) : SHAPES) {
+  for (const shape of SPARSE_ONLY ? [] : QUICK ? SHAPES.slice(0, 1) : SHAPES) {
     for (const arch of ARCHES) {
       for (const col of RUN_ORDER) {
         const cfg = benchConfig(shape, arch);

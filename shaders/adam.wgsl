@@ -3,6 +3,7 @@
 // with bc1 = 1 − β1^t, bc2 = 1 − β2^t computed on the CPU for step t (1-based) — no readback needed.
 
 // Four parameters per invocation (vec4 loads): the flat buffers' length is a multiple of 64 (engine/layout.ts).
+// 256 invocations per workgroup: a software adapter pays per workgroup, and there are millions of parameters.
 struct Adam { n: u32, lr_over_bc1: f32, sqrt_bc2: f32, beta1: f32, beta2: f32, eps: f32 }
 
 @group(0) @binding(0) var<uniform> u: Adam;
@@ -12,9 +13,9 @@ struct Adam { n: u32, lr_over_bc1: f32, sqrt_bc2: f32, beta1: f32, beta2: f32, e
 @group(0) @binding(4) var<storage, read_write> m1: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> m2: array<vec4f>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 64u;
+  let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= u.n / 4u) { return; }
   let g = stats[1] * grads[i];
   let m = u.beta1 * m1[i] + (1.0 - u.beta1) * g;

@@ -62,9 +62,10 @@ fn carries(e: u32) -> bool { return entry_feature(e) != NONE && entry_value(e) >
 
 fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
 
-@compute @workgroup_size(64)
+// One invocation per entry: neighbouring invocations are one row's entries, so they read the same G row.
+@compute @workgroup_size(256)
 fn h_entries(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let e = flat(gid, nwg);
+  let e = gid.x + gid.y * nwg.x * 256u;
   if (e >= u.B * slots()) { return; }
   var s = 0.0;
   if (carries(e)) {
@@ -133,14 +134,15 @@ fn sort_lists(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 }
 
 // The per-feature sums below give each invocation one feature and a run of 8 consecutive columns, so the
-// feature's entry group is walked once per 8 outputs (each output still sums its entries in order).
+// feature's entry group is walked once per 8 outputs (each output still sums its entries in order); 256
+// invocations per workgroup, as a software adapter pays per workgroup and there are F·d/8 invocations.
 // Reads of the last run may pass the end of a row (WGSL clamps out-of-bounds reads); only columns < d are
 // written.
 fn column_runs() -> u32 { return (u.d + 7u) / 8u; }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn dwdec(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = flat(gid, nwg);
+  let t = gid.x + gid.y * nwg.x * 256u;
   if (t >= u.F * column_runs()) { return; }
   let i = t / column_runs();
   let j0 = (t % column_runs()) * 8u;
@@ -149,7 +151,7 @@ fn dwdec(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) {
     let e = lists_in[p];
     let b = e / slots();
-    let r = e % slots();
+    let r = e - b * slots(); // e % slots() without a second division
     let o = b * u.d + j0;
     if (r < u.K) {
       let w = val[b * u.K + r];
@@ -161,13 +163,19 @@ fn dwdec(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
       hi += w * vec4f(Gaux[o + 4u], Gaux[o + 5u], Gaux[o + 6u], Gaux[o + 7u]);
     }
   }
-  let n = min(8u, u.d - j0);
-  for (var c = 0u; c < n; c++) { gW_dec[i * u.d + j0 + c] = select(hi[c - 4u], lo[c], c < 4u); }
+  // straight-line stores for a whole run: indexing lo/hi by a loop variable made SwiftShader spill them
+  let o = i * u.d + j0;
+  if (j0 + 8u <= u.d) {
+    gW_dec[o] = lo.x; gW_dec[o + 1u] = lo.y; gW_dec[o + 2u] = lo.z; gW_dec[o + 3u] = lo.w;
+    gW_dec[o + 4u] = hi.x; gW_dec[o + 5u] = hi.y; gW_dec[o + 6u] = hi.z; gW_dec[o + 7u] = hi.w;
+  } else {
+    for (var c = 0u; c < u.d - j0; c++) { gW_dec[o + c] = select(hi[c - 4u], lo[c], c < 4u); }
+  }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn dwenc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = flat(gid, nwg);
+  let t = gid.x + gid.y * nwg.x * 256u;
   if (t >= u.F * column_runs()) { return; }
   let i = t / column_runs();
   let j0 = (t % column_runs()) * 8u;
@@ -180,8 +188,13 @@ fn dwenc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
     lo += hv * vec4f(Xc[o], Xc[o + 1u], Xc[o + 2u], Xc[o + 3u]);
     hi += hv * vec4f(Xc[o + 4u], Xc[o + 5u], Xc[o + 6u], Xc[o + 7u]);
   }
-  let n = min(8u, u.d - j0);
-  for (var c = 0u; c < n; c++) { gW_enc[(j0 + c) * u.F + i] = select(hi[c - 4u], lo[c], c < 4u); }
+  let o = j0 * u.F + i;
+  if (j0 + 8u <= u.d) {
+    gW_enc[o] = lo.x; gW_enc[o + u.F] = lo.y; gW_enc[o + 2u * u.F] = lo.z; gW_enc[o + 3u * u.F] = lo.w;
+    gW_enc[o + 4u * u.F] = hi.x; gW_enc[o + 5u * u.F] = hi.y; gW_enc[o + 6u * u.F] = hi.z; gW_enc[o + 7u * u.F] = hi.w;
+  } else {
+    for (var c = 0u; c < u.d - j0; c++) { gW_enc[o + c * u.F] = select(hi[c - 4u], lo[c], c < 4u); }
+  }
 }
 
 @compute @workgroup_size(64)

@@ -119,11 +119,12 @@ fn select_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   }
 }
 
-// One invocation per row and run of 4 columns: the row's picks are read once per 4 outputs.
-@compute @workgroup_size(64)
+// One invocation per row and run of 4 columns: the row's picks are read once per 4 outputs. 256 per
+// workgroup: a software adapter pays per workgroup.
+@compute @workgroup_size(256)
 fn decode(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let runs = (du.d + 3u) / 4u;
-  let t = gid.x + gid.y * nwg.x * 64u;
+  let t = gid.x + gid.y * nwg.x * 256u;
   if (t >= du.B * runs) { return; }
   let b = t / runs;
   let j = (t % runs) * 4u;

@@ -95,7 +95,7 @@ export class SaeRunner {
     const plan: Plan = { rows, dispatches: list, X, Xhat, rowsq, rowl0, acts, buffers, idx, val };
     if (idx && val) {
       const dec = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: true });
-      list.push(dispatch(dec, { du: dec.uniform('du', { B: rows, d, K: k }).buffer, sidx: idx, sval: val, W_dec: w.W_dec, b_dec: w.b_dec, Xhat }, flatGrid(rows * Math.ceil(d / 4))));
+      list.push(dispatch(dec, { du: dec.uniform('du', { B: rows, d, K: k }).buffer, sidx: idx, sval: val, W_dec: w.W_dec, b_dec: w.b_dec, Xhat }, flatGrid(rows * Math.ceil(d / 4), 256)));
     } else {
       list.push(gemm(device, defaultGemmVariant({ M: rows, N: d, K: F, transA: false, transB: false }), rows, d, F, acts, w.W_dec, Xhat, { bias: w.b_dec }, w.b_dec));
       plan.fireCount = f32('fireCount', F);

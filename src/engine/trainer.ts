@@ -484,7 +484,7 @@ function buildStep(
     const decode = (bias: boolean, count: number, idx: GPUBuffer, val: GPUBuffer, out: GPUBuffer) => {
       const k = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: bias });
       const du = k.uniform('du', { B, d, K: count });
-      list.push(dispatch(k, { du: du.buffer, sidx: idx, sval: val, W_dec, b_dec, Xhat: out }, flatGrid(B * Math.ceil(d / 4))));
+      list.push(dispatch(k, { du: du.buffer, sidx: idx, sval: val, W_dec, b_dec, Xhat: out }, flatGrid(B * Math.ceil(d / 4), 256)));
     };
     decode(true, K, b.idx!, b.val!, b.Xhat!);
     residual();
@@ -504,17 +504,17 @@ function buildStep(
     const spU = sp('h_entries').uniform('u', { B, d, F, K, KA });
     const picks = { u: spU.buffer, idx: b.idx!, val: b.val!, aidx: b.aidx!, aval: b.aval!, G: b.G!, Gaux: b.Gaux! };
     const groups = { u: spU.buffer, offsets_in: b.offsets!, lists_in: b.lists! };
-    list.push(dispatch(sp('h_entries'), { ...picks, W_dec, h: b.h! }, flatGrid(B * S)));
+    list.push(dispatch(sp('h_entries'), { ...picks, W_dec, h: b.h! }, flatGrid(B * S, 256)));
     list.push(dispatch(sp('count'), { ...picks, counts: b.counts! }, flatGrid(B * S)));
     list.push(dispatch(sp('scan'), { u: spU.buffer, counts_in: b.counts!, offsets: b.offsets! }, [1]));
     list.push(dispatch(sp('scatter'), { ...picks, offsets_in: b.offsets!, cursor: b.cursor!, lists: b.lists! }, flatGrid(B * S)));
     list.push(dispatch(sp('sort_lists'), { u: spU.buffer, offsets_in: b.offsets!, lists: b.lists! }, flatGrid(F)));
     const featureColumns = F * Math.ceil(d / 8); // invocations of dwdec/dwenc: a feature × 8 columns each
-    list.push(dispatch(sp('dwdec'), { ...picks, ...groups, gW_dec }, flatGrid(featureColumns)));
+    list.push(dispatch(sp('dwdec'), { ...picks, ...groups, gW_dec }, flatGrid(featureColumns, 256)));
     const project = Kernel.get(device, 'norms', 'project');
     const shapeU = project.uniform('u', { F, d });
     list.push(dispatch(project, { u: shapeU.buffer, W_dec, gW_dec }, flatGrid(F)));
-    list.push(dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc }, flatGrid(featureColumns)));
+    list.push(dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc }, flatGrid(featureColumns, 256)));
     list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc, benc: b.benc! }, flatGrid(F)));
     list.push(dispatch(sp('dbdec'), { u: spU.buffer, G: b.G!, W_enc, benc_in: b.benc!, gb_dec }, flatGrid(d)));
   }
@@ -530,7 +530,7 @@ function buildStep(
     return { n: P, lr_over_bc1: learningRate(cfg, step) / bc1, sqrt_bc2: Math.sqrt(bc2), beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM_EPS[cfg.arch] };
   };
   const adamU = adam.uniform('u', adamValues(0));
-  list.push(dispatch(adam, { u: adamU.buffer, grads: b.grads!, stats: b.stats!, params: b.params!, m1: b.adamM!, m2: b.adamV! }, flatGrid(P / 4)));
+  list.push(dispatch(adam, { u: adamU.buffer, grads: b.grads!, stats: b.stats!, params: b.params!, m1: b.adamM!, m2: b.adamV! }, flatGrid(P / 4, 256)));
   if (topk) {
     const renorm = Kernel.get(device, 'norms', 'renorm');
     list.push(dispatch(renorm, { u: renorm.uniform('u', { F, d }).buffer, W: W_dec }, flatGrid(F)));

@@ -79,8 +79,8 @@ describe('sae-lab CLI', () => {
     const off = cli(...args, '--out', 'tune-c', '--no-tune');
     expect(off.code, off.stderr).toBe(0);
     expect(off.stderr).not.toMatch(/GEMM kernels/);
-    // d = 8 and F = 32 are multiples of 4: every default is the vec4 GEMM
-    expect(Object.values(kernels('tune-c').matmul)).toEqual(['vec4', 'vec4', 'vec4', 'vec4', 'vec4']);
+    // d = 8 and F = 32 are multiples of 4: every default is the vec4x8 GEMM
+    expect(Object.values(kernels('tune-c').matmul)).toEqual(['vec4x8', 'vec4x8', 'vec4x8', 'vec4x8', 'vec4x8']);
   });
 
   it('with a token sidecar, held-out rows are whole documents, and eval needs the sidecar too', () => {
