@@ -40,12 +40,5 @@ fn main_subgroups(
     }
   }
   if (!inside) { return; }
-  for (var r = 0u; r < 4u; r++) {
-    let m = m0 + r;
-    if (m >= dims.M) { break; }
-    var value = acc[r];
-    if (HAS_BIAS) { value += bias4[n0 / 4u]; }
-    if (RELU) { value = max(value, vec4f(0.0)); }
-    C4[(m * dims.N + n0) / 4u] = value;
-  }
+  for (var r = 0u; r < 4u; r++) { storeRow4(m0 + r, n0, acc[r]); }
 }

@@ -67,6 +67,15 @@ fn rowA4(m: u32, k: u32) -> vec4f {
   return A4[(m * dims.K + k) / 4u];
 }
 
+// C[m, n0..n0+3] with the epilogue, for the vec4 variants; rows past M are not written.
+fn storeRow4(m: u32, n0: u32, acc: vec4f) {
+  if (m >= dims.M) { return; }
+  var value = acc;
+  if (HAS_BIAS) { value += bias4[n0 / 4u]; }
+  if (RELU) { value = max(value, vec4f(0.0)); }
+  C4[(m * dims.N + n0) / 4u] = value;
+}
+
 @compute @workgroup_size(8, 8)
 fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
   let m0 = gid.y * 4u;
@@ -107,14 +116,7 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
       }
     }
   }
-  for (var r = 0u; r < 4u; r++) {
-    let m = m0 + r;
-    if (m >= dims.M) { break; }
-    var value = acc[r];
-    if (HAS_BIAS) { value += bias4[n0 / 4u]; }
-    if (RELU) { value = max(value, vec4f(0.0)); }
-    C4[(m * dims.N + n0) / 4u] = value;
-  }
+  for (var r = 0u; r < 4u; r++) { storeRow4(m0 + r, n0, acc[r]); }
 }
 
 // main_vec4 with 8 rows of C per invocation: each B load serves twice the FMAs. Same sums, same order.
@@ -163,14 +165,7 @@ fn main_vec4x8(@builtin(global_invocation_id) gid: vec3u) {
       }
     }
   }
-  for (var r = 0u; r < 8u; r++) {
-    let m = m0 + r;
-    if (m >= dims.M) { break; }
-    var value = acc[r];
-    if (HAS_BIAS) { value += bias4[n0 / 4u]; }
-    if (RELU) { value = max(value, vec4f(0.0)); }
-    C4[(m * dims.N + n0) / 4u] = value;
-  }
+  for (var r = 0u; r < 8u; r++) { storeRow4(m0 + r, n0, acc[r]); }
 }
 
 // Workgroup-tiled variants. A slice holds DEPTH consecutive k for WIDTH rows of A (or columns of B),
