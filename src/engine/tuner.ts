@@ -112,9 +112,9 @@ export function choose(incumbent: GemmVariant, rounds: Partial<Record<GemmVarian
 /**
  * The block of C the tuner times: all of it, or, for a problem larger than TUNE_FLOPS, its first rows and
  * columns, cut to multiples of 64 (every variant's workgroup tile divides 64), C's longer side first. The
- * operands keep the run's full shapes and strides, so each workgroup reads memory exactly as in the run
- * (timing a smaller matrix instead chose kernels 1.5× slower for the run's weight gradients on SwiftShader,
- * whose cost there is in the long strides).
+ * operands keep the run's full shapes and strides, so each workgroup reads memory as in the run (timing a
+ * smaller matrix instead, a weight gradient cut to 64 batch rows ran 4× slower per flop on SwiftShader:
+ * writing C outweighed the sums).
  */
 export function timedBlock(p: GemmShape): { rows: number; cols: number } {
   let rows = p.M;
@@ -137,7 +137,8 @@ function fnv1a(text: string): string {
 
 export function cacheKey(adapter: string, p: GemmProblem): string {
   const flags = `${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}${p.bias ? '+b' : ''}${p.relu ? '+relu' : ''}`;
-  return `${adapter}|matmul@${fnv1a(SHADERS.matmul)}|${p.M}x${p.N}x${p.K}${flags}`;
+  // the subgroup module holds every variant's source (matmul.wgsl and matmul-subgroups.wgsl)
+  return `${adapter}|matmul@${fnv1a(SHADERS.matmul_subgroups)}|${p.M}x${p.N}x${p.K}${flags}`;
 }
 
 function seeded(n: number, seed: number): Float32Array {
