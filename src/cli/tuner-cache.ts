@@ -20,12 +20,15 @@ export function fileTunerCache(path = tunerCachePath()): TunerCache {
       return {}; // a damaged cache costs one tuning, never a run
     }
   };
+  let known: Record<string, GemmTuning> | undefined; // the file as read once, plus this process's puts
   return {
     async get(key) {
-      return read()[key];
+      return (known ??= read())[key];
     },
     async put(key, value) {
+      // merged into the file as it is now, which another run may have written meanwhile
       const all = { ...read(), [key]: value };
+      known = all;
       mkdirSync(dirname(path), { recursive: true });
       // written whole then renamed, so a run killed mid-write leaves the previous file
       const tmp = `${path}.${process.pid}.tmp`;

@@ -139,6 +139,15 @@ export async function readBuffer(device: GPUDevice, src: GPUBuffer, offset = 0, 
   return copy;
 }
 
+/** Submit `commands` on an idle queue and return the milliseconds until the device has finished them. */
+export async function timeSubmission(device: GPUDevice, commands: GPUCommandBuffer): Promise<number> {
+  await device.queue.onSubmittedWorkDone();
+  const t0 = performance.now();
+  device.queue.submit([commands]);
+  await device.queue.onSubmittedWorkDone();
+  return performance.now() - t0;
+}
+
 /** queue.writeBuffer for any typed array (TypeScript's DOM types reject views that might be shared). */
 export function writeArray(device: GPUDevice, buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
   device.queue.writeBuffer(buffer, offset, data as ArrayBufferView<ArrayBuffer>);

@@ -9,6 +9,7 @@ import {
   flatGrid,
   readBuffer,
   storage,
+  timeSubmission,
   writeArray,
   type Dispatch,
   type Resource,
@@ -149,18 +150,12 @@ export class Trainer {
 
   /** Record and submit one training step on a batch of raw rows (B × d). Returns without waiting. */
   trainStep(batch: Float32Array): void {
-    const { batch: B, d } = this.config;
-    if (batch.length !== B * d) throw new Error(`batch has ${batch.length} values, expected ${B}×${d}`);
-    writeArray(this.device, this.b.X!, 0, batch);
-    this.perStep.write(this.stepIndex);
-    const enc = this.device.createCommandEncoder();
-    for (const buf of this.clears) enc.clearBuffer(buf);
+    const enc = this.beginStep(batch);
     const pass = enc.beginComputePass();
     encodeDispatches(pass, this.dispatches);
     pass.end();
     this.device.queue.submit([enc.finish()]);
-    this.stepIndex++;
-    if (this.stepIndex - this.ringStart === this.ringSlots) this.collectMetrics();
+    this.endStep();
   }
 
   /**
@@ -168,29 +163,33 @@ export class Trainer {
    * time goes (benchmarks and kernel work; the step's results are those of trainStep).
    */
   async profileStep(batch: Float32Array): Promise<{ kernel: string; ms: number }[]> {
-    const { batch: B, d } = this.config;
-    if (batch.length !== B * d) throw new Error(`batch has ${batch.length} values, expected ${B}×${d}`);
-    await this.device.queue.onSubmittedWorkDone();
-    writeArray(this.device, this.b.X!, 0, batch);
-    this.perStep.write(this.stepIndex);
-    const clear = this.device.createCommandEncoder();
-    for (const buf of this.clears) clear.clearBuffer(buf);
-    this.device.queue.submit([clear.finish()]);
-    await this.device.queue.onSubmittedWorkDone();
+    this.device.queue.submit([this.beginStep(batch).finish()]);
     const times: { kernel: string; ms: number }[] = [];
     for (const d of this.dispatches) {
       const enc = this.device.createCommandEncoder();
       const pass = enc.beginComputePass();
       encodeDispatches(pass, [d]);
       pass.end();
-      const t0 = performance.now();
-      this.device.queue.submit([enc.finish()]);
-      await this.device.queue.onSubmittedWorkDone();
-      times.push({ kernel: d.kernel.label, ms: performance.now() - t0 });
+      times.push({ kernel: d.kernel.label, ms: await timeSubmission(this.device, enc.finish()) });
     }
+    this.endStep();
+    return times;
+  }
+
+  /** Upload the batch and the step's uniforms; an encoder with the step's buffer clears recorded. */
+  private beginStep(batch: Float32Array): GPUCommandEncoder {
+    const { batch: B, d } = this.config;
+    if (batch.length !== B * d) throw new Error(`batch has ${batch.length} values, expected ${B}×${d}`);
+    writeArray(this.device, this.b.X!, 0, batch);
+    this.perStep.write(this.stepIndex);
+    const enc = this.device.createCommandEncoder();
+    for (const buf of this.clears) enc.clearBuffer(buf);
+    return enc;
+  }
+
+  private endStep(): void {
     this.stepIndex++;
     if (this.stepIndex - this.ringStart === this.ringSlots) this.collectMetrics();
-    return times;
   }
 
   /** Copy the ring's filled slots to a staging buffer and map it later: no stall of the queue. */

@@ -4,7 +4,8 @@
 // source and problem (IndexedDB in the page, a file for the CLI) and recorded in the run's snapshot.
 import type { TrainConfig } from './config.ts';
 import { GEMM_VARIANTS, defaultGemmVariant, gemm, gemmApplies, gemmTile, type GemmShape, type GemmVariant } from './gemm.ts';
-import { encodeDispatches, readBuffer, storage, writeArray } from './kernel.ts';
+import { Rng } from '../data/hash.ts';
+import { encodeDispatches, readBuffer, storage, timeSubmission, writeArray } from './kernel.ts';
 import { SHADERS } from './shaders.ts';
 
 /** The GEMMs of a step, by what they compute (RECIPE §1). TopK's step has only the encoder's. */
@@ -142,13 +143,8 @@ export function cacheKey(adapter: string, p: GemmProblem): string {
 }
 
 function seeded(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.float() - 0.5);
 }
 
 /** Fill a buffer with seeded values, a bounded chunk at a time (the operands can be hundreds of MiB). */
@@ -180,11 +176,7 @@ async function tuneGemm(device: GPUDevice, p: GemmProblem): Promise<Omit<GemmTun
     const pass = enc.beginComputePass();
     for (let i = 0; i < reps; i++) encodeDispatches(pass, [dispatches.get(v)!]);
     pass.end();
-    await device.queue.onSubmittedWorkDone();
-    const t0 = performance.now();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return (performance.now() - t0) / reps;
+    return (await timeSubmission(device, enc.finish())) / reps;
   };
   const readBlock = async () => {
     const c = new Float32Array(await readBuffer(device, C, 0, block.rows * N * 4));

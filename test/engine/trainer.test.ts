@@ -251,6 +251,25 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs)`, () => {
       });
     }
 
+    it('profileStep times every dispatch and trains the same step as trainStep, bit for bit', async () => {
+      const device = await getDevice();
+      const { cfg, stats, batch } = setup('topk', 6);
+      const init = initParams(cfg, stats);
+      const a = Trainer.create(device, cfg, stats, init, { gemms: shape.gemms });
+      const b = Trainer.create(device, cfg, stats, init, { gemms: shape.gemms });
+      for (let t = 0; t < 3; t++) a.trainStep(batch(t));
+      for (let t = 0; t < 2; t++) b.trainStep(batch(t));
+      const times = await b.profileStep(batch(2));
+      expect(times.length).toBeGreaterThan(10);
+      expect(times.every((t) => t.kernel.length > 0 && t.ms >= 0)).toBe(true);
+      expect(b.stepCount).toBe(3);
+      const [pa, pb] = [await a.readParams(), await b.readParams()];
+      for (const name of PARAM_NAMES) expect(bits(pb[name]), name).toEqual(bits(pa[name]));
+      expect((await b.flushMetrics()).map((m) => m.loss)).toEqual((await a.flushMetrics()).map((m) => m.loss));
+      a.destroy();
+      b.destroy();
+    });
+
     it('refuses a snapshot made with other kernels', async () => {
       const device = await getDevice();
       const { cfg, stats } = setup('standard', 4);
