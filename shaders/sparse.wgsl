@@ -1,6 +1,7 @@
 // TopK backward, touching only the selected latents (RECIPE §2).
-// An "entry" is one kept latent of one row: e = b·S + r with S = K + KA slots per row; r < K are the main
-// TopK picks (gradient vector G = ∂L/∂x̂'), r ≥ K the AuxK picks (gradient vector Gaux = α ∂L_aux/∂ê).
+// An "entry" is one kept latent of one row: e = b·S + r with S = K + KA slots per row, the slot of its pick in
+// `picks`/`pvals`; r < K are the main TopK picks (gradient vector G = ∂L/∂x̂'), r ≥ K the AuxK picks
+// (gradient vector Gaux = α ∂L_aux/∂ê). G and Gaux share one buffer, Gaux from float `aux_g` on.
 // Only entries with a positive value carry gradient. To sum per feature in a fixed order without float
 // atomics, entries are grouped by feature (integer counts → prefix scan → scatter → sort each small group
 // by entry id); every per-feature sum then runs over its group in ascending entry order.
@@ -10,29 +11,33 @@
 //   dwenc:    gW_enc[j, i] = Σ_{e ∈ i} h_e · Xc[b(e), j]
 //   dbenc:    gb_enc[i]    = Σ_{e ∈ i} h_e
 //   dbdec:    gb_dec[j]    = Σ_b G[b, j] − Σ_i W_enc[j, i] · gb_enc[i]   (b_dec is also subtracted at the input)
+// QUADS (set where d % 4 == 0): rows are read 4 floats at a time through the vec4 views (…4) of the same
+// buffers, one load (and one bounds clamp) instead of four. A pipeline constant, not a uniform: with the
+// same test made at run time inside the loops, a profile had topk.decode and dwenc about 1.4× slower.
 
+override QUADS: bool = false;
 const NONE = 0xffffffffu;
 
-struct Sparse { B: u32, d: u32, F: u32, K: u32, KA: u32 }
+struct Sparse { B: u32, d: u32, F: u32, K: u32, KA: u32, aux_g: u32 }
 
 @group(0) @binding(0) var<uniform> u: Sparse;
-@group(0) @binding(1) var<storage, read> idx: array<u32>;                 // (B, K) main picks
-@group(0) @binding(2) var<storage, read> val: array<f32>;                 // (B, K)
-@group(0) @binding(3) var<storage, read> aidx: array<u32>;                // (B, KA) AuxK picks
-@group(0) @binding(4) var<storage, read> aval: array<f32>;                // (B, KA)
-@group(0) @binding(5) var<storage, read> G: array<f32>;                   // (B, d)
-@group(0) @binding(6) var<storage, read> Gaux: array<f32>;                // (B, d)
-@group(0) @binding(7) var<storage, read> W_dec: array<f32>;               // (F, d)
-@group(0) @binding(8) var<storage, read_write> h: array<f32>;             // (B·S)
-@group(0) @binding(9) var<storage, read_write> counts: array<atomic<u32>>; // (F)
-@group(0) @binding(10) var<storage, read> counts_in: array<u32>;          // (F)
-@group(0) @binding(11) var<storage, read_write> offsets: array<u32>;      // (F + 1)
-@group(0) @binding(12) var<storage, read> offsets_in: array<u32>;         // (F + 1)
-@group(0) @binding(13) var<storage, read_write> cursor: array<atomic<u32>>; // (F)
-@group(0) @binding(14) var<storage, read_write> lists: array<u32>;        // (B·S)
-@group(0) @binding(15) var<storage, read> lists_in: array<u32>;           // (B·S)
-@group(0) @binding(16) var<storage, read> h_in: array<f32>;               // (B·S)
-@group(0) @binding(17) var<storage, read> Xc: array<f32>;                 // (B, d) encoder input
+@group(0) @binding(1) var<storage, read> picks: array<u32>;               // (B, S) features, NONE = no pick
+@group(0) @binding(2) var<storage, read> pvals: array<f32>;               // (B, S) values
+@group(0) @binding(3) var<storage, read> gvec: array<f32>;                // G (B, d), then Gaux (B, d) at aux_g
+@group(0) @binding(4) var<storage, read> gvec4: array<vec4f>;
+@group(0) @binding(5) var<storage, read> W_dec: array<f32>;               // (F, d)
+@group(0) @binding(6) var<storage, read> W_dec4: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> h: array<f32>;             // (B·S)
+@group(0) @binding(8) var<storage, read_write> counts: array<atomic<u32>>; // (F)
+@group(0) @binding(9) var<storage, read> counts_in: array<u32>;           // (F)
+@group(0) @binding(10) var<storage, read_write> offsets: array<u32>;      // (F + 1)
+@group(0) @binding(11) var<storage, read> offsets_in: array<u32>;         // (F + 1)
+@group(0) @binding(12) var<storage, read_write> cursor: array<atomic<u32>>; // (F)
+@group(0) @binding(13) var<storage, read_write> lists: array<u32>;        // (B·S)
+@group(0) @binding(14) var<storage, read> lists_in: array<u32>;           // (B·S)
+@group(0) @binding(15) var<storage, read> h_in: array<f32>;               // (B·S)
+@group(0) @binding(16) var<storage, read> Xc: array<f32>;                 // (B, d) encoder input
+@group(0) @binding(17) var<storage, read> Xc4: array<vec4f>;
 @group(0) @binding(18) var<storage, read> W_enc: array<f32>;              // (d, F)
 @group(0) @binding(20) var<storage, read_write> gW_dec: array<f32>;       // (F, d)
 @group(0) @binding(21) var<storage, read_write> gW_enc: array<f32>;       // (d, F)
@@ -44,21 +49,24 @@ struct Sparse { B: u32, d: u32, F: u32, K: u32, KA: u32 }
 
 fn slots() -> u32 { return u.K + u.KA; }
 
-fn entry_feature(e: u32) -> u32 {
+fn carries(e: u32) -> bool { return picks[e] != NONE && pvals[e] > 0.0; }
+
+// Where entry e's gradient vector (G or Gaux, row b) starts in gvec.
+fn gvec_row(e: u32) -> u32 {
   let b = e / slots();
-  let r = e % slots();
-  if (r < u.K) { return idx[b * u.K + r]; }
-  return aidx[b * u.KA + r - u.K];
+  return select(u.aux_g, 0u, e - b * slots() < u.K) + b * u.d;
 }
 
-fn entry_value(e: u32) -> f32 {
-  let b = e / slots();
-  let r = e % slots();
-  if (r < u.K) { return val[b * u.K + r]; }
-  return aval[b * u.KA + r - u.K];
+// gvec / Xc at o .. o + 3 (o % 4 == 0 when QUADS); reads past the end are clamped (WGSL), never written.
+fn gvec_at(o: u32) -> vec4f {
+  if (QUADS) { return gvec4[o / 4u]; }
+  return vec4f(gvec[o], gvec[o + 1u], gvec[o + 2u], gvec[o + 3u]);
 }
 
-fn carries(e: u32) -> bool { return entry_feature(e) != NONE && entry_value(e) > 0.0; }
+fn xc_at(o: u32) -> vec4f {
+  if (QUADS) { return Xc4[o / 4u]; }
+  return vec4f(Xc[o], Xc[o + 1u], Xc[o + 2u], Xc[o + 3u]);
+}
 
 fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
 
@@ -69,12 +77,14 @@ fn h_entries(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   if (e >= u.B * slots()) { return; }
   var s = 0.0;
   if (carries(e)) {
-    let w = entry_feature(e) * u.d;
-    let g = (e / slots()) * u.d;
-    if (e % slots() < u.K) {
-      for (var j = 0u; j < u.d; j++) { s += G[g + j] * W_dec[w + j]; }
+    let w = picks[e] * u.d;
+    let g = gvec_row(e);
+    if (QUADS) {
+      var acc = vec4f(0.0); // four interleaved partial sums, added at the end
+      for (var j = 0u; j < u.d; j += 4u) { acc = fma(gvec4[(g + j) / 4u], W_dec4[(w + j) / 4u], acc); }
+      s = (acc.x + acc.y) + (acc.z + acc.w);
     } else {
-      for (var j = 0u; j < u.d; j++) { s += Gaux[g + j] * W_dec[w + j]; }
+      for (var j = 0u; j < u.d; j++) { s += gvec[g + j] * W_dec[w + j]; }
     }
   }
   h[e] = s;
@@ -84,7 +94,7 @@ fn h_entries(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
 fn count(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e = flat(gid, nwg);
   if (e >= u.B * slots() || !carries(e)) { return; }
-  atomicAdd(&counts[entry_feature(e)], 1u);
+  atomicAdd(&counts[picks[e]], 1u);
 }
 
 var<workgroup> part: array<u32, 256>;
@@ -115,7 +125,7 @@ fn scan(@builtin(local_invocation_index) lane: u32) {
 fn scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e = flat(gid, nwg);
   if (e >= u.B * slots() || !carries(e)) { return; }
-  let i = entry_feature(e);
+  let i = picks[e];
   lists[offsets_in[i] + atomicAdd(&cursor[i], 1u)] = e;
 }
 
@@ -150,18 +160,10 @@ fn dwdec(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   var hi = vec4f(0.0);
   for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) {
     let e = lists_in[p];
-    let b = e / slots();
-    let r = e - b * slots(); // e % slots() without a second division
-    let o = b * u.d + j0;
-    if (r < u.K) {
-      let w = val[b * u.K + r];
-      lo += w * vec4f(G[o], G[o + 1u], G[o + 2u], G[o + 3u]);
-      hi += w * vec4f(G[o + 4u], G[o + 5u], G[o + 6u], G[o + 7u]);
-    } else {
-      let w = aval[b * u.KA + r - u.K];
-      lo += w * vec4f(Gaux[o], Gaux[o + 1u], Gaux[o + 2u], Gaux[o + 3u]);
-      hi += w * vec4f(Gaux[o + 4u], Gaux[o + 5u], Gaux[o + 6u], Gaux[o + 7u]);
-    }
+    let w = pvals[e];
+    let o = gvec_row(e) + j0;
+    lo += w * gvec_at(o);
+    hi += w * gvec_at(o + 4u);
   }
   // straight-line stores for a whole run: indexing lo/hi by a loop variable made SwiftShader spill them
   let o = i * u.d + j0;
@@ -185,8 +187,8 @@ fn dwenc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
     let e = lists_in[p];
     let hv = h_in[e];
     let o = (e / slots()) * u.d + j0;
-    lo += hv * vec4f(Xc[o], Xc[o + 1u], Xc[o + 2u], Xc[o + 3u]);
-    hi += hv * vec4f(Xc[o + 4u], Xc[o + 5u], Xc[o + 6u], Xc[o + 7u]);
+    lo += hv * xc_at(o);
+    hi += hv * xc_at(o + 4u);
   }
   let o = j0 * u.F + i;
   if (j0 + 8u <= u.d) {
@@ -212,7 +214,7 @@ fn dbdec(@builtin(global_invocation_id) gid: vec3u) {
   let j = gid.x;
   if (j >= u.d) { return; }
   var s = 0.0;
-  for (var b = 0u; b < u.B; b++) { s += G[b * u.d + j]; }
+  for (var b = 0u; b < u.B; b++) { s += gvec[b * u.d + j]; }
   var t = 0.0;
   for (var i = 0u; i < u.F; i++) { t += W_enc[j * u.F + i] * benc_in[i]; }
   gb_dec[j] = s - t;

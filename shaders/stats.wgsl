@@ -16,7 +16,7 @@ struct Loss { B: u32, F: u32, slot: u32, sparse: u32, lam: f32, inv_v: f32, alph
 @group(0) @binding(5) var<storage, read> offsets: array<u32>;           // (F + 1) entry-list offsets
 @group(0) @binding(6) var<storage, read> lists: array<u32>;             // entries grouped by feature
 @group(0) @binding(7) var<storage, read> norms: array<f32>;             // (F) decoder row norms
-@group(0) @binding(8) var<storage, read> val: array<f32>;               // (B, k) TopK values
+@group(0) @binding(8) var<storage, read> val: array<f32>;               // (B, slots) TopK values first
 @group(0) @binding(9) var<storage, read_write> rowl0: array<f32>;       // (B)
 @group(0) @binding(10) var<storage, read_write> rowterm: array<f32>;    // (B) standard: Σ f·n; TopK: ‖ê − e‖²
 @group(0) @binding(11) var<uniform> lu: Loss;
@@ -64,7 +64,7 @@ fn row_stats(@builtin(global_invocation_id) gid: vec3u) {
   if (b >= u.B) { return; }
   var l0 = 0.0;
   if (u.sparse != 0u) {
-    for (var r = 0u; r < u.k; r++) { if (val[b * u.k + r] > 0.0) { l0 += 1.0; } }
+    for (var r = 0u; r < u.k; r++) { if (val[b * u.slots + r] > 0.0) { l0 += 1.0; } }
   } else {
     var l1 = 0.0;
     for (var i = 0u; i < u.F; i++) {

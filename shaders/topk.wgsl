@@ -3,6 +3,8 @@
 //               latents (MASKED, for AuxK); val = ReLU(pre); rows with fewer candidates pad with NONE/0.
 //               One invocation per row, one pass over F keeping the best K in a heap (K ≤ MAX_K).
 //   decode:     X̂[b] = Σ_r val[b,r] · W_dec[idx[b,r]] (+ b_dec when HAS_BIAS); one invocation per (b, 4 columns)
+// Picks are stored in rows of `stride` slots starting at slot `offset`: the trainer keeps a row's TopK and
+// AuxK picks side by side (stride K + KA), so slot b·stride + r is the sparse backward's entry id.
 //   aux_mean:   ē_j = (1/B) Σ_b e_b,j with e = x' − x̂' (the main residual, gradient stopped)
 //   aux_rows:   per row: ‖e_b − ē‖² and ‖ê_b − e_b‖²
 //   aux_scale:  one workgroup: v_e = (1/B) Σ ‖e_b − ē‖² → stats[2]; dead count → stats[4];
@@ -11,22 +13,28 @@
 
 override MASKED: bool = false;
 override HAS_BIAS: bool = false;
+// Set where each row comes in whole vec4s (select: F % 4 == 0; decode: d % 4 == 0): rows are then read 4
+// floats at a time through the vec4 views (…4) of the same buffers.
+override QUADS: bool = false;
 const NONE = 0xffffffffu;
 
-struct Select { B: u32, F: u32, K: u32 }
-struct Decode { B: u32, d: u32, K: u32 }
+struct Select { B: u32, F: u32, K: u32, stride: u32, offset: u32 }
+struct Decode { B: u32, d: u32, K: u32, stride: u32, offset: u32 }
 struct Aux { B: u32, d: u32, F: u32, alpha: f32 }
 
 @group(0) @binding(0) var<uniform> su: Select;
 @group(0) @binding(1) var<storage, read> pre: array<f32>;           // (B, F)
 @group(0) @binding(2) var<storage, read> dead: array<u32>;          // (F), read when MASKED
-@group(0) @binding(3) var<storage, read_write> idx: array<u32>;     // (B, K)
-@group(0) @binding(4) var<storage, read_write> val: array<f32>;     // (B, K)
+@group(0) @binding(3) var<storage, read_write> idx: array<u32>;     // (B, stride)
+@group(0) @binding(4) var<storage, read_write> val: array<f32>;     // (B, stride)
+@group(0) @binding(24) var<storage, read> pre4: array<vec4f>;       // pre, 4 at a time (F % 4 == 0)
+@group(0) @binding(25) var<storage, read> dead4: array<vec4u>;      // dead, 4 at a time (F % 4 == 0)
 
 @group(0) @binding(5) var<uniform> du: Decode;
-@group(0) @binding(6) var<storage, read> sidx: array<u32>;          // (B, K)
-@group(0) @binding(7) var<storage, read> sval: array<f32>;          // (B, K)
+@group(0) @binding(6) var<storage, read> sidx: array<u32>;          // (B, stride)
+@group(0) @binding(7) var<storage, read> sval: array<f32>;          // (B, stride)
 @group(0) @binding(8) var<storage, read> W_dec: array<f32>;         // (F, d)
+@group(0) @binding(26) var<storage, read> W_dec4: array<vec4f>;     // W_dec, 4 at a time (d % 4 == 0)
 @group(0) @binding(9) var<storage, read> b_dec: array<f32>;         // (d), read when HAS_BIAS
 @group(0) @binding(10) var<storage, read_write> Xhat: array<f32>;   // (B, d)
 
@@ -46,8 +54,10 @@ struct Aux { B: u32, d: u32, F: u32, alpha: f32 }
 
 // Selection keeps the best K seen so far in a binary heap in private memory, worst at the root: most
 // candidates are rejected by one comparison with the root, an accepted one costs log2 K moves (a sorted list
-// cost K/2 on average, which made AuxK's K = d/2 the slowest kernel of a sparse step). The heap is sorted at
-// the end, so the output is in rank order, best first.
+// cost K/2 on average, which made AuxK's K = d/2 the slowest kernel of a sparse step). Once the heap is full
+// and QUADS, four candidates at a time are checked against the root with one vec4 load, and skipped
+// together when none beats it (most are). The heap is sorted at the end, so the output is in rank order,
+// best first.
 const MAX_K = 512u;
 
 // (v, i) ranks above (w, j): larger value first, then lower index.
@@ -81,7 +91,15 @@ fn select_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   if (b >= su.B) { return; }
   let K = min(su.K, MAX_K);
   var n = 0u;
+  var root = 0.0; // hv[0] once the heap is full
   for (var i = 0u; i < su.F; i++) {
+    // Candidates come in index order, so a value equal to the root's never ranks above it: only a larger
+    // value gets in.
+    if (QUADS && n == K && i % 4u == 0u) {
+      var v4 = pre4[(b * su.F + i) / 4u];
+      if (MASKED) { v4 = select(vec4f(root), v4, dead4[i / 4u] != vec4u(0u)); }
+      if (!any(v4 > vec4f(root))) { i += 3u; continue; }
+    }
     if (MASKED && dead[i] == 0u) { continue; }
     let v = pre[b * su.F + i];
     if (n < K) {
@@ -102,6 +120,7 @@ fn select_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
       hi[0] = i;
       sift_down(0u, K);
     }
+    if (n == K) { root = hv[0]; }
   }
   // Heap sort: the worst goes last, so positions end in rank order.
   for (var m = n; m > 1u; m--) {
@@ -114,9 +133,15 @@ fn select_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
     sift_down(0u, m - 1u);
   }
   for (var r = 0u; r < su.K; r++) {
-    let o = b * su.K + r;
+    let o = b * su.stride + su.offset + r;
     if (r < n) { idx[o] = hi[r]; val[o] = max(hv[r], 0.0); } else { idx[o] = NONE; val[o] = 0.0; }
   }
+}
+
+// W_dec[row + j .. row + j + 3]: one vec4 load when QUADS, else four loads clamped to the row's `last`.
+fn decoder_run(row: u32, j: u32, last: u32) -> vec4f {
+  if (QUADS) { return W_dec4[(row + j) / 4u]; }
+  return vec4f(W_dec[row + j], W_dec[row + min(j + 1u, last)], W_dec[row + min(j + 2u, last)], W_dec[row + last]);
 }
 
 // One invocation per row and run of 4 columns: the row's picks are read once per 4 outputs. 256 per
@@ -130,12 +155,10 @@ fn decode(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let j = (t % runs) * 4u;
   let last = min(j + 3u, du.d - 1u); // the last run may be short; clamp its reads to the row
   var s = vec4f(0.0);
+  let p = b * du.stride + du.offset;
   for (var r = 0u; r < du.K; r++) {
-    let i = sidx[b * du.K + r];
-    if (i != NONE) {
-      let row = i * du.d;
-      s += sval[b * du.K + r] * vec4f(W_dec[row + j], W_dec[row + min(j + 1u, last)], W_dec[row + min(j + 2u, last)], W_dec[row + last]);
-    }
+    let i = sidx[p + r];
+    if (i != NONE) { s += sval[p + r] * decoder_run(i * du.d, j, last); }
   }
   for (var c = 0u; c < 4u && j + c < du.d; c++) {
     var x = s[c];

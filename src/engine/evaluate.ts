@@ -94,8 +94,10 @@ export class SaeRunner {
     const stepU = stepK.uniform('u', { B: rows, F, step: 0, dead_steps: 1, k, slots: k, sparse: topk ? 1 : 0 });
     const plan: Plan = { rows, dispatches: list, X, Xhat, rowsq, rowl0, acts, buffers, idx, val };
     if (idx && val) {
-      const dec = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: true });
-      list.push(dispatch(dec, { du: dec.uniform('du', { B: rows, d, K: k }).buffer, sidx: idx, sval: val, W_dec: w.W_dec, b_dec: w.b_dec, Xhat }, flatGrid(rows * Math.ceil(d / 4), 256)));
+      const dec = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: true, QUADS: d % 4 === 0 });
+      const du = dec.uniform('du', { B: rows, d, K: k, stride: k, offset: 0 }).buffer;
+      buffers.push(du);
+      list.push(dispatch(dec, { du, sidx: idx, sval: val, W_dec: w.W_dec, W_dec4: w.W_dec, b_dec: w.b_dec, Xhat }, flatGrid(rows * Math.ceil(d / 4), 256)));
     } else {
       list.push(gemm(device, defaultGemmVariant({ M: rows, N: d, K: F, transA: false, transB: false }), rows, d, F, acts, w.W_dec, Xhat, { bias: w.b_dec }, w.b_dec));
       plan.fireCount = f32('fireCount', F);
@@ -165,11 +167,11 @@ export class SaeRunner {
       const k = sae.k ?? 0;
       idx = f32('idx', rows * k);
       val = f32('val', rows * k);
-      const sel = Kernel.get(device, 'topk', 'select_topk', { MASKED: false });
-      const su = sel.uniform('su', { B: rows, F, K: k }).buffer;
+      const sel = Kernel.get(device, 'topk', 'select_topk', { MASKED: false, QUADS: F % 4 === 0 });
+      const su = sel.uniform('su', { B: rows, F, K: k, stride: k, offset: 0 }).buffer;
       buffers.push(su);
       // unmasked selection reads no dead mask; any buffer of the right type satisfies the binding
-      list.push(dispatch(sel, { su, pre: acts, dead: Xs, idx, val }, flatGrid(rows)));
+      list.push(dispatch(sel, { su, pre: acts, pre4: acts, dead: Xs, dead4: Xs, idx, val }, flatGrid(rows)));
     }
     return { X, Xs, Xc, acts, list, rowsU, idx, val, f32 };
   }

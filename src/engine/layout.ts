@@ -26,13 +26,18 @@ export type ParamName = (typeof PARAM_NAMES)[number];
 
 const ALIGN = 64; // floats = 256 bytes, the largest minStorageBufferOffsetAlignment WebGPU allows
 
+/** `n` floats rounded up so that what follows them can be bound on its own. */
+export function alignFloats(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}
+
 export function paramLayout(d: number, F: number): ParamLayout {
   const lengths: Record<ParamName, number> = { W_enc: d * F, b_enc: F, W_dec: F * d, b_dec: d };
   let offset = 0;
   const segs = {} as Record<ParamName, Segment>;
   for (const name of PARAM_NAMES) {
     segs[name] = { offset, length: lengths[name] };
-    offset += Math.ceil(lengths[name] / ALIGN) * ALIGN;
+    offset += alignFloats(lengths[name]);
   }
   return { ...segs, total: offset };
 }

@@ -16,6 +16,7 @@ import {
   type Uniform,
 } from './kernel.ts';
 import {
+  alignFloats,
   METRIC_COLUMNS, METRIC_STRIDE, PARAM_NAMES, STATS, paramLayout, segmentBinding, type ParamLayout, type ParamName,
 } from './layout.ts';
 import { GEMM_VARIANTS, gemm, gemmApplies, type GemmOptions, type GemmVariant } from './gemm.ts';
@@ -352,7 +353,6 @@ function createBuffers(device: GPUDevice, cfg: TrainConfig, ringSlots: number): 
     Xs: f32("Xs (B, d) x'", B * d),
     Xc: f32('Xc (B, d) encoder input', B * d),
     Xhat: f32("Xhat (B, d) x̂'", B * d),
-    G: f32('G (B, d) ∂L/∂x̂', B * d),
     rowsq: f32('rowsq (B)', B),
     rowl0: f32('rowl0 (B)', B),
     rowterm: f32('rowterm (B)', B),
@@ -365,6 +365,7 @@ function createBuffers(device: GPUDevice, cfg: TrainConfig, ringSlots: number): 
   };
   if (cfg.arch === 'standard') {
     Object.assign(b, {
+      G: f32('G (B, d) ∂L/∂x̂', B * d),
       f: f32('f (B, F)', B * F),
       dF: f32('dF (B, F) ∂L/∂pre', B * F),
       fsum: f32('fsum (F)', F),
@@ -373,12 +374,12 @@ function createBuffers(device: GPUDevice, cfg: TrainConfig, ringSlots: number): 
   } else {
     Object.assign(b, {
       pre: f32('pre (B, F)', B * F),
-      idx: f32('idx (B, k)', B * cfg.k),
-      val: f32('val (B, k)', B * cfg.k),
-      aidx: f32('aidx (B, kAux)', B * cfg.kAux),
-      aval: f32('aval (B, kAux)', B * cfg.kAux),
+      // each row's TopK picks in slots 0..k-1, its AuxK picks in k..S-1: slot = the sparse backward's entry
+      picks: f32('picks (B, S)', B * S),
+      pvals: f32('pvals (B, S)', B * S),
+      // ∂L/∂x̂ (B, d) and, bindable after it, AuxK's Gaux (B, d): the sparse backward reads both as one
+      G: f32('G (B, d), then Gaux (B, d)', auxGradOffset(B, d) + B * d),
       Ehat: f32('Ehat (B, d) ê', B * d),
-      Gaux: f32('Gaux (B, d)', B * d),
       emean: f32('emean (d)', d),
       rowvar: f32('rowvar (B)', B),
       h: f32('h (B·S)', B * S),
@@ -390,6 +391,11 @@ function createBuffers(device: GPUDevice, cfg: TrainConfig, ringSlots: number): 
     });
   }
   return b;
+}
+
+/** Where Gaux starts in the TopK trainer's G buffer (floats): after G, on a bindable boundary. */
+function auxGradOffset(B: number, d: number): number {
+  return alignFloats(B * d);
 }
 
 const PARTIAL_CHUNK = 4096;
@@ -473,49 +479,54 @@ function buildStep(
   } else {
     matmul('encode', B, F, d, b.Xc!, W_enc, b.pre!, { bias: b_enc });
     list.push(dispatch(stepK, { u: stepU.buffer, lastFired: b.lastFired!, dead: b.dead! }, flatGrid(F)));
-    const select = (masked: boolean, count: number, idx: GPUBuffer, val: GPUBuffer) => {
-      const k = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked });
-      const su = k.uniform('su', { B, F, K: count });
-      list.push(dispatch(k, { su: su.buffer, pre: b.pre!, dead: b.dead!, idx, val }, flatGrid(B)));
+    // The main picks fill slots 0..K-1 of each row, AuxK's slots K..S-1.
+    const select = (masked: boolean, count: number, offset: number) => {
+      const k = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked, QUADS: F % 4 === 0 });
+      const su = k.uniform('su', { B, F, K: count, stride: S, offset });
+      list.push(dispatch(k, { su: su.buffer, pre: b.pre!, pre4: b.pre!, dead: b.dead!, dead4: b.dead!, idx: b.picks!, val: b.pvals! }, flatGrid(B)));
     };
-    select(false, K, b.idx!, b.val!);
-    select(true, KA, b.aidx!, b.aval!);
-    const decode = (bias: boolean, count: number, idx: GPUBuffer, val: GPUBuffer, out: GPUBuffer) => {
-      const k = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: bias });
-      const du = k.uniform('du', { B, d, K: count });
-      list.push(dispatch(k, { du: du.buffer, sidx: idx, sval: val, W_dec, b_dec, Xhat: out }, flatGrid(B * Math.ceil(d / 4), 256)));
+    select(false, K, 0);
+    select(true, KA, K);
+    const decode = (bias: boolean, count: number, offset: number, out: GPUBuffer) => {
+      const k = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: bias, QUADS: d % 4 === 0 });
+      const du = k.uniform('du', { B, d, K: count, stride: S, offset });
+      list.push(dispatch(k, { du: du.buffer, sidx: b.picks!, sval: b.pvals!, W_dec, W_dec4: W_dec, b_dec, Xhat: out }, flatGrid(B * Math.ceil(d / 4), 256)));
     };
-    decode(true, K, b.idx!, b.val!, b.Xhat!);
+    decode(true, K, 0, b.Xhat!);
     residual();
     const rs = Kernel.get(device, 'stats', 'row_stats');
-    list.push(dispatch(rs, { u: stepU.buffer, f: b.pre!, norms: b.rowsq!, val: b.val!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
+    list.push(dispatch(rs, { u: stepU.buffer, f: b.pre!, norms: b.rowsq!, val: b.pvals!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
     // AuxK (RECIPE §2): reconstruct the main residual from the dead latents.
-    decode(false, KA, b.aidx!, b.aval!, b.Ehat!);
+    decode(false, KA, K, b.Ehat!);
     const auxMean = Kernel.get(device, 'topk', 'aux_mean');
     const au = auxMean.uniform('au', { B, d, F, alpha: cfg.auxAlpha });
     const aux = { au: au.buffer, Xs: b.Xs!, Xh: b.Xhat!, Eh: b.Ehat! };
     list.push(dispatch(auxMean, { ...aux, emean: b.emean! }, flatGrid(d)));
     list.push(dispatch(Kernel.get(device, 'topk', 'aux_rows'), { ...aux, emean_in: b.emean!, rowvar: b.rowvar!, rowaux: b.rowterm! }, flatGrid(B)));
     list.push(dispatch(Kernel.get(device, 'topk', 'aux_scale'), { au: au.buffer, rowvar_in: b.rowvar!, dead_in: b.dead!, stats: b.stats! }, [1]));
-    list.push(dispatch(Kernel.get(device, 'topk', 'aux_grad'), { ...aux, stats_in: b.stats!, Gaux: b.Gaux! }, flatGrid(B * d)));
+    const auxG = auxGradOffset(B, d);
+    const Gaux = { buffer: b.G!, offset: auxG * 4, size: B * d * 4 };
+    list.push(dispatch(Kernel.get(device, 'topk', 'aux_grad'), { ...aux, stats_in: b.stats!, Gaux }, flatGrid(B * d)));
     // Backward, sparse: group the kept entries by feature, then sum each group in order.
-    const sp = (entry: string) => Kernel.get(device, 'sparse', entry);
-    const spU = sp('h_entries').uniform('u', { B, d, F, K, KA });
-    const picks = { u: spU.buffer, idx: b.idx!, val: b.val!, aidx: b.aidx!, aval: b.aval!, G: b.G!, Gaux: b.Gaux! };
+    // the kernels that read rows of d floats read them 4 at a time where d % 4 == 0
+    const sp = (entry: string) => Kernel.get(device, 'sparse', entry, ['h_entries', 'dwdec', 'dwenc'].includes(entry) ? { QUADS: d % 4 === 0 } : {});
+    const spU = sp('h_entries').uniform('u', { B, d, F, K, KA, aux_g: auxG });
+    const picks = { u: spU.buffer, picks: b.picks!, pvals: b.pvals!, gvec: b.G!, gvec4: b.G! };
     const groups = { u: spU.buffer, offsets_in: b.offsets!, lists_in: b.lists! };
-    list.push(dispatch(sp('h_entries'), { ...picks, W_dec, h: b.h! }, flatGrid(B * S, 256)));
+    list.push(dispatch(sp('h_entries'), { ...picks, W_dec, W_dec4: W_dec, h: b.h! }, flatGrid(B * S, 256)));
     list.push(dispatch(sp('count'), { ...picks, counts: b.counts! }, flatGrid(B * S)));
     list.push(dispatch(sp('scan'), { u: spU.buffer, counts_in: b.counts!, offsets: b.offsets! }, [1]));
     list.push(dispatch(sp('scatter'), { ...picks, offsets_in: b.offsets!, cursor: b.cursor!, lists: b.lists! }, flatGrid(B * S)));
     list.push(dispatch(sp('sort_lists'), { u: spU.buffer, offsets_in: b.offsets!, lists: b.lists! }, flatGrid(F)));
     const featureColumns = F * Math.ceil(d / 8); // invocations of dwdec/dwenc: a feature × 8 columns each
     list.push(dispatch(sp('dwdec'), { ...picks, ...groups, gW_dec }, flatGrid(featureColumns, 256)));
-    const project = Kernel.get(device, 'norms', 'project');
+    const quads = d % 4 === 0; // the decoder-row kernels' vec4 entry points apply
+    const project = Kernel.get(device, 'norms', quads ? 'project4' : 'project');
     const shapeU = project.uniform('u', { F, d });
-    list.push(dispatch(project, { u: shapeU.buffer, W_dec, gW_dec }, flatGrid(F)));
-    list.push(dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc }, flatGrid(featureColumns, 256)));
+    list.push(dispatch(project, quads ? { u: shapeU.buffer, W_dec4: W_dec, gW_dec4: gW_dec } : { u: shapeU.buffer, W_dec, gW_dec }, flatGrid(F)));
+    list.push(dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, Xc4: b.Xc!, gW_enc }, flatGrid(featureColumns, 256)));
     list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc, benc: b.benc! }, flatGrid(F)));
-    list.push(dispatch(sp('dbdec'), { u: spU.buffer, G: b.G!, W_enc, benc_in: b.benc!, gb_dec }, flatGrid(d)));
+    list.push(dispatch(sp('dbdec'), { u: spU.buffer, gvec: b.G!, W_enc, benc_in: b.benc!, gb_dec }, flatGrid(d)));
   }
 
   // Global gradient norm (and the clip factor), then Adam over every parameter at once.
@@ -531,8 +542,8 @@ function buildStep(
   const adamU = adam.uniform('u', adamValues(0));
   list.push(dispatch(adam, { u: adamU.buffer, grads: b.grads!, stats: b.stats!, params: b.params!, m1: b.adamM!, m2: b.adamV! }, flatGrid(P / 4, 256)));
   if (topk) {
-    const renorm = Kernel.get(device, 'norms', 'renorm');
-    list.push(dispatch(renorm, { u: renorm.uniform('u', { F, d }).buffer, W: W_dec }, flatGrid(F)));
+    const renorm = Kernel.get(device, 'norms', d % 4 === 0 ? 'renorm4' : 'renorm');
+    list.push(dispatch(renorm, { u: renorm.uniform('u', { F, d }).buffer, W: W_dec, W4: W_dec }, flatGrid(F)));
     const fire = Kernel.get(device, 'stats', 'fire_sparse');
     list.push(dispatch(fire, { u: stepU.buffer, offsets: b.offsets!, lists: b.lists!, fireCount: b.fireCount!, lastFired: b.lastFired! }, flatGrid(F)));
   } else {

@@ -122,13 +122,15 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs)`, () => {
           expect(tk.deadCount).toBeGreaterThan(0);
           expectClose((await read('Xc')).subarray(0, B * d), tk.xc, TOL_STEP, 'centred input');
           expectClose((await read('pre')).subarray(0, B * F), tk.pre, TOL_STEP, 'pre-activations');
-          const idx = u32(await gpu.readInternal('idx')).subarray(0, B * cfg.k);
-          expect(Array.from(idx)).toEqual(Array.from(tk.kept));
-          const aidx = u32(await gpu.readInternal('aidx')).subarray(0, B * cfg.kAux);
+          // each row's S slots: its TopK picks, then its AuxK picks
+          const S = cfg.k + cfg.kAux;
+          const picks = u32(await gpu.readInternal('picks')).subarray(0, B * S);
+          const pvals = await read('pvals');
           for (let b = 0; b < B; b++) {
+            expect(Array.from(picks.subarray(b * S, b * S + cfg.k)), `TopK picks of row ${b}`).toEqual(Array.from(tk.kept.subarray(b * cfg.k, (b + 1) * cfg.k)));
             for (let r2 = 0; r2 < cfg.kAux; r2++) {
               const want = r2 < tk.ka ? tk.auxKept[b * tk.ka + r2] : 0xffffffff;
-              expect(aidx[b * cfg.kAux + r2], `AuxK pick ${b},${r2}`).toBe(want);
+              expect(picks[b * S + cfg.k + r2], `AuxK pick ${b},${r2}`).toBe(want);
             }
           }
           expectClose((await read('Ehat')).subarray(0, B * d), tk.ehat, TOL_STEP, 'ê');
@@ -138,15 +140,9 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs)`, () => {
           // h per entry, summed per (row, feature), is the reference's dense ∂L/∂pre.
           const h = await read('h');
           const dense = new Float64Array(B * F);
-          const S = cfg.k + cfg.kAux;
-          const aval = await read('aval');
-          const val = await read('val');
-          for (let b = 0; b < B; b++) {
-            for (let s = 0; s < S; s++) {
-              const i = s < cfg.k ? idx[b * cfg.k + s]! : aidx[b * cfg.kAux + s - cfg.k]!;
-              const v = s < cfg.k ? val[b * cfg.k + s]! : aval[b * cfg.kAux + s - cfg.k]!;
-              if (i !== 0xffffffff && v > 0) dense[b * F + i]! += h[b * S + s]!;
-            }
+          for (let e = 0; e < B * S; e++) {
+            const i = picks[e]!;
+            if (i !== 0xffffffff && pvals[e]! > 0) dense[Math.floor(e / S) * F + i]! += h[e]!;
           }
           expectClose(dense, tk.h, TOL_STEP, '∂L/∂pre from the entries');
           // entries are grouped by feature, each group in ascending entry order
@@ -155,9 +151,7 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs)`, () => {
           for (let i = 0; i < F; i++) {
             for (let p = offsets[i]!; p < offsets[i + 1]!; p++) {
               const e = lists[p]!;
-              const b = Math.floor(e / S);
-              const s = e % S;
-              expect(s < cfg.k ? idx[b * cfg.k + s] : aidx[b * cfg.kAux + s - cfg.k]).toBe(i);
+              expect(picks[e]).toBe(i);
               if (p > offsets[i]!) expect(lists[p - 1]!).toBeLessThan(e);
             }
           }

@@ -1,57 +1,81 @@
 // shaders/topk.wgsl select_topk against the reference selection (src/reference/sae.ts) on values with many
-// exact ties (ties must go to the lower index), with and without the dead-latent mask, outputs poisoned.
+// exact ties (ties must go to the lower index), with and without the dead-latent mask, outputs poisoned and
+// written into rows of wider slots (as the trainer keeps TopK and AuxK picks side by side). F = 101 takes
+// the one-at-a-time path, F = 104 the four-at-a-time one.
 import { describe, expect, it } from 'vitest';
 import { Kernel, dispatch, encodeDispatches, flatGrid } from '../../src/engine/kernel.ts';
 import { selectRows } from '../../src/reference/sae.ts';
 import { download, downloadU32, getDevice, noValidationErrors, poisoned, randomArray, upload } from '../support/gpu.ts';
 
 const B = 19;
-const F = 101;
 const NONE = 0xffffffff;
+// picks land in slots OFFSET..OFFSET+K-1 of rows of K + PAD slots; the others must keep their poison
+const OFFSET = 2;
+const PAD = 3;
 
-async function select(pre: Float32Array, dead: Uint32Array, K: number, masked: boolean) {
+async function select(pre: Float32Array, F: number, dead: Uint32Array, K: number, masked: boolean) {
   const device = await getDevice();
-  const kernel = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked });
-  const idx = poisoned(device, B * K);
-  const val = poisoned(device, B * K);
+  const kernel = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked, QUADS: F % 4 === 0 });
+  const stride = K + PAD;
+  const idx = poisoned(device, B * stride);
+  const val = poisoned(device, B * stride);
   return noValidationErrors(device, async () => {
-    const su = kernel.uniform('su', { B, F, K });
+    const su = kernel.uniform('su', { B, F, K, stride, offset: OFFSET });
+    const preBuf = upload(device, pre);
+    const deadBuf = upload(device, dead);
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    encodeDispatches(pass, [dispatch(kernel, { su: su.buffer, pre: upload(device, pre), dead: upload(device, dead), idx, val }, flatGrid(B))]);
+    encodeDispatches(pass, [dispatch(kernel, { su: su.buffer, pre: preBuf, pre4: preBuf, dead: deadBuf, dead4: deadBuf, idx, val }, flatGrid(B))]);
     pass.end();
     device.queue.submit([enc.finish()]);
-    return { idx: await downloadU32(device, idx, B * K), val: await download(device, val, B * K) };
+    const allIdx = await downloadU32(device, idx, B * stride);
+    const allVal = await download(device, val, B * stride);
+    const outIdx = new Uint32Array(B * K);
+    const outVal = new Float32Array(B * K);
+    for (let b = 0; b < B; b++) {
+      for (let r = 0; r < stride; r++) {
+        const o = b * stride + r;
+        if (r >= OFFSET && r < OFFSET + K) {
+          outIdx[b * K + r - OFFSET] = allIdx[o]!;
+          outVal[b * K + r - OFFSET] = allVal[o]!;
+        } else expect(Number.isNaN(allVal[o]), `slot ${r} of row ${b} left alone`).toBe(true);
+      }
+    }
+    return { idx: outIdx, val: outVal };
   });
 }
 
-describe('select_topk', () => {
-  // values in {-2, -1, 0, 1, 2, 3}: most rows hold many equal values
-  const pre = randomArray(B * F, 99, -2, 4).map(Math.floor);
+for (const F of [101, 104]) {
+  describe(`select_topk, F = ${F}`, () => {
+    // values in {-2, -1, 0, 1, 2, 3}: most rows hold many equal values
+    const pre = randomArray(B * F, 99, -2, 4).map(Math.floor);
 
-  it('keeps the K largest, ties to the lower index, values ReLU-ed', async () => {
-    const K = 7;
-    const { idx, val } = await select(pre, new Uint32Array(F), K, false);
-    expect(Array.from(idx)).toEqual(Array.from(selectRows(pre, B, F, K)));
-    for (let r = 0; r < B * K; r++) expect(val[r]).toBe(Math.max(0, pre[Math.floor(r / K) * F + idx[r]!]!));
-  });
+    it('keeps the K largest, ties to the lower index, values ReLU-ed', async () => {
+      const K = 7;
+      const { idx, val } = await select(pre, F, new Uint32Array(F), K, false);
+      expect(Array.from(idx)).toEqual(Array.from(selectRows(pre, B, F, K)));
+      for (let r = 0; r < B * K; r++) expect(val[r]).toBe(Math.max(0, pre[Math.floor(r / K) * F + idx[r]!]!));
+    });
 
-  it('among dead latents only, padding rows that run out with NONE', async () => {
-    const dead = Uint32Array.from(randomArray(F, 5), (x) => (x > 0.7 ? 1 : 0));
-    const nDead = dead.reduce((a, b) => a + b, 0);
-    expect(nDead).toBeGreaterThan(2);
-    const K = nDead + 3;
-    const { idx, val } = await select(pre, dead, K, true);
-    const want = selectRows(pre, B, F, nDead, Uint8Array.from(dead));
-    for (let b = 0; b < B; b++) {
-      for (let r = 0; r < K; r++) {
-        const got = idx[b * K + r];
-        if (r < nDead) expect(got).toBe(want[b * nDead + r]);
-        else {
-          expect(got).toBe(NONE);
-          expect(val[b * K + r]).toBe(0);
+    it('among dead latents only, padding rows that run out with NONE', async () => {
+      const dead = Uint32Array.from(randomArray(F, 5), (x) => (x > 0.7 ? 1 : 0));
+      const nDead = dead.reduce((a, b) => a + b, 0);
+      expect(nDead).toBeGreaterThan(2);
+      for (const K of [nDead + 3, Math.floor(nDead / 2)]) {
+        const { idx, val } = await select(pre, F, dead, K, true);
+        const kept = Math.min(K, nDead);
+        const want = selectRows(pre, B, F, kept, Uint8Array.from(dead));
+        for (let b = 0; b < B; b++) {
+          for (let r = 0; r < K; r++) {
+            const got = idx[b * K + r];
+            if (r < kept) expect(got, `K=${K} row ${b} rank ${r}`).toBe(want[b * kept + r]);
+            else {
+              expect(got).toBe(NONE);
+              expect(val[b * K + r]).toBe(0);
+            }
+          }
         }
       }
-    }
+    });
   });
-});
+}
