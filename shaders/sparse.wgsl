@@ -16,6 +16,7 @@
 // same test made at run time inside the loops, a profile had topk.decode and dwenc about 1.4× slower.
 
 override QUADS: bool = false;
+override F_QUADS: bool = false; // the same for rows of F floats (dbdec), where F % 4 == 0
 const NONE = 0xffffffffu;
 
 struct Sparse { B: u32, d: u32, F: u32, K: u32, KA: u32, aux_g: u32 }
@@ -46,6 +47,8 @@ struct Sparse { B: u32, d: u32, F: u32, K: u32, KA: u32, aux_g: u32 }
 // ∂b_enc again, outside the gradient buffer, so dbdec can read it while writing the gradient buffer
 @group(0) @binding(24) var<storage, read_write> benc: array<f32>;         // (F)
 @group(0) @binding(25) var<storage, read> benc_in: array<f32>;            // (F)
+@group(0) @binding(26) var<storage, read> W_enc4: array<vec4f>;
+@group(0) @binding(27) var<storage, read> benc4: array<vec4f>;
 
 fn slots() -> u32 { return u.K + u.KA; }
 
@@ -88,6 +91,36 @@ fn h_entries(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     }
   }
   h[e] = s;
+}
+
+// h for four neighbouring entries of one row per invocation, where QUADS and K % 4 == KA % 4 == 0 (so the
+// four share one row and one gradient vector): each gvec load serves four dot products. Same sums in the
+// same order as h_entries.
+@compute @workgroup_size(256)
+fn h_quads(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e0 = 4u * (gid.x + gid.y * nwg.x * 256u);
+  if (e0 >= u.B * slots()) { return; }
+  let live = vec4<bool>(carries(e0), carries(e0 + 1u), carries(e0 + 2u), carries(e0 + 3u));
+  // an entry that carries nothing reads row 0 and gets h = 0
+  let w = select(vec4u(0u), vec4u(picks[e0], picks[e0 + 1u], picks[e0 + 2u], picks[e0 + 3u]), live) * u.d / 4u;
+  let g = gvec_row(e0) / 4u;
+  var a0 = vec4f(0.0);
+  var a1 = vec4f(0.0);
+  var a2 = vec4f(0.0);
+  var a3 = vec4f(0.0);
+  for (var j = 0u; j < u.d / 4u; j++) {
+    let gv = gvec4[g + j];
+    a0 = fma(gv, W_dec4[w.x + j], a0);
+    a1 = fma(gv, W_dec4[w.y + j], a1);
+    a2 = fma(gv, W_dec4[w.z + j], a2);
+    a3 = fma(gv, W_dec4[w.w + j], a3);
+  }
+  let sums = vec4f((a0.x + a0.y) + (a0.z + a0.w), (a1.x + a1.y) + (a1.z + a1.w), (a2.x + a2.y) + (a2.z + a2.w), (a3.x + a3.y) + (a3.z + a3.w));
+  let out = select(vec4f(0.0), sums, live);
+  h[e0] = out.x;
+  h[e0 + 1u] = out.y;
+  h[e0 + 2u] = out.z;
+  h[e0 + 3u] = out.w;
 }
 
 @compute @workgroup_size(64)
@@ -216,6 +249,12 @@ fn dbdec(@builtin(global_invocation_id) gid: vec3u) {
   var s = 0.0;
   for (var b = 0u; b < u.B; b++) { s += gvec[b * u.d + j]; }
   var t = 0.0;
-  for (var i = 0u; i < u.F; i++) { t += W_enc[j * u.F + i] * benc_in[i]; }
+  if (F_QUADS) {
+    var acc = vec4f(0.0); // four interleaved partial sums, added at the end
+    for (var i = 0u; i < u.F / 4u; i++) { acc = fma(W_enc4[j * (u.F / 4u) + i], benc4[i], acc); }
+    t = (acc.x + acc.y) + (acc.z + acc.w);
+  } else {
+    for (var i = 0u; i < u.F; i++) { t += W_enc[j * u.F + i] * benc_in[i]; }
+  }
   gb_dec[j] = s - t;
 }

@@ -513,7 +513,11 @@ function buildStep(
     const spU = sp('h_entries').uniform('u', { B, d, F, K, KA, aux_g: auxG });
     const picks = { u: spU.buffer, picks: b.picks!, pvals: b.pvals!, gvec: b.G!, gvec4: b.G! };
     const groups = { u: spU.buffer, offsets_in: b.offsets!, lists_in: b.lists! };
-    list.push(dispatch(sp('h_entries'), { ...picks, W_dec, W_dec4: W_dec, h: b.h! }, flatGrid(B * S, 256)));
+    if (d % 4 === 0 && K % 4 === 0 && KA % 4 === 0) {
+      list.push(dispatch(sp('h_quads'), { ...picks, W_dec4: W_dec, h: b.h! }, flatGrid(B * S / 4, 256)));
+    } else {
+      list.push(dispatch(sp('h_entries'), { ...picks, W_dec, W_dec4: W_dec, h: b.h! }, flatGrid(B * S, 256)));
+    }
     list.push(dispatch(sp('count'), { ...picks, counts: b.counts! }, flatGrid(B * S)));
     list.push(dispatch(sp('scan'), { u: spU.buffer, counts_in: b.counts!, offsets: b.offsets! }, [1]));
     list.push(dispatch(sp('scatter'), { ...picks, offsets_in: b.offsets!, cursor: b.cursor!, lists: b.lists! }, flatGrid(B * S)));
@@ -526,7 +530,8 @@ function buildStep(
     list.push(dispatch(project, quads ? { u: shapeU.buffer, W_dec4: W_dec, gW_dec4: gW_dec } : { u: shapeU.buffer, W_dec, gW_dec }, flatGrid(F)));
     list.push(dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, Xc4: b.Xc!, gW_enc }, flatGrid(featureColumns, 256)));
     list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc, benc: b.benc! }, flatGrid(F)));
-    list.push(dispatch(sp('dbdec'), { u: spU.buffer, gvec: b.G!, W_enc, benc_in: b.benc!, gb_dec }, flatGrid(d)));
+    const dbdec = Kernel.get(device, 'sparse', 'dbdec', { F_QUADS: F % 4 === 0 });
+    list.push(dispatch(dbdec, { u: spU.buffer, gvec: b.G!, W_enc, W_enc4: W_enc, benc_in: b.benc!, benc4: b.benc!, gb_dec }, flatGrid(d)));
   }
 
   // Global gradient norm (and the clip factor), then Adam over every parameter at once.

@@ -19,13 +19,16 @@ import { expectClose, getDevice, noValidationErrors } from '../support/gpu.ts';
 // Every GEMM variant: odd widths run the scalar kernels by default, widths divisible by 4 the vec4x8 ones;
 // the third shape runs tiled GEMMs of both sizes, as a tuner's choice would.
 const TILED: GemmChoices = { encode: 'tiled64', decode: 'tiled32', backprop: 'tiled64', gradDec: 'tiled32', gradEnc: 'tiled64' };
-const SHAPES: readonly { d: number; F: number; gemm: string; gemms?: GemmChoices }[] = [
+// TopK's k and k_aux: 6 and 9 take the one-entry-per-invocation h; multiples of 4 with d % 4 == 0 take h_quads.
+const SHAPES: readonly { d: number; F: number; gemm: string; gemms?: GemmChoices; k?: number; kAux?: number }[] = [
   { d: 37, F: 101, gemm: 'scalar' },
   { d: 36, F: 100, gemm: 'vec4x8' },
+  { d: 36, F: 100, gemm: 'vec4x8', k: 8, kAux: 12 },
   { d: 37, F: 101, gemm: 'tiled', gemms: TILED },
 ];
 let d: number = SHAPES[0].d;
 let F: number = SHAPES[0].F;
+let topkSizes = { k: 6, kAux: 9 };
 const B = 19;
 const TOL_STEP = 1e-4;
 const TOL_CURVE = 1e-3;
@@ -35,7 +38,7 @@ const FRESH_SEED = Number(process.env.SAE_TEST_SEED ?? Math.floor(Math.random() 
 
 function setup(arch: 'standard' | 'topk', steps: number, dataSeed = 5): { cfg: TrainConfig; stats: DataStats; data: Float32Array; batch: (t: number) => Float32Array } {
   // A small dead window (3 steps) so that AuxK runs within a few steps.
-  const cfg = defaultConfig({ arch, d, features: F, batch: B, steps, lr: 3e-3, l1: 2, k: 6, kAux: 9, deadWindowTokens: 3 * B, seed: dataSeed + 2 });
+  const cfg = defaultConfig({ arch, d, features: F, batch: B, steps, lr: 3e-3, l1: 2, ...topkSizes, deadWindowTokens: 3 * B, seed: dataSeed + 2 });
   const data = toyData(B * 64, d, 3 * d, dataSeed);
   const stats = statsOf(data, d);
   const batch = (t: number) => data.subarray(((t * B) % (B * 64)), ((t * B) % (B * 64)) + B * d);
@@ -81,10 +84,11 @@ function poisonScratch(t: Trainer): void {
 }
 
 for (const shape of SHAPES) {
-describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs)`, () => {
+describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs${shape.k ? `, k=${shape.k}, k_aux=${shape.kAux}` : ''})`, () => {
   beforeAll(() => {
     d = shape.d;
     F = shape.F;
+    topkSizes = { k: shape.k ?? 6, kAux: shape.kAux ?? 9 };
   });
 
   describe('one step against the reference (identical state, poisoned scratch)', () => {
