@@ -15,7 +15,7 @@ interface Mutation {
 const MUTATIONS: Mutation[] = [
   { name: 'matmul: wrong index into A', file: 'matmul.wgsl', from: 'return A[m * dims.K + k];', to: 'return A[m * dims.K + (k + 1u) % dims.K];' },
   { name: 'matmul: bias dropped', file: 'matmul.wgsl', from: 'value += bias[n];', to: 'value += 0.0;' },
-  { name: 'matmul vec4: wrong column block of A (TRANS_A)', file: 'matmul.wgsl', from: 'let a = A4[(k * dims.M + m0) / 4u];', to: 'let a = A4[(k * dims.M + m0) / 4u + 1u];' },
+  { name: 'matmul vec4: wrong column block of A (TRANS_A)', file: 'matmul.wgsl', from: 'let a = A4[ai];', to: 'let a = A4[ai + 1u];' },
   { name: 'matmul vec4: last k of each group of 4 dropped', file: 'matmul.wgsl', from: 'fma(vec4f(a.w), b3, fma(vec4f(a.z)', to: 'fma(vec4f(0.0), b3, fma(vec4f(a.z)' },
   { name: 'matmul vec4: B stepped three rows instead of four', file: 'matmul.wgsl', from: 'bi += 4u * bs;', to: 'bi += 3u * bs;' },
   { name: 'rows: residual gradient missing 2/B', file: 'rows.wgsl', from: 'G[i] = u.coef * e;', to: 'G[i] = e;' },

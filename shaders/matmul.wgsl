@@ -63,7 +63,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 // Where A's row m starts, as a vec4 index (not TRANS_A). Rows past M start at row M − 1: their sums are
 // computed and never stored, so the vec4 kinds' inner loops need no bounds test (with one, SwiftShader ran
-// the TopK encoder GEMM about 7% slower).
+// the TopK encoder GEMM about 7% slower). Their loops also step each operand's index rather than work it out
+// from k (the TRANS_A GEMMs of a dense step took 18% longer that way).
 fn rowStart4(m: u32) -> u32 { return min(m, dims.M - 1u) * (dims.K / 4u); }
 
 // A's row m, k..k+3 (not TRANS_A); rows past M read 0. (The subgroup variant's loads.)
@@ -88,10 +89,17 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3u) {
   if (m0 >= dims.M || n0 >= dims.N) { return; }
   var acc: array<vec4f, 4>;  // acc[r] = C[m0 + r, n0..n0+3]
   if (TRANS_A) {
-    // A is K×M: A[k, m0..m0+3] is one vec4; B is K×N: B[k, n0..n0+3] is one vec4.
+    // A is K×M: A[k, m0..m0+3] is one vec4; B is K×N: B[k, n0..n0+3] is one vec4. Both indices step a
+    // row at a time.
+    let as4 = dims.M / 4u;
+    let bs = dims.N / 4u;
+    var ai = m0 / 4u;
+    var bi = n0 / 4u;
     for (var k = 0u; k < dims.K; k++) {
-      let a = A4[(k * dims.M + m0) / 4u];
-      let b = B4[(k * dims.N + n0) / 4u];
+      let a = A4[ai];
+      let b = B4[bi];
+      ai += as4;
+      bi += bs;
       acc[0] = fma(vec4f(a.x), b, acc[0]);
       acc[1] = fma(vec4f(a.y), b, acc[1]);
       acc[2] = fma(vec4f(a.z), b, acc[2]);
@@ -141,11 +149,18 @@ fn main_vec4x8(@builtin(global_invocation_id) gid: vec3u) {
   if (m0 >= dims.M || n0 >= dims.N) { return; }
   var acc: array<vec4f, 8>;  // acc[r] = C[m0 + r, n0..n0+3]
   if (TRANS_A) {
-    // A is K×M: A[k, m0..m0+3] is one vec4; B is K×N: B[k, n0..n0+3] is one vec4.
+    // A is K×M: A[k, m0..m0+3] is one vec4; B is K×N: B[k, n0..n0+3] is one vec4. Both indices step a
+    // row at a time.
+    let as4 = dims.M / 4u;
+    let bs = dims.N / 4u;
+    var ai = m0 / 4u;
+    var bi = n0 / 4u;
     for (var k = 0u; k < dims.K; k++) {
-      let a = A4[(k * dims.M + m0) / 4u];
-      let c = A4[(k * dims.M + m0 + 4u) / 4u];
-      let b = B4[(k * dims.N + n0) / 4u];
+      let a = A4[ai];
+      let c = A4[ai + 1u];
+      let b = B4[bi];
+      ai += as4;
+      bi += bs;
       acc[0] = fma(vec4f(a.x), b, acc[0]);
       acc[1] = fma(vec4f(a.y), b, acc[1]);
       acc[2] = fma(vec4f(a.z), b, acc[2]);
