@@ -415,6 +415,8 @@ function buildStep(
   const { d, features: F, batch: B, k: K, kAux: KA } = cfg;
   const topk = cfg.arch === 'topk';
   const S = K + KA;
+  // rows of d floats come in whole vec4s: the vec4 paths of the TopK, sparse and decoder-row kernels apply
+  const quads = d % 4 === 0;
   const seg = (buf: GPUBuffer, name: ParamName) => segmentBinding(buf, layout[name]);
   const W_enc = seg(b.params!, 'W_enc');
   const b_enc = seg(b.params!, 'b_enc');
@@ -488,7 +490,7 @@ function buildStep(
     select(false, K, 0);
     select(true, KA, K);
     const decode = (bias: boolean, count: number, offset: number, out: GPUBuffer) => {
-      const k = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: bias, QUADS: d % 4 === 0 });
+      const k = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: bias, QUADS: quads });
       const du = k.uniform('du', { B, d, K: count, stride: S, offset });
       list.push(dispatch(k, { du: du.buffer, sidx: b.picks!, sval: b.pvals!, W_dec, W_dec4: W_dec, b_dec, Xhat: out }, flatGrid(B * Math.ceil(d / 4), 256)));
     };
@@ -508,12 +510,11 @@ function buildStep(
     const Gaux = { buffer: b.G!, offset: auxG * 4, size: B * d * 4 };
     list.push(dispatch(Kernel.get(device, 'topk', 'aux_grad'), { ...aux, stats_in: b.stats!, Gaux }, flatGrid(B * d)));
     // Backward, sparse: group the kept entries by feature, then sum each group in order.
-    // the kernels that read rows of d floats read them 4 at a time where d % 4 == 0
-    const sp = (entry: string) => Kernel.get(device, 'sparse', entry, ['h_entries', 'dwdec', 'dwenc'].includes(entry) ? { QUADS: d % 4 === 0 } : {});
+    const sp = (entry: string) => Kernel.get(device, 'sparse', entry, ['h_entries', 'dwdec', 'dwenc'].includes(entry) ? { QUADS: quads } : {});
     const spU = sp('h_entries').uniform('u', { B, d, F, K, KA, aux_g: auxG });
     const picks = { u: spU.buffer, picks: b.picks!, pvals: b.pvals!, gvec: b.G!, gvec4: b.G! };
     const groups = { u: spU.buffer, offsets_in: b.offsets!, lists_in: b.lists! };
-    if (d % 4 === 0 && K % 4 === 0 && KA % 4 === 0) {
+    if (quads && K % 4 === 0 && KA % 4 === 0) {
       list.push(dispatch(sp('h_quads'), { ...picks, W_dec4: W_dec, h: b.h! }, flatGrid(B * S / 4, 256)));
     } else {
       list.push(dispatch(sp('h_entries'), { ...picks, W_dec, W_dec4: W_dec, h: b.h! }, flatGrid(B * S, 256)));
@@ -524,7 +525,6 @@ function buildStep(
     list.push(dispatch(sp('sort_lists'), { u: spU.buffer, offsets_in: b.offsets!, lists: b.lists! }, flatGrid(F)));
     const featureColumns = F * Math.ceil(d / 8); // invocations of dwdec/dwenc: a feature × 8 columns each
     list.push(dispatch(sp('dwdec'), { ...picks, ...groups, gW_dec }, flatGrid(featureColumns, 256)));
-    const quads = d % 4 === 0; // the decoder-row kernels' vec4 entry points apply
     const project = Kernel.get(device, 'norms', quads ? 'project4' : 'project');
     const shapeU = project.uniform('u', { F, d });
     list.push(dispatch(project, quads ? { u: shapeU.buffer, W_dec4: W_dec, gW_dec4: gW_dec } : { u: shapeU.buffer, W_dec, gW_dec }, flatGrid(F)));
@@ -547,7 +547,7 @@ function buildStep(
   const adamU = adam.uniform('u', adamValues(0));
   list.push(dispatch(adam, { u: adamU.buffer, grads: b.grads!, stats: b.stats!, params: b.params!, m1: b.adamM!, m2: b.adamV! }, flatGrid(P / 4, 256)));
   if (topk) {
-    const renorm = Kernel.get(device, 'norms', d % 4 === 0 ? 'renorm4' : 'renorm');
+    const renorm = Kernel.get(device, 'norms', quads ? 'renorm4' : 'renorm');
     list.push(dispatch(renorm, { u: renorm.uniform('u', { F, d }).buffer, W: W_dec, W4: W_dec }, flatGrid(F)));
     const fire = Kernel.get(device, 'stats', 'fire_sparse');
     list.push(dispatch(fire, { u: stepU.buffer, offsets: b.offsets!, lists: b.lists!, fireCount: b.fireCount!, lastFired: b.lastFired! }, flatGrid(F)));
