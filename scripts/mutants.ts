@@ -22,7 +22,7 @@ const MUTATIONS: Mutation[] = [
   { name: 'standard: λ‖W_dec‖ term of ∂L/∂pre dropped', file: 'standard.wgsl', from: 'dF[idx] + u.lam_over_B * norms[i]', to: 'dF[idx]' },
   { name: 'standard: decoder-norm penalty gradient dropped', file: 'standard.wgsl', from: ' + u.lam_over_B * fsum[i] * W_dec[idx] / norms[i]', to: '' },
   { name: 'standard: ReLU mask uses ≥ 0', file: 'standard.wgsl', from: 'if (f[idx] > 0.0)', to: 'if (f[idx] >= 0.0)' },
-  { name: 'adam: bias correction of v missing', file: 'adam.wgsl', from: 'm / (sqrt(v) / u.sqrt_bc2 + u.eps)', to: 'm / (sqrt(v) + u.eps)' },
+  { name: 'adam: bias correction of v missing', file: 'adam.wgsl', from: 'm / (sqrt(v) / u.sqrt_bc2 + vec4f(u.eps))', to: 'm / (sqrt(v) + vec4f(u.eps))' },
   { name: 'adam: second moment not squared', file: 'adam.wgsl', from: '(1.0 - u.beta2) * g * g', to: '(1.0 - u.beta2) * g' },
   { name: 'adam: clip factor ignored', file: 'adam.wgsl', from: 'let g = stats[1] * grads[i];', to: 'let g = grads[i];' },
   { name: 'reduce: clip never scales', file: 'reduce.wgsl', from: 'stats[1] = min(1.0, flat.clip / (norm + 1e-6));', to: 'stats[1] = 1.0;' },
