@@ -73,6 +73,9 @@ fn xc_at(o: u32) -> vec4f {
 
 fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
 
+// The sum of four interleaved partial sums, in one fixed order.
+fn total(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
+
 // One invocation per entry: neighbouring invocations are one row's entries, so they read the same G row.
 @compute @workgroup_size(256)
 fn h_entries(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -85,7 +88,7 @@ fn h_entries(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     if (QUADS) {
       var acc = vec4f(0.0); // four interleaved partial sums, added at the end
       for (var j = 0u; j < u.d; j += 4u) { acc = fma(gvec4[(g + j) / 4u], W_dec4[(w + j) / 4u], acc); }
-      s = (acc.x + acc.y) + (acc.z + acc.w);
+      s = total(acc);
     } else {
       for (var j = 0u; j < u.d; j++) { s += gvec[g + j] * W_dec[w + j]; }
     }
@@ -115,7 +118,7 @@ fn h_quads(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
     a2 = fma(gv, W_dec4[w.z + j], a2);
     a3 = fma(gv, W_dec4[w.w + j], a3);
   }
-  let sums = vec4f((a0.x + a0.y) + (a0.z + a0.w), (a1.x + a1.y) + (a1.z + a1.w), (a2.x + a2.y) + (a2.z + a2.w), (a3.x + a3.y) + (a3.z + a3.w));
+  let sums = vec4f(total(a0), total(a1), total(a2), total(a3));
   let out = select(vec4f(0.0), sums, live);
   h[e0] = out.x;
   h[e0 + 1u] = out.y;
@@ -252,7 +255,7 @@ fn dbdec(@builtin(global_invocation_id) gid: vec3u) {
   if (F_QUADS) {
     var acc = vec4f(0.0); // four interleaved partial sums, added at the end
     for (var i = 0u; i < u.F / 4u; i++) { acc = fma(W_enc4[j * (u.F / 4u) + i], benc4[i], acc); }
-    t = (acc.x + acc.y) + (acc.z + acc.w);
+    t = total(acc);
   } else {
     for (var i = 0u; i < u.F; i++) { t += W_enc[j * u.F + i] * benc_in[i]; }
   }

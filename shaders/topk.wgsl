@@ -3,13 +3,13 @@
 //               latents (MASKED, for AuxK); val = ReLU(pre); rows with fewer candidates pad with NONE/0.
 //               One invocation per row, one pass over F keeping the best K in a heap (K ≤ MAX_K).
 //   decode:     X̂[b] = Σ_r val[b,r] · W_dec[idx[b,r]] (+ b_dec when HAS_BIAS); one invocation per (b, 4 columns)
-// Picks are stored in rows of `stride` slots starting at slot `offset`: the trainer keeps a row's TopK and
-// AuxK picks side by side (stride K + KA), so slot b·stride + r is the sparse backward's entry id.
 //   aux_mean:   ē_j = (1/B) Σ_b e_b,j with e = x' − x̂' (the main residual, gradient stopped)
 //   aux_rows:   per row: ‖e_b − ē‖² and ‖ê_b − e_b‖²
 //   aux_scale:  one workgroup: v_e = (1/B) Σ ‖e_b − ē‖² → stats[2]; dead count → stats[4];
 //               stats[3] = α·2/(B·v_e) if any latent is dead (and v_e > 0), else 0
 //   aux_grad:   Gaux = stats[3] · (ê − e)     (α g_aux: AuxK's gradient wrt ê, α folded in)
+// Picks are stored in rows of `stride` slots starting at slot `offset`: the trainer keeps a row's TopK and
+// AuxK picks side by side (stride K + KA), so slot b·stride + r is the sparse backward's entry id.
 
 override MASKED: bool = false;
 override HAS_BIAS: bool = false;

@@ -11,6 +11,7 @@ import {
   storage,
   timeSubmission,
   writeArray,
+  type Constants,
   type Dispatch,
   type Resource,
   type Uniform,
@@ -510,28 +511,27 @@ function buildStep(
     const Gaux = { buffer: b.G!, offset: auxG * 4, size: B * d * 4 };
     list.push(dispatch(Kernel.get(device, 'topk', 'aux_grad'), { ...aux, stats_in: b.stats!, Gaux }, flatGrid(B * d)));
     // Backward, sparse: group the kept entries by feature, then sum each group in order.
-    const sp = (entry: string) => Kernel.get(device, 'sparse', entry, ['h_entries', 'dwdec', 'dwenc'].includes(entry) ? { QUADS: quads } : {});
-    const spU = sp('h_entries').uniform('u', { B, d, F, K, KA, aux_g: auxG });
+    const sp = (entry: string, constants: Constants = {}) => Kernel.get(device, 'sparse', entry, constants);
+    const spU = sp('count').uniform('u', { B, d, F, K, KA, aux_g: auxG });
     const picks = { u: spU.buffer, picks: b.picks!, pvals: b.pvals!, gvec: b.G!, gvec4: b.G! };
     const groups = { u: spU.buffer, offsets_in: b.offsets!, lists_in: b.lists! };
     if (quads && K % 4 === 0 && KA % 4 === 0) {
       list.push(dispatch(sp('h_quads'), { ...picks, W_dec4: W_dec, h: b.h! }, flatGrid(B * S / 4, 256)));
     } else {
-      list.push(dispatch(sp('h_entries'), { ...picks, W_dec, W_dec4: W_dec, h: b.h! }, flatGrid(B * S, 256)));
+      list.push(dispatch(sp('h_entries', { QUADS: quads }), { ...picks, W_dec, W_dec4: W_dec, h: b.h! }, flatGrid(B * S, 256)));
     }
     list.push(dispatch(sp('count'), { ...picks, counts: b.counts! }, flatGrid(B * S)));
     list.push(dispatch(sp('scan'), { u: spU.buffer, counts_in: b.counts!, offsets: b.offsets! }, [1]));
     list.push(dispatch(sp('scatter'), { ...picks, offsets_in: b.offsets!, cursor: b.cursor!, lists: b.lists! }, flatGrid(B * S)));
     list.push(dispatch(sp('sort_lists'), { u: spU.buffer, offsets_in: b.offsets!, lists: b.lists! }, flatGrid(F)));
     const featureColumns = F * Math.ceil(d / 8); // invocations of dwdec/dwenc: a feature × 8 columns each
-    list.push(dispatch(sp('dwdec'), { ...picks, ...groups, gW_dec }, flatGrid(featureColumns, 256)));
+    list.push(dispatch(sp('dwdec', { QUADS: quads }), { ...picks, ...groups, gW_dec }, flatGrid(featureColumns, 256)));
     const project = Kernel.get(device, 'norms', quads ? 'project4' : 'project');
     const shapeU = project.uniform('u', { F, d });
     list.push(dispatch(project, quads ? { u: shapeU.buffer, W_dec4: W_dec, gW_dec4: gW_dec } : { u: shapeU.buffer, W_dec, gW_dec }, flatGrid(F)));
-    list.push(dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, Xc4: b.Xc!, gW_enc }, flatGrid(featureColumns, 256)));
+    list.push(dispatch(sp('dwenc', { QUADS: quads }), { ...groups, h_in: b.h!, Xc: b.Xc!, Xc4: b.Xc!, gW_enc }, flatGrid(featureColumns, 256)));
     list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc, benc: b.benc! }, flatGrid(F)));
-    const dbdec = Kernel.get(device, 'sparse', 'dbdec', { F_QUADS: F % 4 === 0 });
-    list.push(dispatch(dbdec, { u: spU.buffer, gvec: b.G!, W_enc, W_enc4: W_enc, benc_in: b.benc!, benc4: b.benc!, gb_dec }, flatGrid(d)));
+    list.push(dispatch(sp('dbdec', { F_QUADS: F % 4 === 0 }), { u: spU.buffer, gvec: b.G!, W_enc, W_enc4: W_enc, benc_in: b.benc!, benc4: b.benc!, gb_dec }, flatGrid(d)));
   }
 
   // Global gradient norm (and the clip factor), then Adam over every parameter at once.
