@@ -7,13 +7,15 @@
 // by entry id); every per-feature sum then runs over its group in ascending entry order.
 //   h:        h_e = gvec_b · W_dec[feature]                      (∂L/∂pre of the entry)
 //   count, scan, scatter, sort_lists: build offsets (F + 1) and lists (entries grouped by feature)
-//   dwdec:    gW_dec[i, j] = Σ_{e ∈ i} value_e · gvec_b(e)[j]
-//   dwenc:    gW_enc[j, i] = Σ_{e ∈ i} h_e · Xc[b(e), j]
+//   dwdec:    gW_dec[i, j] = Σ_{e ∈ i} value_e · gvec_b(e)[j]     (dwdec_wide where QUADS)
+//   dwenc:    gW_enc[j, i] = Σ_{e ∈ i} h_e · Xc[b(e), j]          (dwenc_wide where QUADS)
 //   dbenc:    gb_enc[i]    = Σ_{e ∈ i} h_e
 //   dbdec:    gb_dec[j]    = Σ_b G[b, j] − Σ_i W_enc[j, i] · gb_enc[i]   (b_dec is also subtracted at the input)
 // QUADS (set where d % 4 == 0): rows are read 4 floats at a time through the vec4 views (…4) of the same
 // buffers, one load (and one bounds clamp) instead of four. A pipeline constant, not a uniform: with the
 // same test made at run time inside the loops, a profile had topk.decode and dwenc about 1.4× slower.
+// Where QUADS, the per-feature sums run as separate entry points (…_wide) with constant loops: indexing
+// accumulators by a loop variable or an overridable count makes SwiftShader keep them in memory.
 
 override QUADS: bool = false;
 override F_QUADS: bool = false; // the same for rows of F floats (dbdec), where F % 4 == 0
@@ -60,16 +62,10 @@ fn gvec_row(e: u32) -> u32 {
   return select(u.aux_g, 0u, e - b * slots() < u.K) + b * u.d;
 }
 
-// gvec / Xc at o .. o + 3 (o % 4 == 0 when QUADS); reads past the end are clamped (WGSL), never written.
-fn gvec_at(o: u32) -> vec4f {
-  if (QUADS) { return gvec4[o / 4u]; }
-  return vec4f(gvec[o], gvec[o + 1u], gvec[o + 2u], gvec[o + 3u]);
-}
+// gvec / Xc at o .. o + 3; reads past the end are clamped (WGSL), never written.
+fn gvec_at(o: u32) -> vec4f { return vec4f(gvec[o], gvec[o + 1u], gvec[o + 2u], gvec[o + 3u]); }
 
-fn xc_at(o: u32) -> vec4f {
-  if (QUADS) { return Xc4[o / 4u]; }
-  return vec4f(Xc[o], Xc[o + 1u], Xc[o + 2u], Xc[o + 3u]);
-}
+fn xc_at(o: u32) -> vec4f { return vec4f(Xc[o], Xc[o + 1u], Xc[o + 2u], Xc[o + 3u]); }
 
 fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
 
@@ -179,9 +175,10 @@ fn sort_lists(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   }
 }
 
-// The per-feature sums below give each invocation one feature and a run of 8 consecutive columns, so the
-// feature's entry group is walked once per 8 outputs (each output still sums its entries in order); 256
-// invocations per workgroup, as a software adapter pays per workgroup and there are F·d/8 invocations.
+// The per-feature sums below give each invocation one feature and a run of 8 consecutive columns (32 in
+// the _wide kernels), so the feature's entry group is walked once per 8 (32) outputs (each output still
+// sums its entries in order); 256 invocations per workgroup, as a software adapter pays per workgroup and
+// there are F·d/8 invocations.
 // Reads of the last run may pass the end of a row (WGSL clamps out-of-bounds reads); only columns < d are
 // written.
 fn column_runs() -> u32 { return (u.d + 7u) / 8u; }
@@ -233,6 +230,77 @@ fn dwenc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   } else {
     for (var c = 0u; c < u.d - j0; c++) { gW_enc[o + c * u.F] = select(hi[c - 4u], lo[c], c < 4u); }
   }
+}
+
+// Quads q + a .. q + a + 3 of a run of 8 in rows of `quads` quads: the last run may be short, and its reads
+// past the row repeat the row's last quad (never stored).
+fn run_quads(q: u32, quads: u32, a: u32) -> vec4u { return min(vec4u(q + a) + vec4u(0u, 1u, 2u, 3u), vec4u(quads - 1u)); }
+
+// dwdec where QUADS with 32 columns per invocation (8 vec4 accumulators): a lane reads 128 contiguous
+// bytes of each entry's gradient row, and the four lanes a software adapter runs together 512 (with runs
+// of 8, 128: those scattered reads bound the kernel).
+@compute @workgroup_size(64)
+fn dwdec_wide(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let quads = u.d / 4u;
+  let runs = (quads + 7u) / 8u;
+  let t = gid.x + gid.y * nwg.x * 64u;
+  if (t >= u.F * runs) { return; }
+  let i = t / runs;
+  let q = (t % runs) * 8u;
+  let o = run_quads(q, quads, 0u);
+  let o2 = run_quads(q, quads, 4u);
+  var s0 = vec4f(0.0); var s1 = vec4f(0.0); var s2 = vec4f(0.0); var s3 = vec4f(0.0);
+  var s4 = vec4f(0.0); var s5 = vec4f(0.0); var s6 = vec4f(0.0); var s7 = vec4f(0.0);
+  for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) {
+    let e = lists_in[p];
+    let w = pvals[e];
+    let g = gvec_row(e) / 4u;
+    s0 += w * gvec4[g + o.x]; s1 += w * gvec4[g + o.y]; s2 += w * gvec4[g + o.z]; s3 += w * gvec4[g + o.w];
+    s4 += w * gvec4[g + o2.x]; s5 += w * gvec4[g + o2.y]; s6 += w * gvec4[g + o2.z]; s7 += w * gvec4[g + o2.w];
+  }
+  put_dec(i, q, s0); put_dec(i, q + 1u, s1); put_dec(i, q + 2u, s2); put_dec(i, q + 3u, s3);
+  put_dec(i, q + 4u, s4); put_dec(i, q + 5u, s5); put_dec(i, q + 6u, s6); put_dec(i, q + 7u, s7);
+}
+
+fn put_dec(i: u32, q: u32, s: vec4f) {
+  if (q >= u.d / 4u) { return; }
+  let o = i * u.d + 4u * q;
+  gW_dec[o] = s.x; gW_dec[o + 1u] = s.y; gW_dec[o + 2u] = s.z; gW_dec[o + 3u] = s.w;
+}
+
+// dwenc where QUADS with 32 columns per invocation, as dwdec_wide. The four lanes run together share a
+// feature; the next four take the next feature and the same columns, so the strided stores (gW_enc is
+// (d, F)) of neighbouring lane groups land side by side in the same rows.
+@compute @workgroup_size(64)
+fn dwenc_wide(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let quads = u.d / 4u;
+  let runs = (quads + 7u) / 8u;
+  let t = gid.x + gid.y * nwg.x * 64u;
+  let blocks = (runs + 3u) / 4u;
+  if (t >= u.F * blocks * 4u) { return; }
+  let i = (t / 4u) % u.F;
+  let run = (t / 4u / u.F) * 4u + t % 4u;
+  if (run >= runs) { return; }
+  let q = run * 8u;
+  let o = run_quads(q, quads, 0u);
+  let o2 = run_quads(q, quads, 4u);
+  var s0 = vec4f(0.0); var s1 = vec4f(0.0); var s2 = vec4f(0.0); var s3 = vec4f(0.0);
+  var s4 = vec4f(0.0); var s5 = vec4f(0.0); var s6 = vec4f(0.0); var s7 = vec4f(0.0);
+  for (var p = offsets_in[i]; p < offsets_in[i + 1u]; p++) {
+    let e = lists_in[p];
+    let hv = h_in[e];
+    let x = (e / slots()) * quads;
+    s0 += hv * Xc4[x + o.x]; s1 += hv * Xc4[x + o.y]; s2 += hv * Xc4[x + o.z]; s3 += hv * Xc4[x + o.w];
+    s4 += hv * Xc4[x + o2.x]; s5 += hv * Xc4[x + o2.y]; s6 += hv * Xc4[x + o2.z]; s7 += hv * Xc4[x + o2.w];
+  }
+  put_enc(i, q, s0); put_enc(i, q + 1u, s1); put_enc(i, q + 2u, s2); put_enc(i, q + 3u, s3);
+  put_enc(i, q + 4u, s4); put_enc(i, q + 5u, s5); put_enc(i, q + 6u, s6); put_enc(i, q + 7u, s7);
+}
+
+fn put_enc(i: u32, q: u32, s: vec4f) {
+  if (q >= u.d / 4u) { return; }
+  let o = 4u * q * u.F + i;
+  gW_enc[o] = s.x; gW_enc[o + u.F] = s.y; gW_enc[o + 2u * u.F] = s.z; gW_enc[o + 3u * u.F] = s.w;
 }
 
 @compute @workgroup_size(64)

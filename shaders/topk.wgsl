@@ -138,9 +138,8 @@ fn select_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   }
 }
 
-// W_dec[row + j .. row + j + 3]: one vec4 load when QUADS, else four loads clamped to the row's `last`.
+// W_dec[row + j .. row + j + 3], clamped to the row's `last` column.
 fn decoder_run(row: u32, j: u32, last: u32) -> vec4f {
-  if (QUADS) { return W_dec4[(row + j) / 4u]; }
   return vec4f(W_dec[row + j], W_dec[row + min(j + 1u, last)], W_dec[row + min(j + 2u, last)], W_dec[row + last]);
 }
 
@@ -165,6 +164,46 @@ fn decode(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
     if (HAS_BIAS) { x += b_dec[j + c]; }
     Xhat[b * du.d + j + c] = x;
   }
+}
+
+// decode where QUADS, one invocation per row and run of 32 columns (8 vec4 accumulators, straight-line):
+// the four lanes a software adapter runs together cover 128 consecutive columns, so each pick's W_dec row is
+// read 512 contiguous bytes at a time rather than 64 (decode's runs of 4 were bound by those scattered
+// reads). Same sums in the same order as decode.
+@compute @workgroup_size(64)
+fn decode_wide(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let quads = du.d / 4u;
+  let runs = (quads + 7u) / 8u;
+  let t = gid.x + gid.y * nwg.x * 64u;
+  if (t >= du.B * runs) { return; }
+  let b = t / runs;
+  let q = (t % runs) * 8u;
+  // the last run may be short: its reads past the row repeat the row's last quad and are never stored
+  let last = quads - 1u;
+  let o = vec4u(min(q, last), min(q + 1u, last), min(q + 2u, last), min(q + 3u, last));
+  let o2 = vec4u(min(q + 4u, last), min(q + 5u, last), min(q + 6u, last), min(q + 7u, last));
+  var s0 = vec4f(0.0); var s1 = vec4f(0.0); var s2 = vec4f(0.0); var s3 = vec4f(0.0);
+  var s4 = vec4f(0.0); var s5 = vec4f(0.0); var s6 = vec4f(0.0); var s7 = vec4f(0.0);
+  let p = b * du.stride + du.offset;
+  for (var r = 0u; r < du.K; r++) {
+    let i = sidx[p + r];
+    if (i == NONE) { continue; }
+    let v = sval[p + r];
+    let w = i * quads;
+    s0 += v * W_dec4[w + o.x]; s1 += v * W_dec4[w + o.y]; s2 += v * W_dec4[w + o.z]; s3 += v * W_dec4[w + o.w];
+    s4 += v * W_dec4[w + o2.x]; s5 += v * W_dec4[w + o2.y]; s6 += v * W_dec4[w + o2.z]; s7 += v * W_dec4[w + o2.w];
+  }
+  put_quad(b, q, s0); put_quad(b, q + 1u, s1); put_quad(b, q + 2u, s2); put_quad(b, q + 3u, s3);
+  put_quad(b, q + 4u, s4); put_quad(b, q + 5u, s5); put_quad(b, q + 6u, s6); put_quad(b, q + 7u, s7);
+}
+
+// X̂[b, 4q .. 4q + 3] = s (+ b_dec), for quads inside the row
+fn put_quad(b: u32, q: u32, s: vec4f) {
+  if (q >= du.d / 4u) { return; }
+  var x = s;
+  if (HAS_BIAS) { x += vec4f(b_dec[4u * q], b_dec[4u * q + 1u], b_dec[4u * q + 2u], b_dec[4u * q + 3u]); }
+  let o = b * du.d + 4u * q;
+  Xhat[o] = x.x; Xhat[o + 1u] = x.y; Xhat[o + 2u] = x.z; Xhat[o + 3u] = x.w;
 }
 
 @compute @workgroup_size(64)

@@ -4,6 +4,7 @@
 import { defaultGemmVariant, gemm } from './gemm.ts';
 import { Kernel, dispatch, encodeDispatches, flatGrid, readBuffer, storage, writeArray, type Dispatch } from './kernel.ts';
 import type { SaeWeights } from './sae.ts';
+import { sparseDecode } from './sparse-decode.ts';
 
 export interface EvalMetrics {
   /** mean over tokens of ‖x − x̂‖² (SAELens's "mse" is this divided by d) */
@@ -94,10 +95,9 @@ export class SaeRunner {
     const stepU = stepK.uniform('u', { B: rows, F, step: 0, dead_steps: 1, k, slots: k, sparse: topk ? 1 : 0 });
     const plan: Plan = { rows, dispatches: list, X, Xhat, rowsq, rowl0, acts, buffers, idx, val };
     if (idx && val) {
-      const dec = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: true, QUADS: d % 4 === 0 });
-      const du = dec.uniform('du', { B: rows, d, K: k, stride: k, offset: 0 }).buffer;
-      buffers.push(du);
-      list.push(dispatch(dec, { du, sidx: idx, sval: val, W_dec: w.W_dec, W_dec4: w.W_dec, b_dec: w.b_dec, Xhat }, flatGrid(rows * Math.ceil(d / 4), 256)));
+      const dec = sparseDecode(device, { rows, d, K: k, stride: k, offset: 0, bias: true }, { sidx: idx, sval: val, W_dec: w.W_dec, b_dec: w.b_dec, Xhat });
+      buffers.push(dec.uniform);
+      list.push(dec.dispatch);
     } else {
       list.push(gemm(device, defaultGemmVariant({ M: rows, N: d, K: F, transA: false, transB: false }), rows, d, F, acts, w.W_dec, Xhat, { bias: w.b_dec }, w.b_dec));
       plan.fireCount = f32('fireCount', F);

@@ -24,6 +24,7 @@ import { GEMM_VARIANTS, gemm, gemmApplies, type GemmOptions, type GemmVariant } 
 import { defaultChoices, stepGemms, type GemmChoices, type GemmRole } from './tuner.ts';
 import { foldSae } from './fold.ts';
 import { checkFits } from './memory.ts';
+import { sparseDecode } from './sparse-decode.ts';
 import { biasCorrections, l1Coefficient, learningRate } from './schedule.ts';
 import type { SaeWeights } from './sae.ts';
 
@@ -490,11 +491,8 @@ function buildStep(
     };
     select(false, K, 0);
     select(true, KA, K);
-    const decode = (bias: boolean, count: number, offset: number, out: GPUBuffer) => {
-      const k = Kernel.get(device, 'topk', 'decode', { HAS_BIAS: bias, QUADS: quads });
-      const du = k.uniform('du', { B, d, K: count, stride: S, offset });
-      list.push(dispatch(k, { du: du.buffer, sidx: b.picks!, sval: b.pvals!, W_dec, W_dec4: W_dec, b_dec, Xhat: out }, flatGrid(B * Math.ceil(d / 4), 256)));
-    };
+    const decode = (bias: boolean, count: number, offset: number, out: GPUBuffer) =>
+      list.push(sparseDecode(device, { rows: B, d, K: count, stride: S, offset, bias }, { sidx: b.picks!, sval: b.pvals!, W_dec, b_dec, Xhat: out }).dispatch);
     decode(true, K, 0, b.Xhat!);
     residual();
     const rs = Kernel.get(device, 'stats', 'row_stats');
@@ -524,12 +522,19 @@ function buildStep(
     list.push(dispatch(sp('scan'), { u: spU.buffer, counts_in: b.counts!, offsets: b.offsets! }, [1]));
     list.push(dispatch(sp('scatter'), { ...picks, offsets_in: b.offsets!, cursor: b.cursor!, lists: b.lists! }, flatGrid(B * S)));
     list.push(dispatch(sp('sort_lists'), { u: spU.buffer, offsets_in: b.offsets!, lists: b.lists! }, flatGrid(F)));
-    const featureColumns = F * Math.ceil(d / 8); // invocations of dwdec/dwenc: a feature × 8 columns each
-    list.push(dispatch(sp('dwdec', { QUADS: quads }), { ...picks, ...groups, gW_dec }, flatGrid(featureColumns, 256)));
+    // Per-feature sums: where QUADS, 32 columns per invocation (the lanes run together then read 512
+    // contiguous bytes of each entry's row), else 8.
+    const featureRuns = (cols: number) => F * Math.ceil(d / cols);
+    list.push(quads
+      ? dispatch(sp('dwdec_wide'), { ...picks, ...groups, gW_dec }, flatGrid(featureRuns(32)))
+      : dispatch(sp('dwdec'), { ...picks, ...groups, gW_dec }, flatGrid(featureRuns(8), 256)));
     const project = Kernel.get(device, 'norms', quads ? 'project4' : 'project');
     const shapeU = project.uniform('u', { F, d });
     list.push(dispatch(project, quads ? { u: shapeU.buffer, W_dec4: W_dec, gW_dec4: gW_dec } : { u: shapeU.buffer, W_dec, gW_dec }, flatGrid(F)));
-    list.push(dispatch(sp('dwenc', { QUADS: quads }), { ...groups, h_in: b.h!, Xc: b.Xc!, Xc4: b.Xc!, gW_enc }, flatGrid(featureColumns, 256)));
+    list.push(quads
+      // dwenc_wide's lane groups of 4 runs: a whole number of them per feature
+      ? dispatch(sp('dwenc_wide'), { ...groups, h_in: b.h!, Xc4: b.Xc!, gW_enc }, flatGrid(featureRuns(128) * 4))
+      : dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc }, flatGrid(featureRuns(8), 256)));
     list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc, benc: b.benc! }, flatGrid(F)));
     list.push(dispatch(sp('dbdec', { F_QUADS: F % 4 === 0 }), { u: spU.buffer, gvec: b.G!, W_enc, W_enc4: W_enc, benc_in: b.benc!, benc4: b.benc!, gb_dec }, flatGrid(d)));
   }
