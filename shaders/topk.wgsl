@@ -54,10 +54,14 @@ struct Aux { B: u32, d: u32, F: u32, alpha: f32 }
 
 // Selection keeps the best K seen so far in a binary heap in private memory, worst at the root: most
 // candidates are rejected by one comparison with the root, an accepted one costs log2 K moves (a sorted list
-// cost K/2 on average, which made AuxK's K = d/2 the slowest kernel of a sparse step). Once the heap is full
-// and QUADS, four candidates at a time are checked against the root with one vec4 load, and skipped
-// together when none beats it (most are). The heap is sorted at the end, so the output is in rank order,
-// best first.
+// cost K/2 on average, which made AuxK's K = d/2 the slowest kernel of a sparse step). The heap is sorted at
+// the end, so the output is in rank order, best first.
+//
+// A software adapter runs the lanes of a SIMD group in step and emits every branch of an `if` whatever the
+// lanes take, while a loop ends when no lane goes on. So the rejections have a loop of their own, which
+// steps over whole units (4 candidates with one vec4 load where QUADS, else 1) as long as no candidate of
+// the unit beats the root, and the heap's code runs only for the few units that hold one, instead of once
+// per unit as it did in a single loop over the row (which profiled 3-4× slower).
 const MAX_K = 512u;
 
 // (v, i) ranks above (w, j): larger value first, then lower index.
@@ -85,42 +89,63 @@ fn sift_down(p0: u32, n: u32) {
   hi[p] = i;
 }
 
+// The candidates of unit q (4 where QUADS, else 1) that may enter the heap, as bits: all of them (dead
+// ones, when MASKED) while it fills, then those above the root. Candidates come in index order, so a value
+// equal to the root's never ranks above it: only a larger one.
+fn unit_candidates(b: u32, q: u32, full: bool, root: f32) -> u32 {
+  if (QUADS) {
+    var ok = vec4<bool>(true);
+    if (MASKED) { ok = dead4[q] != vec4u(0u); }
+    if (full) { ok = ok & (pre4[b * su.F / 4u + q] > vec4f(root)); }
+    return dot(select(vec4u(0u), vec4u(1u, 2u, 4u, 8u), ok), vec4u(1u));
+  }
+  return select(0u, 1u, (!MASKED || dead[q] != 0u) && (!full || pre[b * su.F + q] > root));
+}
+
 @compute @workgroup_size(64)
 fn select_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let b = gid.x + gid.y * nwg.x * 64u;
   if (b >= su.B) { return; }
   let K = min(su.K, MAX_K);
+  let width = select(1u, 4u, QUADS);
+  let units = su.F / width;
   var n = 0u;
   var root = 0.0; // hv[0] once the heap is full
-  for (var i = 0u; i < su.F; i++) {
-    // Candidates come in index order, so a value equal to the root's never ranks above it: only a larger
-    // value gets in.
-    if (QUADS && n == K && i % 4u == 0u) {
-      var v4 = pre4[(b * su.F + i) / 4u];
-      if (MASKED) { v4 = select(vec4f(root), v4, dead4[i / 4u] != vec4u(0u)); }
-      if (!any(v4 > vec4f(root))) { i += 3u; continue; }
+  var q = 0u;
+  // (`while`, not `loop`: webgpu-utils' reflection does not see the resources used inside a `loop`)
+  while (q < units) {
+    // the rejections: whole units, while the heap is full and nothing in them beats the root
+    var m = unit_candidates(b, q, n == K, root);
+    while (m == 0u && q + 1u < units) {
+      q++;
+      m = unit_candidates(b, q, n == K, root);
     }
-    if (MASKED && dead[i] == 0u) { continue; }
-    let v = pre[b * su.F + i];
-    if (n < K) {
-      // sift up: the parent must rank above the child
-      var p = n;
-      n++;
-      while (p > 0u) {
-        let q = (p - 1u) / 2u;
-        if (!above(hv[q], hi[q], v, i)) { break; }
-        hv[p] = hv[q];
-        hi[p] = hi[q];
-        p = q;
+    // the heap's code, once per candidate of the unit (the root may rise between them)
+    while (m != 0u) {
+      let i = q * width + firstTrailingBit(m);
+      m &= m - 1u;
+      let v = pre[b * su.F + i];
+      if (n < K) {
+        // sift up: the parent must rank above the child
+        var p = n;
+        n++;
+        while (p > 0u) {
+          let r = (p - 1u) / 2u;
+          if (!above(hv[r], hi[r], v, i)) { break; }
+          hv[p] = hv[r];
+          hi[p] = hi[r];
+          p = r;
+        }
+        hv[p] = v;
+        hi[p] = i;
+      } else if (v > root) {
+        hv[0] = v;
+        hi[0] = i;
+        sift_down(0u, K);
       }
-      hv[p] = v;
-      hi[p] = i;
-    } else if (above(v, i, hv[0], hi[0])) {
-      hv[0] = v;
-      hi[0] = i;
-      sift_down(0u, K);
+      if (n == K) { root = hv[0]; }
     }
-    if (n == K) { root = hv[0]; }
+    q++;
   }
   // Heap sort: the worst goes last, so positions end in rank order.
   for (var m = n; m > 1u; m--) {
