@@ -17,6 +17,7 @@ const MUTATIONS: Mutation[] = [
   { name: 'matmul: bias dropped', file: 'matmul.wgsl', from: 'value += bias[n];', to: 'value += 0.0;' },
   { name: 'matmul vec4: wrong column block of A (TRANS_A)', file: 'matmul.wgsl', from: 'let a = A4[ai];', to: 'let a = A4[ai + 1u];' },
   { name: 'matmul vec4: last k of each group of 4 dropped', file: 'matmul.wgsl', from: 'fma(vec4f(a.w), b3, fma(vec4f(a.z)', to: 'fma(vec4f(0.0), b3, fma(vec4f(a.z)' },
+  { name: 'matmul vec8x8: second column block reads B\'s row k for k + 1', file: 'matmul.wgsl', from: 'let c1 = B4[bi + bs + 1u];', to: 'let c1 = B4[bi + 1u];' },
   { name: 'matmul vec4: B stepped three rows instead of four', file: 'matmul.wgsl', from: 'bi += 4u * bs;', to: 'bi += 3u * bs;' },
   { name: 'rows: residual gradient missing 2/B', file: 'rows.wgsl', from: 'G[i] = u.coef * e;', to: 'G[i] = e;' },
   { name: 'standard: λ‖W_dec‖ term of ∂L/∂pre dropped', file: 'standard.wgsl', from: 'dF[idx] + u.lam_over_B * norms[i]', to: 'dF[idx]' },

@@ -10,6 +10,8 @@
 //              (not TRANS_A) or M % 4 == 0 (TRANS_A); M may be anything when not TRANS_A. TRANS_A with
 //              TRANS_B is not offered (no step needs it).
 //   main_vec4x8 main_vec4 with 8 rows per invocation (each B load serves twice the FMAs); same needs.
+//   main_vec8x8 main_vec4x8 with 8 columns as well (each A load serves twice the FMAs); the same needs,
+//              and neither operand transposed.
 //   tiled32    workgroup-tiled: 8×8 invocations stage a 32-deep slice of A's 32 rows and B's 32 columns in
 //              workgroup memory, then each accumulates its 4×4 block from there. Any shape, any transposes.
 //   tiled64    the same with 16×16 invocations, 64×64 tiles, 16-deep slices.
@@ -204,6 +206,44 @@ fn main_vec4x8(@builtin(global_invocation_id) gid: vec3u) {
     }
   }
   for (var r = 0u; r < 8u; r++) { storeRow4(m0 + r, n0, acc[r]); }
+}
+
+// main_vec4x8 with 8 columns as well (two vec4s of each of B's rows), neither operand transposed: each A
+// load serves 8 FMAs instead of 4. A software adapter gathers every loaded float lane by lane, so the FMAs
+// per load decide its speed; the 64 accumulators spill, but spills are plain loads. Same sums, same order.
+@compute @workgroup_size(8, 8)
+fn main_vec8x8(@builtin(global_invocation_id) gid: vec3u) {
+  let m0 = gid.y * 8u;
+  let n0 = gid.x * 8u;
+  if (m0 >= dims.M || n0 >= dims.N) { return; }
+  var acc: array<vec4f, 8>;  // acc[r] = C[m0 + r, n0..n0+3]
+  var acd: array<vec4f, 8>;  // acd[r] = C[m0 + r, n0+4..n0+7]
+  var ai: array<u32, 8>;
+  for (var r = 0u; r < 8u; r++) { ai[r] = rowStart4(m0 + r); }
+  let ks = dims.K / 4u;
+  let bs = dims.N / 4u;
+  var bi = n0 / 4u;
+  for (var k = 0u; k < ks; k++) {
+    let b0 = B4[bi];
+    let b1 = B4[bi + bs];
+    let b2 = B4[bi + 2u * bs];
+    let b3 = B4[bi + 3u * bs];
+    let c0 = B4[bi + 1u];
+    let c1 = B4[bi + bs + 1u];
+    let c2 = B4[bi + 2u * bs + 1u];
+    let c3 = B4[bi + 3u * bs + 1u];
+    bi += 4u * bs;
+    for (var r = 0u; r < 8u; r++) {
+      let a = A4[ai[r] + k];
+      acc[r] = fma(vec4f(a.w), b3, fma(vec4f(a.z), b2, fma(vec4f(a.y), b1, fma(vec4f(a.x), b0, acc[r]))));
+      acd[r] = fma(vec4f(a.w), c3, fma(vec4f(a.z), c2, fma(vec4f(a.y), c1, fma(vec4f(a.x), c0, acd[r]))));
+    }
+  }
+  // where N % 8 == 4, the last column block's second half lies past the row: read (clamped), never stored
+  for (var r = 0u; r < 8u; r++) {
+    storeRow4(m0 + r, n0, acc[r]);
+    if (n0 + 4u < dims.N) { storeRow4(m0 + r, n0 + 4u, acd[r]); }
+  }
 }
 
 // Workgroup-tiled variants. A slice holds DEPTH consecutive k for WIDTH rows of A (or columns of B),

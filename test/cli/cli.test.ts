@@ -79,8 +79,8 @@ describe('sae-lab CLI', () => {
     const off = cli(...args, '--out', 'tune-c', '--no-tune');
     expect(off.code, off.stderr).toBe(0);
     expect(off.stderr).not.toMatch(/GEMM kernels/);
-    // d = 8 and F = 32 are multiples of 4: every default is the vec4x8 GEMM
-    expect(Object.values(kernels('tune-c').matmul)).toEqual(['vec4x8', 'vec4x8', 'vec4x8', 'vec4x8', 'vec4x8']);
+    // d = 8 and F = 32 are multiples of 4: the defaults are vec8x8 where no operand is transposed, else vec4x8
+    expect(kernels('tune-c').matmul).toEqual({ encode: 'vec8x8', decode: 'vec8x8', backprop: 'vec4x8', gradDec: 'vec4x8', gradEnc: 'vec4x8' });
   });
 
   it('with a token sidecar, held-out rows are whole documents, and eval needs the sidecar too', () => {

@@ -1,5 +1,6 @@
 // The GPU trainer against the float64 reference trainer, on odd shapes (d=37, F=101, B=19) and on widths
-// divisible by 4 (d=36, F=100), which run the vec4x8 GEMMs, and again with the tiled GEMMs the tuner may pick.
+// divisible by 4 (d=36, F=100), which run the vec8x8 and vec4x8 GEMMs, and again with the tiled GEMMs the tuner
+// may pick.
 // - one step from identical state: every kernel's output (read from its buffer, poisoned with NaN before
 //   the step), every gradient and the Adam update within 1e-4 relative error;
 // - 50-step runs from the same initialisation on the same batches: loss curves within 1e-3 relative;
@@ -16,14 +17,15 @@ import { ReferenceTrainer } from '../../src/reference/trainer.ts';
 import { statsOf, toyData } from '../reference/helpers.ts';
 import { expectClose, getDevice, noValidationErrors } from '../support/gpu.ts';
 
-// Every GEMM variant: odd widths run the scalar kernels by default, widths divisible by 4 the vec4x8 ones;
+// Every GEMM variant: odd widths run the scalar kernels by default, widths divisible by 4 vec8x8 (neither
+// operand transposed: the encoder and decoder) and vec4x8 (the rest);
 // the third shape runs tiled GEMMs of both sizes, as a tuner's choice would.
 const TILED: GemmChoices = { encode: 'tiled64', decode: 'tiled32', backprop: 'tiled64', gradDec: 'tiled32', gradEnc: 'tiled64' };
 // TopK's k and k_aux: 6 and 9 take the one-entry-per-invocation h; multiples of 4 with d % 4 == 0 take h_quads.
 const SHAPES: readonly { d: number; F: number; gemm: string; gemms?: GemmChoices; k?: number; kAux?: number }[] = [
   { d: 37, F: 101, gemm: 'scalar' },
-  { d: 36, F: 100, gemm: 'vec4x8' },
-  { d: 36, F: 100, gemm: 'vec4x8', k: 8, kAux: 12 },
+  { d: 36, F: 100, gemm: 'vec8x8/vec4x8' },
+  { d: 36, F: 100, gemm: 'vec8x8/vec4x8', k: 8, kAux: 12 },
   { d: 37, F: 101, gemm: 'tiled', gemms: TILED },
 ];
 let d: number = SHAPES[0].d;

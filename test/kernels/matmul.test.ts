@@ -1,8 +1,8 @@
 // shaders/matmul.wgsl against its float64 reference: the scalar and both tiled variants in every
-// transpose/epilogue combination, the vec4 and vec4x8 variants in each combination they offer, on shapes that are not
-// multiples of any tile (rows not even multiples of 4) and K longer than a tile's slice, with the output
-// poisoned first. The tiled variants must also equal the scalar one bit for bit (same sums, same order), and
-// the subgroup variant the vec4 one.
+// transpose/epilogue combination, the vec4, vec4x8 and vec8x8 variants in each combination they offer, on
+// shapes that are not multiples of any tile (rows not even multiples of 4) and K longer than a tile's slice,
+// with the output poisoned first. The tiled variants must also equal the scalar one bit for bit (same sums,
+// same order), and the subgroup and vec8x8 variants the vec4 one.
 import { describe, expect, it } from 'vitest';
 import { gemm, type GemmVariant } from '../../src/engine/gemm.ts';
 import { encodeDispatches } from '../../src/engine/kernel.ts';
@@ -24,7 +24,10 @@ const vec4Cases = [
   { M: 19, N: 44, K: 36, transA: false, transB: true, bias: false, relu: false },
   { M: 36, N: 44, K: 19, transA: true, transB: false, bias: false, relu: false },
   { M: 5, N: 4, K: 4, transA: false, transB: false, bias: true, relu: false },
+  { M: 21, N: 40, K: 12, transA: false, transB: false, bias: true, relu: false },
 ];
+// vec8x8 offers neither operand transposed (N = 36 and 4 end on half an 8-column block, N = 40 does not)
+const plainCases = vec4Cases.filter((c) => !c.transA && !c.transB);
 
 interface Case { M: number; N: number; K: number; transA: boolean; transB: boolean; bias: boolean; relu: boolean }
 
@@ -55,6 +58,7 @@ describe('matmul', () => {
   const runs: [GemmVariant, Case][] = [
     ...cases.flatMap((c) => (['scalar', 'tiled32', 'tiled64'] as const).map((v): [GemmVariant, Case] => [v, c])),
     ...vec4Cases.flatMap((c) => (['vec4', 'vec4x8'] as const).map((v): [GemmVariant, Case] => [v, c])),
+    ...plainCases.map((c): [GemmVariant, Case] => ['vec8x8', c]),
   ];
   for (const [n, [variant, c]] of runs.entries()) {
     it(`${variant}: ${label(c)}`, async () => {
@@ -71,6 +75,12 @@ describe('matmul', () => {
       for (const variant of ['tiled32', 'tiled64'] as const) {
         expect(Array.from((await run(variant, c, 0)).got)).toEqual(Array.from(scalar));
       }
+    });
+  }
+
+  for (const c of plainCases) {
+    it(`vec8x8 equals vec4 bit for bit (same sums, same order): ${label(c)}`, async () => {
+      expect(Array.from((await run('vec8x8', c, 2)).got)).toEqual(Array.from((await run('vec4', c, 2)).got));
     });
   }
 
