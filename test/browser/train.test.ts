@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
 import { decodeSaelens } from '../../src/data/formats/saelens.ts';
 import { SaeRunner } from '../../src/engine/evaluate.ts';
+import { GEMM_VARIANTS } from '../../src/engine/gemm.ts';
 import { getDevice } from '../support/gpu.ts';
 import { generateSynthetic } from '../../src/data/synth.ts';
 import type { Page } from 'playwright-core';
@@ -91,7 +92,7 @@ describe('training in the browser', () => {
     // the start-up tuner chose the GEMM kernels, the page names them, and its choices are in IndexedDB
     const kernels = await page.locator('[data-testid=run-kernels]').textContent();
     // (a TopK step has one GEMM, the encoder; a standard step five)
-    expect(kernels).toMatch(/^GEMM kernels: encode (scalar|vec4|vec4x8|tiled32|tiled64)( · decode \w+ · backprop \w+ · gradDec \w+ · gradEnc \w+)?$/);
+    expect(kernels).toMatch(new RegExp(`^GEMM kernels: encode (${GEMM_VARIANTS.join('|')})( · decode \\w+ · backprop \\w+ · gradDec \\w+ · gradEnc \\w+)?$`));
     const tuned = await page.evaluate(() => new Promise<number>((resolve, reject) => {
       const open = indexedDB.open('sae-lab-tuner');
       open.onerror = () => reject(open.error);
