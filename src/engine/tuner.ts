@@ -112,7 +112,8 @@ export function choose(incumbent: GemmVariant, rounds: Partial<Record<GemmVarian
 
 /**
  * The block of C the tuner times: all of it, or, for a problem larger than TUNE_FLOPS, its first rows and
- * columns, cut to multiples of 64 (every variant's workgroup tile divides 64), C's longer side first. The
+ * columns, cut to multiples of 64 (every variant's workgroup tile divides 64), C's longer side first, but
+ * no fewer than MIN_TILES tiles of 64×64. The
  * operands keep the run's full shapes and strides, so each workgroup reads memory as in the run (timing a
  * smaller matrix instead, a weight gradient cut to 64 batch rows ran 4× slower per flop on SwiftShader:
  * writing C outweighed the sums).
@@ -127,8 +128,20 @@ export function timedBlock(p: GemmShape): { rows: number; cols: number } {
   if (rows >= cols) rows = fit(rows);
   cols = fit(cols);
   rows = fit(rows);
+  // at least MIN_TILES workgroups of the largest tile where C has them, as the run has
+  while (rows * cols < MIN_TILES * 64 * 64 && (cols < p.N || rows < p.M)) {
+    if (cols < p.N) cols = Math.min(p.N, 2 * cols);
+    else rows = Math.min(p.M, 2 * rows);
+  }
   return { rows, cols };
 }
+
+/**
+ * The least number of 64×64 tiles (the largest workgroup tile) in a timed block: a decoder GEMM with a long
+ * reduction was cut to one 64×64 block, a single workgroup of vec8x8, which then ran on one of the 2 cores
+ * while vec4x8's two workgroups used both, and a rerun of the tuner chose differently.
+ */
+export const MIN_TILES = 8;
 
 function fnv1a(text: string): string {
   let h = 0x811c9dc5;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/engine/config.ts';
 import { GEMM_VARIANTS, gemmApplies } from '../../src/engine/gemm.ts';
 import {
-  TUNE_FLOPS, cacheKey, choose, defaultChoices, describeKernels, describeTuning, stepGemms, timedBlock, tuneStep,
+  MIN_TILES, TUNE_FLOPS, cacheKey, choose, defaultChoices, describeKernels, describeTuning, stepGemms, timedBlock, tuneStep,
   type GemmTuning, type TunerCache,
 } from '../../src/engine/tuner.ts';
 import { getDevice } from '../support/gpu.ts';
@@ -64,7 +64,9 @@ describe('timedBlock', () => {
       expect(b.cols % 64, p.role).toBe(0);
       expect(b.rows).toBeLessThanOrEqual(p.M);
       expect(b.cols).toBeLessThanOrEqual(p.N);
-      expect(2 * b.rows * b.cols * p.K, p.role).toBeLessThanOrEqual(Math.max(TUNE_FLOPS, 2 * 64 * 64 * p.K));
+      expect(2 * b.rows * b.cols * p.K, p.role).toBeLessThanOrEqual(Math.max(TUNE_FLOPS, 2 * MIN_TILES * 64 * 64 * p.K));
+      // enough workgroups of the largest tile (64×64) to keep every core busy, as the run would
+      expect(b.rows * b.cols, p.role).toBeGreaterThanOrEqual(MIN_TILES * 64 * 64);
     }
   });
 });
