@@ -22,6 +22,9 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
+// C += op(A)·op(B) instead of C = …: one feature shard's part of a sum over features (the decoder of a
+// dictionary split into shards, engine/shards.ts), shards added in order; no bias or ReLU then.
+override ACCUMULATE: bool = false;
 
 struct Dims { M: u32, N: u32, K: u32 }
 
@@ -78,10 +81,12 @@ fn rowA4(m: u32, k: u32) -> vec4f {
 // C[m, n0..n0+3] with the epilogue, for the vec4 variants; rows past M are not written.
 fn storeRow4(m: u32, n0: u32, acc: vec4f) {
   if (m >= dims.M) { return; }
+  let o = (m * dims.N + n0) / 4u;
   var value = acc;
+  if (ACCUMULATE) { value += C4[o]; }
   if (HAS_BIAS) { value += bias4[n0 / 4u]; }
   if (RELU) { value = max(value, vec4f(0.0)); }
-  C4[(m * dims.N + n0) / 4u] = value;
+  C4[o] = value;
 }
 
 @compute @workgroup_size(8, 8)
@@ -279,6 +284,7 @@ fn storeBlock(m0: u32, n0: u32, acc: array<vec4f, 4>) {
       let n = n0 + c;
       if (n >= dims.N) { break; }
       var value = acc[r][c];
+      if (ACCUMULATE) { value += C[m * dims.N + n]; }
       if (HAS_BIAS) { value += bias[n]; }
       if (RELU) { value = max(value, 0.0); }
       C[m * dims.N + n] = value;

@@ -19,9 +19,13 @@
 
 override QUADS: bool = false;
 override F_QUADS: bool = false; // the same for rows of F floats (dbdec), where F % 4 == 0
+// dbdec subtracts one later feature shard's Σ_i W_enc[j, i] · gb_enc[i] from what the shards before wrote
+override ACCUMULATE: bool = false;
 const NONE = 0xffffffffu;
 
-struct Sparse { B: u32, d: u32, F: u32, K: u32, KA: u32, aux_g: u32 }
+// F features from f0 on: the whole dictionary, or for h, the per-feature sums and dbdec one feature shard
+// of it (engine/shards.ts), whose W_dec, gradients and offsets are bound from its first feature
+struct Sparse { B: u32, d: u32, F: u32, K: u32, KA: u32, aux_g: u32, f0: u32 }
 
 @group(0) @binding(0) var<uniform> u: Sparse;
 @group(0) @binding(1) var<storage, read> picks: array<u32>;               // (B, S) features, NONE = no pick
@@ -56,6 +60,13 @@ fn slots() -> u32 { return u.K + u.KA; }
 
 fn carries(e: u32) -> bool { return picks[e] != NONE && pvals[e] > 0.0; }
 
+// Whether entry e carries gradient through a feature of this shard, and which row of the shard's W_dec.
+fn owned(e: u32) -> bool { return carries(e) && picks[e] - u.f0 < u.F; }
+fn shard_row(e: u32) -> u32 { return picks[e] - u.f0; }
+
+// An entry's h is written by the shard that owns it, or as 0 by the first shard when it carries nothing.
+fn writes_h(e: u32) -> bool { return owned(e) || (u.f0 == 0u && !carries(e)); }
+
 // Where entry e's gradient vector (G or Gaux, row b) starts in gvec.
 fn gvec_row(e: u32) -> u32 {
   let b = e / slots();
@@ -77,9 +88,10 @@ fn total(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
 fn h_entries(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e = gid.x + gid.y * nwg.x * 256u;
   if (e >= u.B * slots()) { return; }
+  if (!writes_h(e)) { return; }
   var s = 0.0;
-  if (carries(e)) {
-    let w = picks[e] * u.d;
+  if (owned(e)) {
+    let w = shard_row(e) * u.d;
     let g = gvec_row(e);
     if (QUADS) {
       var acc = vec4f(0.0); // four interleaved partial sums, added at the end
@@ -99,9 +111,9 @@ fn h_entries(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
 fn h_quads(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e0 = 4u * (gid.x + gid.y * nwg.x * 256u);
   if (e0 >= u.B * slots()) { return; }
-  let live = vec4<bool>(carries(e0), carries(e0 + 1u), carries(e0 + 2u), carries(e0 + 3u));
-  // an entry that carries nothing reads row 0 and gets h = 0
-  let w = select(vec4u(0u), vec4u(picks[e0], picks[e0 + 1u], picks[e0 + 2u], picks[e0 + 3u]), live) * u.d / 4u;
+  let live = vec4<bool>(owned(e0), owned(e0 + 1u), owned(e0 + 2u), owned(e0 + 3u));
+  // an entry this shard does not own reads row 0, and gets h = 0 if it carries nothing
+  let w = select(vec4u(0u), vec4u(shard_row(e0), shard_row(e0 + 1u), shard_row(e0 + 2u), shard_row(e0 + 3u)), live) * u.d / 4u;
   let g = gvec_row(e0) / 4u;
   var a0 = vec4f(0.0);
   var a1 = vec4f(0.0);
@@ -116,10 +128,10 @@ fn h_quads(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   }
   let sums = vec4f(total(a0), total(a1), total(a2), total(a3));
   let out = select(vec4f(0.0), sums, live);
-  h[e0] = out.x;
-  h[e0 + 1u] = out.y;
-  h[e0 + 2u] = out.z;
-  h[e0 + 3u] = out.w;
+  if (writes_h(e0)) { h[e0] = out.x; }
+  if (writes_h(e0 + 1u)) { h[e0 + 1u] = out.y; }
+  if (writes_h(e0 + 2u)) { h[e0 + 2u] = out.z; }
+  if (writes_h(e0 + 3u)) { h[e0 + 3u] = out.w; }
 }
 
 @compute @workgroup_size(64)
@@ -318,7 +330,7 @@ fn dbdec(@builtin(global_invocation_id) gid: vec3u) {
   let j = gid.x;
   if (j >= u.d) { return; }
   var s = 0.0;
-  for (var b = 0u; b < u.B; b++) { s += gvec[b * u.d + j]; }
+  if (ACCUMULATE) { s = gb_dec[j]; } else { for (var b = 0u; b < u.B; b++) { s += gvec[b * u.d + j]; } }
   var t = 0.0;
   if (F_QUADS) {
     var acc = vec4f(0.0); // four interleaved partial sums, added at the end

@@ -2,10 +2,12 @@
 //   dead_mask:   dead_i = (step − lastFired_i ≥ deadSteps)       (evaluated before the step's batch counts)
 //   fire_dense:  from dense f (B, F): fireCount_i += #rows with f > 0; lastFired_i = step + 1 if any
 //   fire_sparse: the same from the TopK entry lists (only entries with a positive value are listed)
-//   row_stats:   per row: l0 (#f > 0) and, for the standard SAE, Σ_i f_i·‖W_dec,i‖
+//   row_stats:   per row: l0 (#f > 0) and, for the standard SAE, Σ_i f_i·‖W_dec,i‖ (one shard's part when
+//                the dictionary is split, added to the shards' before when acc)
 //   loss:        one workgroup sums the per-row terms (fixed tree) into this step's slot of the metrics ring
 
-struct Step { B: u32, F: u32, step: u32, dead_steps: u32, k: u32, slots: u32, sparse: u32 }
+// acc: row_stats adds to what earlier feature shards wrote (engine/shards.ts)
+struct Step { B: u32, F: u32, step: u32, dead_steps: u32, k: u32, slots: u32, sparse: u32, acc: u32 }
 struct Loss { B: u32, F: u32, slot: u32, sparse: u32, lam: f32, inv_v: f32, alpha: f32 }
 
 @group(0) @binding(0) var<uniform> u: Step;
@@ -71,6 +73,7 @@ fn row_stats(@builtin(global_invocation_id) gid: vec3u) {
       let a = f[b * u.F + i];
       if (a > 0.0) { l0 += 1.0; l1 += a * norms[i]; }
     }
+    if (u.acc != 0u) { l0 += rowl0[b]; l1 += rowterm[b]; }
     rowterm[b] = l1;
   }
   rowl0[b] = l0;

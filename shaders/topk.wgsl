@@ -3,6 +3,7 @@
 //               latents (MASKED, for AuxK); val = ReLU(pre); rows with fewer candidates pad with NONE/0.
 //               One invocation per row, one pass over F keeping the best K in a heap (K ≤ MAX_K).
 //   decode:     X̂[b] = Σ_r val[b,r] · W_dec[idx[b,r]] (+ b_dec when HAS_BIAS); one invocation per (b, 4 columns)
+//   merge_topk: per row, the best K of the feature shards' selections (a dictionary split into shards)
 //   aux_mean:   ē_j = (1/B) Σ_b e_b,j with e = x' − x̂' (the main residual, gradient stopped)
 //   aux_rows:   per row: ‖e_b − ē‖² and ‖ê_b − e_b‖²
 //   aux_scale:  one workgroup: v_e = (1/B) Σ ‖e_b − ē‖² → stats[2]; dead count → stats[4];
@@ -16,10 +17,15 @@ override HAS_BIAS: bool = false;
 // Set where each row comes in whole vec4s (select: F % 4 == 0; decode: d % 4 == 0): rows are then read 4
 // floats at a time through the vec4 views (…4) of the same buffers.
 override QUADS: bool = false;
+override ACCUMULATE: bool = false;
 const NONE = 0xffffffffu;
 
-struct Select { B: u32, F: u32, K: u32, stride: u32, offset: u32 }
-struct Decode { B: u32, d: u32, K: u32, stride: u32, offset: u32 }
+// A dictionary split into feature shards (engine/shards.ts) selects per shard, its candidates' indices from
+// `base` and their values raw (`raw`), and merge_topk keeps each row's best of all shards' candidates.
+struct Select { B: u32, F: u32, K: u32, stride: u32, offset: u32, base: u32, raw: u32 }
+// decode sums the picks of features f0 .. f0 + Fs − 1 (one shard's, rows of its W_dec), adding to the
+// shards' before when ACCUMULATE
+struct Decode { B: u32, d: u32, K: u32, stride: u32, offset: u32, f0: u32, Fs: u32 }
 struct Aux { B: u32, d: u32, F: u32, alpha: f32 }
 
 @group(0) @binding(0) var<uniform> su: Select;
@@ -29,6 +35,8 @@ struct Aux { B: u32, d: u32, F: u32, alpha: f32 }
 @group(0) @binding(4) var<storage, read_write> val: array<f32>;     // (B, stride)
 @group(0) @binding(24) var<storage, read> pre4: array<vec4f>;       // pre, 4 at a time (F % 4 == 0)
 @group(0) @binding(25) var<storage, read> dead4: array<vec4u>;      // dead, 4 at a time (F % 4 == 0)
+@group(0) @binding(27) var<storage, read> cand_idx: array<u32>;     // (B, F) merge_topk's candidates
+@group(0) @binding(28) var<storage, read> cand_val: array<f32>;     // (B, F) their raw values
 
 @group(0) @binding(5) var<uniform> du: Decode;
 @group(0) @binding(6) var<storage, read> sidx: array<u32>;          // (B, stride)
@@ -147,7 +155,12 @@ fn select_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
     }
     q++;
   }
-  // Heap sort: the worst goes last, so positions end in rank order.
+  write_heap(b, n);
+}
+
+// Heap sort (the worst goes last, so positions end in rank order), then row b's K slots: index (from
+// su.base) and value (ReLU-ed unless su.raw), padded with NONE/0.
+fn write_heap(b: u32, n: u32) {
   for (var m = n; m > 1u; m--) {
     let v = hv[0];
     let i = hi[0];
@@ -159,8 +172,48 @@ fn select_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   }
   for (var r = 0u; r < su.K; r++) {
     let o = b * su.stride + su.offset + r;
-    if (r < n) { idx[o] = hi[r]; val[o] = max(hv[r], 0.0); } else { idx[o] = NONE; val[o] = 0.0; }
+    if (r < n) {
+      idx[o] = hi[r] + su.base;
+      val[o] = select(max(hv[r], 0.0), hv[r], su.raw != 0u);
+    } else {
+      idx[o] = NONE;
+      val[o] = 0.0;
+    }
   }
+}
+
+// The best K of each row's F candidates (cand_idx, cand_val: the shards' selections, NONE-padded) by the
+// same order as select_topk, so the picks are those of one selection over the whole row. Candidates are not
+// in index order here, so an entry must rank above the root, not merely equal its value.
+@compute @workgroup_size(64)
+fn merge_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let b = gid.x + gid.y * nwg.x * 64u;
+  if (b >= su.B) { return; }
+  let K = min(su.K, MAX_K);
+  var n = 0u;
+  for (var c = 0u; c < su.F; c++) {
+    let i = cand_idx[b * su.F + c];
+    if (i == NONE) { continue; }
+    let v = cand_val[b * su.F + c];
+    if (n < K) {
+      var p = n;
+      n++;
+      while (p > 0u) {
+        let r = (p - 1u) / 2u;
+        if (!above(hv[r], hi[r], v, i)) { break; }
+        hv[p] = hv[r];
+        hi[p] = hi[r];
+        p = r;
+      }
+      hv[p] = v;
+      hi[p] = i;
+    } else if (above(v, i, hv[0], hi[0])) {
+      hv[0] = v;
+      hi[0] = i;
+      sift_down(0u, K);
+    }
+  }
+  write_heap(b, n);
 }
 
 // W_dec[row + j .. row + j + 3], clamped to the row's `last` column.
@@ -181,11 +234,12 @@ fn decode(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   var s = vec4f(0.0);
   let p = b * du.stride + du.offset;
   for (var r = 0u; r < du.K; r++) {
-    let i = sidx[p + r];
-    if (i != NONE) { s += sval[p + r] * decoder_run(i * du.d, j, last); }
+    let l = sidx[p + r] - du.f0; // the pick's row of this shard's W_dec (NONE and other shards' ≥ Fs)
+    if (l < du.Fs) { s += sval[p + r] * decoder_run(l * du.d, j, last); }
   }
   for (var c = 0u; c < 4u && j + c < du.d; c++) {
     var x = s[c];
+    if (ACCUMULATE) { x += Xhat[b * du.d + j + c]; }
     if (HAS_BIAS) { x += b_dec[j + c]; }
     Xhat[b * du.d + j + c] = x;
   }
@@ -211,10 +265,10 @@ fn decode_wide(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   var s4 = vec4f(0.0); var s5 = vec4f(0.0); var s6 = vec4f(0.0); var s7 = vec4f(0.0);
   let p = b * du.stride + du.offset;
   for (var r = 0u; r < du.K; r++) {
-    let i = sidx[p + r];
-    if (i == NONE) { continue; }
+    let l = sidx[p + r] - du.f0; // as in decode
+    if (l >= du.Fs) { continue; }
     let v = sval[p + r];
-    let w = i * quads;
+    let w = l * quads;
     s0 += v * W_dec4[w + o.x]; s1 += v * W_dec4[w + o.y]; s2 += v * W_dec4[w + o.z]; s3 += v * W_dec4[w + o.w];
     s4 += v * W_dec4[w + o2.x]; s5 += v * W_dec4[w + o2.y]; s6 += v * W_dec4[w + o2.z]; s7 += v * W_dec4[w + o2.w];
   }
@@ -226,8 +280,9 @@ fn decode_wide(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 fn put_quad(b: u32, q: u32, s: vec4f) {
   if (q >= du.d / 4u) { return; }
   var x = s;
-  if (HAS_BIAS) { x += vec4f(b_dec[4u * q], b_dec[4u * q + 1u], b_dec[4u * q + 2u], b_dec[4u * q + 3u]); }
   let o = b * du.d + 4u * q;
+  if (ACCUMULATE) { x += vec4f(Xhat[o], Xhat[o + 1u], Xhat[o + 2u], Xhat[o + 3u]); }
+  if (HAS_BIAS) { x += vec4f(b_dec[4u * q], b_dec[4u * q + 1u], b_dec[4u * q + 2u], b_dec[4u * q + 3u]); }
   Xhat[o] = x.x; Xhat[o + 1u] = x.y; Xhat[o + 2u] = x.z; Xhat[o + 3u] = x.w;
 }
 

@@ -3,6 +3,7 @@
 // → decoder → residual. Sums are taken in float64 on the CPU from per-row results.
 import { defaultGemmVariant, gemm } from './gemm.ts';
 import { Kernel, dispatch, encodeDispatches, flatGrid, readBuffer, storage, writeArray, type Dispatch } from './kernel.ts';
+import { DoesNotFitError } from './memory.ts';
 import type { SaeWeights } from './sae.ts';
 import { sparseDecode } from './sparse-decode.ts';
 
@@ -58,6 +59,21 @@ interface EncodePlan {
   buffers: GPUBuffer[];
 }
 
+/**
+ * The runner binds each weight whole: a dictionary the trainer had to split into feature shards
+ * (engine/shards.ts) is refused, with the sizes, until the runner splits them too.
+ */
+export function checkRunnerFits(d: number, features: number, limits: GPUSupportedLimits, batch = 256): void {
+  const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const widest = 4 * features * Math.max(d, batch);
+  if (widest > cap) {
+    throw new DoesNotFitError(
+      `evaluating ${features} features on d=${d} needs ${(widest / 2 ** 20).toFixed(1)} MiB in one buffer, more than ` +
+        `this device's ${(cap / 2 ** 20).toFixed(1)} MiB: the evaluator does not split a dictionary into feature shards`,
+    );
+  }
+}
+
 export class SaeRunner {
   private readonly plans = new Map<number, Plan>();
   private readonly encodePlans = new Map<number, EncodePlan>();
@@ -68,6 +84,7 @@ export class SaeRunner {
     readonly sae: SaeWeights,
     readonly batch = 256,
   ) {
+    checkRunnerFits(sae.d, sae.features, device.limits, batch);
     const up = (name: string, data: Float32Array) => {
       const buf = storage(device, name, data.byteLength);
       writeArray(device, buf, 0, data);

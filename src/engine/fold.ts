@@ -2,7 +2,7 @@
 // W_enc ← s·W_enc, W_dec ← W_dec / s, b_dec ← b_dec / s, b_enc unchanged — f(x) is unchanged and x̂ is in
 // raw units. Works from a live trainer or from a stored snapshot alone, without a GPU.
 import type { TrainConfig } from './config.ts';
-import { PARAM_NAMES, paramLayout } from './layout.ts';
+import { shardsOfSnapshot, splitFlats, unpackShards } from './shards.ts';
 import type { SaeWeights } from './sae.ts';
 import type { Params32, TrainerSnapshot } from './trainer.ts';
 
@@ -22,10 +22,9 @@ export function foldSae(p: Params32, cfg: TrainConfig, scale: number, metadata: 
   };
 }
 
-/** The parameters a snapshot holds, unpacked from its flat buffer. */
+/** The parameters a snapshot holds, unpacked from its flat buffers. */
 export function snapshotParams(snap: TrainerSnapshot): Params32 {
-  const layout = paramLayout(snap.config.d, snap.config.features);
-  const out = {} as Params32;
-  for (const name of PARAM_NAMES) out[name] = snap.params.slice(layout[name].offset, layout[name].offset + layout[name].length);
-  return out;
+  const { d, features } = snap.config;
+  const shards = shardsOfSnapshot(features, snap.shards);
+  return unpackShards(splitFlats(snap.params, d, shards), d, shards);
 }

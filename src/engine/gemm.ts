@@ -16,6 +16,8 @@ export interface GemmOptions {
   /** (N) added to every row */
   bias?: Resource;
   relu?: boolean;
+  /** C += op(A)·op(B): a feature shard's part of the decoder (no bias or ReLU with it) */
+  accumulate?: boolean;
 }
 
 /** C (M×N) = op(A)·op(B): the problem a variant is chosen for. */
@@ -68,7 +70,7 @@ export function gemm(
     throw new Error(`GEMM variant ${variant} cannot compute ${M}×${N}×${K}${o.transA ? ' transA' : ''}${o.transB ? ' transB' : ''}`);
   }
   const kernel = Kernel.get(device, variant === 'subgroup' ? 'matmul_subgroups' : 'matmul', ENTRY[variant], {
-    TRANS_A: !!o.transA, TRANS_B: !!o.transB, HAS_BIAS: !!o.bias, RELU: !!o.relu
+    TRANS_A: !!o.transA, TRANS_B: !!o.transB, HAS_BIAS: !!o.bias, RELU: !!o.relu, ...(o.accumulate ? { ACCUMULATE: true } : {}),
   });
   const dims = kernel.uniform('dims', { M, N, K }).buffer;
   const bias = o.bias ?? dummy;

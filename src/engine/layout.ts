@@ -31,8 +31,12 @@ export function alignFloats(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
 }
 
-export function paramLayout(d: number, F: number): ParamLayout {
-  const lengths: Record<ParamName, number> = { W_enc: d * F, b_enc: F, W_dec: F * d, b_dec: d };
+/**
+ * The flat layout of a dictionary of F features on d (or of one feature shard of it: `bDec` false for all
+ * shards but the last, which holds b_dec, so an unsplit run's layout is the last shard's).
+ */
+export function paramLayout(d: number, F: number, bDec = true): ParamLayout {
+  const lengths: Record<ParamName, number> = { W_enc: d * F, b_enc: F, W_dec: F * d, b_dec: bDec ? d : 0 };
   let offset = 0;
   const segs = {} as Record<ParamName, Segment>;
   for (const name of PARAM_NAMES) {

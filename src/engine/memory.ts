@@ -1,6 +1,9 @@
-// How much GPU memory a run needs, and a clear refusal before anything is allocated when it will not fit.
+// How much GPU memory a run needs, how its dictionary is split into feature shards so that every buffer
+// fits one storage binding (engine/shards.ts), and a clear refusal before anything is allocated when even
+// that cannot make it fit.
 import type { TrainConfig } from './config.ts';
 import { paramLayout } from './layout.ts';
+import { featuresPerShard, splitFeatures, type Shard } from './shards.ts';
 
 export interface MemoryEstimate {
   /** bytes of all buffers together */
@@ -9,22 +12,31 @@ export interface MemoryEstimate {
   largest: { name: string; bytes: number };
 }
 
-export function estimateMemory(cfg: TrainConfig): MemoryEstimate {
+/** Buffers of a run with at most `perShard` features per shard: name → [bytes of one, how many]. */
+function buffers(cfg: TrainConfig, perShard: number): Record<string, [number, number]> {
   const { d, features: F, batch: B } = cfg;
-  const P = paramLayout(d, F).total * 4;
+  const shards = splitFeatures(F, perShard);
+  const Fs = shards[0]!.F;
   const slots = cfg.k + cfg.kAux;
-  const buffers: Record<string, number> = {
-    'parameters (and gradients, Adam m, Adam v)': P,
+  return {
+    [`parameters, gradients, Adam m and v (${shards.length > 1 ? 'per shard' : 'each'})`]: [paramLayout(d, Fs).total * 4, 4 * shards.length],
     ...(cfg.arch === 'standard'
-      ? { 'features (B×F)': B * F * 4, 'feature gradients (B×F)': B * F * 4 }
-      : { 'pre-activations (B×F)': B * F * 4, 'TopK entries': B * slots * 16 }),
-    'batch rows (×6)': B * d * 4,
-    'per-feature state (×8)': F * 4,
+      ? { [`features and their gradients (B×${Fs} each)`]: [B * Fs * 4, 2 * shards.length] }
+      : {
+          [`pre-activations (B×${Fs})`]: [B * Fs * 4, shards.length],
+          'TopK entries (B×(k + k_aux): picks, values, h, lists)': [B * slots * 4, 4],
+          // the merge of the shards' picks reads each shard's best max(k, k_aux) of every row
+          ...(shards.length > 1 ? { 'shard candidates (values and indices)': [B * shards.length * Math.max(cfg.k, cfg.kAux) * 4, 2] } : {}),
+        }),
+    'batch rows (B×d)': [B * d * 4, cfg.arch === 'topk' ? 8 : 6],
+    'per-feature state (F)': [(F + 1) * 4, 9],
   };
+}
+
+export function estimateMemory(cfg: TrainConfig, perShard = cfg.features): MemoryEstimate {
   let total = 0;
   let largest = { name: '', bytes: 0 };
-  for (const [name, bytes] of Object.entries(buffers)) {
-    const count = name.includes('×6') ? 6 : name.includes('×8') ? 8 : name.startsWith('parameters') ? 4 : 1;
+  for (const [name, [bytes, count]] of Object.entries(buffers(cfg, perShard))) {
     total += bytes * count;
     if (bytes > largest.bytes) largest = { name, bytes };
   }
@@ -33,20 +45,41 @@ export function estimateMemory(cfg: TrainConfig): MemoryEstimate {
 
 export class DoesNotFitError extends Error {}
 
-export function checkFits(cfg: TrainConfig, limits: GPUSupportedLimits): void {
+/**
+ * The run's feature shards on a device with `limits`: one shard when every buffer fits a binding, else as
+ * few as make them fit (`perShard` sets the most features per shard instead: tests and benchmarks split
+ * small dictionaries). Refuses, naming the sizes, what no split makes fit.
+ */
+export function checkFits(cfg: TrainConfig, limits: GPUSupportedLimits, perShard?: number): Shard[] {
   if (cfg.arch === 'topk' && (cfg.k > MAX_TOPK || cfg.kAux > MAX_TOPK)) {
     throw new DoesNotFitError(`k=${cfg.k} and k_aux=${cfg.kAux} must each be at most ${MAX_TOPK}`);
   }
-  const { largest, total } = estimateMemory(cfg);
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  if (largest.bytes > cap) {
+  const n = perShard ?? featuresPerShard(cfg, cap);
+  const refuse = (what: string) => new DoesNotFitError(
+    `a dictionary of ${cfg.features} features on d=${cfg.d} with batch ${cfg.batch} needs ${what}, more than this device's ` +
+      `${mib(cap)} per buffer (about ${mib(estimateMemory(cfg).total)} in all); use a smaller batch or fewer features`,
+  );
+  if (n === 0) throw refuse(`${mib(estimateMemory(cfg, 64).largest.bytes)} for a shard of 64 features`);
+  const { largest, total } = estimateMemory(cfg, n);
+  if (largest.bytes > cap) throw refuse(`${mib(largest.bytes)} for its ${largest.name}`);
+  const budget = BUDGET_BUFFERS * limits.maxBufferSize;
+  if (total > budget) {
     throw new DoesNotFitError(
-      `a dictionary of ${cfg.features} features on d=${cfg.d} with batch ${cfg.batch} needs ${mib(largest.bytes)} ` +
-        `for its ${largest.name}, more than this device's ${mib(cap)} per buffer (about ${mib(total)} in all); ` +
+      `a dictionary of ${cfg.features} features on d=${cfg.d} with batch ${cfg.batch} needs about ${mib(total)} in all, ` +
+        `more than the ${mib(budget)} a run may take on this device (${BUDGET_BUFFERS} of its largest buffers); ` +
         'use fewer features or a smaller batch',
     );
   }
+  return splitFeatures(cfg.features, n);
 }
+
+/**
+ * WebGPU does not say how much memory a device has, so a run may take at most this many of the device's
+ * largest buffers in all: shards get a dictionary past the per-buffer limit, not past the device (a
+ * software adapter would take the machine's memory until the process is killed).
+ */
+export const BUDGET_BUFFERS = 4;
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;

@@ -18,12 +18,13 @@ import {
 } from './kernel.ts';
 import {
   alignFloats,
-  METRIC_COLUMNS, METRIC_STRIDE, PARAM_NAMES, STATS, paramLayout, segmentBinding, type ParamLayout, type ParamName,
+  METRIC_COLUMNS, METRIC_STRIDE, PARAM_NAMES, STATS, segmentBinding, type ParamLayout, type ParamName,
 } from './layout.ts';
 import { GEMM_VARIANTS, gemm, gemmApplies, type GemmOptions, type GemmVariant } from './gemm.ts';
 import { defaultChoices, stepGemms, type GemmChoices, type GemmRole } from './tuner.ts';
 import { foldSae } from './fold.ts';
-import { checkFits } from './memory.ts';
+import { DoesNotFitError, checkFits } from './memory.ts';
+import { joinFlats, packShards, shardLayouts, shardsOfSnapshot, splitFlats, unpackShards, type Shard } from './shards.ts';
 import { sparseDecode } from './sparse-decode.ts';
 import { biasCorrections, l1Coefficient, learningRate } from './schedule.ts';
 import type { SaeWeights } from './sae.ts';
@@ -61,12 +62,14 @@ export interface TrainerSnapshot {
   stats: { scale: number; mean: number[]; variance: number };
   step: number;
   kernels: KernelVariants;
-  /** flat buffers in ParamLayout order, padding included */
+  /** flat buffers in ParamLayout order, padding included (split into shards: each shard's, end to end) */
   params: Float32Array;
   adamM: Float32Array;
   adamV: Float32Array;
   lastFired: Uint32Array;
   fireCount: Uint32Array;
+  /** features of each shard, where the dictionary was split into feature shards (engine/shards.ts) */
+  shards?: number[];
 }
 
 export interface TrainerOptions {
@@ -76,6 +79,11 @@ export interface TrainerOptions {
   onMetrics?: (rows: StepMetrics[]) => void;
   /** the GEMM variant of each of the step's GEMMs (tuneStep's choices); unset ones use the default */
   gemms?: GemmChoices;
+  /**
+   * at most this many features per shard (a multiple of 64): by default a shard holds as many as the
+   * device's buffer limits allow, so a dictionary is split only where it must be; tests split small ones
+   */
+  featuresPerShard?: number;
 }
 
 const MAX_IN_FLIGHT = 3;
@@ -100,7 +108,8 @@ function snapshotVariants(device: GPUDevice, config: TrainConfig, kernels: { mat
 }
 
 export class Trainer {
-  readonly layout: ParamLayout;
+  /** each shard's flat layout (one shard: the dictionary's) */
+  readonly layouts: ParamLayout[];
   readonly history: StepMetrics[] = [];
   private stepIndex = 0;
   private readonly dispatches: Dispatch[];
@@ -116,13 +125,15 @@ export class Trainer {
     readonly device: GPUDevice,
     readonly config: TrainConfig,
     readonly stats: DataStats,
+    /** the dictionary's feature shards (one where it fits the device's buffer limits) */
+    readonly shards: Shard[],
     private readonly b: Record<string, GPUBuffer>,
     private readonly options: TrainerOptions,
     readonly variants: KernelVariants,
   ) {
-    this.layout = paramLayout(config.d, config.features);
+    this.layouts = shardLayouts(config.d, shards);
     this.ringSlots = b.ring!.size / (4 * METRIC_STRIDE);
-    const built = buildStep(device, config, stats, this.layout, b, variants);
+    const built = buildStep(device, config, stats, shards, this.layouts, b, variants);
     this.dispatches = built.dispatches;
     this.perStep = built;
     this.clears = built.clears;
@@ -130,8 +141,9 @@ export class Trainer {
   }
 
   static create(device: GPUDevice, config: TrainConfig, stats: DataStats, init: Params32, options: TrainerOptions = {}): Trainer {
-    checkFits(config, device.limits);
-    const trainer = new Trainer(device, config, stats, createBuffers(device, config, options.metricsEvery ?? 50), options, { matmul: { ...defaultChoices(config), ...options.gemms } });
+    const shards = checkFits(config, device.limits, options.featuresPerShard);
+    const b = createBuffers(device, config, shards, options.metricsEvery ?? 50);
+    const trainer = new Trainer(device, config, stats, shards, b, options, { matmul: { ...defaultChoices(config), ...options.gemms } });
     trainer.writeParams(init);
     return trainer;
   }
@@ -235,37 +247,38 @@ export class Trainer {
   }
 
   private writeParams(p: Params32): void {
-    for (const name of PARAM_NAMES) {
-      const seg = this.layout[name];
-      if (p[name].length !== seg.length) throw new Error(`${name} has ${p[name].length} values, expected ${seg.length}`);
-      writeArray(this.device, this.b.params!, seg.offset * 4, p[name]);
-    }
+    const { d, features: F } = this.config;
+    const want: Record<ParamName, number> = { W_enc: d * F, b_enc: F, W_dec: F * d, b_dec: d };
+    for (const name of PARAM_NAMES) if (p[name].length !== want[name]) throw new Error(`${name} has ${p[name].length} values, expected ${want[name]}`);
+    this.writeFlats('params', packShards(p, d, this.shards));
   }
 
-  private async readFlat(buffer: GPUBuffer): Promise<Float32Array> {
-    return new Float32Array(await readBuffer(this.device, buffer));
+  private writeFlats(kind: FlatKind, flats: Float32Array[]): void {
+    flats.forEach((flat, s) => writeArray(this.device, this.b[shardName(kind, s)]!, 0, flat));
   }
 
-  private unpack(flat: Float32Array): Params32 {
-    const out = {} as Params32;
-    for (const name of PARAM_NAMES) {
-      const seg = this.layout[name];
-      out[name] = flat.slice(seg.offset, seg.offset + seg.length);
-    }
+  /** One flat buffer per shard: parameters, gradients or an Adam moment. */
+  private async readFlats(kind: FlatKind): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (let s = 0; s < this.shards.length; s++) out.push(new Float32Array(await readBuffer(this.device, this.b[shardName(kind, s)]!)));
     return out;
   }
 
+  private async readTensors(kind: FlatKind): Promise<Params32> {
+    return unpackShards(await this.readFlats(kind), this.config.d, this.shards);
+  }
+
   async readParams(): Promise<Params32> {
-    return this.unpack(await this.readFlat(this.b.params!));
+    return this.readTensors('params');
   }
 
   /** The gradients of the last step (after projection for TopK, before clipping). */
   async readGrads(): Promise<Params32> {
-    return this.unpack(await this.readFlat(this.b.grads!));
+    return this.readTensors('grads');
   }
 
   async readAdam(): Promise<{ m: Params32; v: Params32 }> {
-    return { m: this.unpack(await this.readFlat(this.b.adamM!)), v: this.unpack(await this.readFlat(this.b.adamV!)) };
+    return { m: await this.readTensors('adamM'), v: await this.readTensors('adamV') };
   }
 
   async readFireStats(): Promise<{ fireCount: Uint32Array; lastFired: Uint32Array }> {
@@ -305,11 +318,12 @@ export class Trainer {
       stats: { scale: this.stats.scale, mean: Array.from(this.stats.mean), variance: this.stats.variance },
       step: this.stepIndex,
       kernels: { matmul: { ...this.variants.matmul } },
-      params: await this.readFlat(this.b.params!),
-      adamM: await this.readFlat(this.b.adamM!),
-      adamV: await this.readFlat(this.b.adamV!),
+      params: joinFlats(await this.readFlats('params')),
+      adamM: joinFlats(await this.readFlats('adamM')),
+      adamV: joinFlats(await this.readFlats('adamV')),
       lastFired,
       fireCount,
+      ...(this.shards.length > 1 ? { shards: this.shards.map((s) => s.F) } : {}),
     };
   }
 
@@ -318,12 +332,16 @@ export class Trainer {
     if (snap.version !== 1) throw new Error(`snapshot version ${snap.version} is not supported`);
     const variants = snapshotVariants(device, snap.config, snap.kernels);
     const stats: DataStats = { scale: snap.stats.scale, mean: Float64Array.from(snap.stats.mean), variance: snap.stats.variance };
-    checkFits(snap.config, device.limits);
-    const b = createBuffers(device, snap.config, options.metricsEvery ?? 50);
-    const trainer = new Trainer(device, snap.config, stats, b, options, variants);
-    writeArray(device, b.params!, 0, snap.params);
-    writeArray(device, b.adamM!, 0, snap.adamM);
-    writeArray(device, b.adamV!, 0, snap.adamV);
+    // the snapshot's shards (its sums were grouped by them), if they fit this device
+    const shards = shardsOfSnapshot(snap.config.features, snap.shards);
+    const fits = checkFits(snap.config, device.limits, shards[0]!.F);
+    if (fits.length !== shards.length) throw new DoesNotFitError(`this snapshot's dictionary was split into ${shards.length} shards, which do not fit this device's buffers`);
+    const b = createBuffers(device, snap.config, shards, options.metricsEvery ?? 50);
+    const trainer = new Trainer(device, snap.config, stats, shards, b, options, variants);
+    const d = snap.config.d;
+    trainer.writeFlats('params', splitFlats(snap.params, d, shards));
+    trainer.writeFlats('adamM', splitFlats(snap.adamM, d, shards));
+    trainer.writeFlats('adamV', splitFlats(snap.adamV, d, shards));
     writeArray(device, b.lastFired!, 0, snap.lastFired);
     writeArray(device, b.fireCount!, 0, snap.fireCount);
     trainer.stepIndex = snap.step;
@@ -341,16 +359,18 @@ export class Trainer {
   }
 }
 
-function createBuffers(device: GPUDevice, cfg: TrainConfig, ringSlots: number): Record<string, GPUBuffer> {
+/** The buffers a feature shard has of its own: shard 0's under these names, shard s's as `name#s`. */
+type FlatKind = 'params' | 'grads' | 'adamM' | 'adamV';
+function shardName(name: string, s: number): string {
+  return s === 0 ? name : `${name}#${s}`;
+}
+
+function createBuffers(device: GPUDevice, cfg: TrainConfig, shards: Shard[], ringSlots: number): Record<string, GPUBuffer> {
   const { d, features: F, batch: B } = cfg;
-  const P = paramLayout(d, F).total;
   const S = cfg.k + cfg.kAux;
   const f32 = (label: string, n: number) => storage(device, label, n * 4);
+  const layouts = shardLayouts(d, shards);
   const b: Record<string, GPUBuffer> = {
-    params: f32('params', P),
-    grads: f32('grads', P),
-    adamM: f32('adam m', P),
-    adamV: f32('adam v', P),
     X: f32('X (B, d) raw batch', B * d),
     Xs: f32("Xs (B, d) x'", B * d),
     Xc: f32('Xc (B, d) encoder input', B * d),
@@ -362,20 +382,31 @@ function createBuffers(device: GPUDevice, cfg: TrainConfig, ringSlots: number): 
     fireCount: f32('fireCount (F)', F),
     dead: f32('dead (F)', F),
     stats: f32('stats', STATS.length),
-    partial: f32('partial sums', partialCount(P) * 64),
+    partial: f32('partial sums', layouts.reduce((n, l) => n + partialCount(l.total), 0) * 64),
     ring: f32('metrics ring', ringSlots * METRIC_STRIDE),
   };
+  shards.forEach((sh, s) => {
+    const P = layouts[s]!.total;
+    const at = shards.length > 1 ? ` (shard ${s}: features ${sh.f0}..${sh.f0 + sh.F - 1})` : '';
+    b[shardName('params', s)] = f32(`params${at}`, P);
+    b[shardName('grads', s)] = f32(`grads${at}`, P);
+    b[shardName('adamM', s)] = f32(`adam m${at}`, P);
+    b[shardName('adamV', s)] = f32(`adam v${at}`, P);
+    if (cfg.arch === 'standard') {
+      b[shardName('f', s)] = f32(`f (B, F)${at}`, B * sh.F);
+      b[shardName('dF', s)] = f32(`dF (B, F) ∂L/∂pre${at}`, B * sh.F);
+    } else {
+      b[shardName('pre', s)] = f32(`pre (B, F)${at}`, B * sh.F);
+    }
+  });
   if (cfg.arch === 'standard') {
     Object.assign(b, {
       G: f32('G (B, d) ∂L/∂x̂', B * d),
-      f: f32('f (B, F)', B * F),
-      dF: f32('dF (B, F) ∂L/∂pre', B * F),
       fsum: f32('fsum (F)', F),
       norms: f32('norms (F)', F),
     });
   } else {
     Object.assign(b, {
-      pre: f32('pre (B, F)', B * F),
       // each row's TopK picks in slots 0..k-1, its AuxK picks in k..S-1: slot = the sparse backward's entry
       picks: f32('picks (B, S)', B * S),
       pvals: f32('pvals (B, S)', B * S),
@@ -391,6 +422,11 @@ function createBuffers(device: GPUDevice, cfg: TrainConfig, ringSlots: number): 
       lists: f32('lists (B·S)', B * S),
       benc: f32('benc (F) ∂b_enc', F),
     });
+    if (shards.length > 1) {
+      // every shard's best max(k, k_aux) of each row, merged into the picks (topk.merge_topk)
+      const C = shards.length * Math.max(cfg.k, cfg.kAux);
+      Object.assign(b, { candIdx: f32('shard candidates (B, shards·K)', B * C), candVal: f32('shard candidate values (B, shards·K)', B * C) });
+    }
   }
   return b;
 }
@@ -405,34 +441,49 @@ function partialCount(n: number): number {
   return Math.ceil(n / PARTIAL_CHUNK);
 }
 
-/** Record the step's dispatches (bind groups made once) and the writer of its per-step uniforms. */
+/**
+ * Record the step's dispatches (bind groups made once) and the writer of its per-step uniforms. Per-feature
+ * work runs once per feature shard, on the shard's own buffers and its range of the per-feature ones; sums
+ * over features (the decoder, per-row statistics, ∂b_dec) add the shards in order. With one shard this is
+ * the step of an unsplit dictionary, dispatch for dispatch.
+ */
 function buildStep(
   device: GPUDevice,
   cfg: TrainConfig,
   stats: DataStats,
-  layout: ParamLayout,
+  shards: Shard[],
+  layouts: ParamLayout[],
   b: Record<string, GPUBuffer>,
   variants: KernelVariants,
 ): { dispatches: Dispatch[]; clears: GPUBuffer[]; write(step: number): void } {
   const { d, features: F, batch: B, k: K, kAux: KA } = cfg;
   const topk = cfg.arch === 'topk';
   const S = K + KA;
+  const split = shards.length > 1;
+  const last = shards.length - 1;
   // rows of d floats come in whole vec4s: the vec4 paths of the TopK, sparse and decoder-row kernels apply
   const quads = d % 4 === 0;
-  const seg = (buf: GPUBuffer, name: ParamName) => segmentBinding(buf, layout[name]);
-  const W_enc = seg(b.params!, 'W_enc');
-  const b_enc = seg(b.params!, 'b_enc');
-  const W_dec = seg(b.params!, 'W_dec');
-  const b_dec = seg(b.params!, 'b_dec');
-  const gW_enc = seg(b.grads!, 'W_enc');
-  const gb_enc = seg(b.grads!, 'b_enc');
-  const gW_dec = seg(b.grads!, 'W_dec');
-  const gb_dec = seg(b.grads!, 'b_dec');
-  const P = layout.total;
+  /** A shard's buffers and bindings: its tensors, and its range of each per-feature buffer. */
+  const views = shards.map((sh, s) => {
+    const seg = (kind: FlatKind, name: ParamName) => segmentBinding(b[shardName(kind, s)]!, layouts[s]![name]);
+    return {
+      ...sh,
+      s,
+      W_enc: seg('params', 'W_enc'), b_enc: seg('params', 'b_enc'), W_dec: seg('params', 'W_dec'),
+      gW_enc: seg('grads', 'W_enc'), gb_enc: seg('grads', 'b_enc'), gW_dec: seg('grads', 'W_dec'),
+      flat: (kind: FlatKind) => b[shardName(kind, s)]!,
+      acts: (name: 'f' | 'dF' | 'pre') => b[shardName(name, s)]!,
+      /** features f0 .. f0 + F (+ extra) of a per-feature buffer */
+      feat: (name: string, extra = 0): GPUBufferBinding => ({ buffer: b[name]!, offset: sh.f0 * 4, size: (sh.F + extra) * 4 }),
+    };
+  });
+  const b_dec = segmentBinding(b[shardName('params', last)]!, layouts[last]!.b_dec);
+  const gb_dec = segmentBinding(b[shardName('grads', last)]!, layouts[last]!.b_dec);
   const list: Dispatch[] = [];
+  const writers: ((step: number) => void)[] = [];
 
   const matmul = (role: GemmRole, M: number, N: number, Kd: number, A: Resource, Bm: Resource, C: Resource, o: GemmOptions) =>
-    list.push(gemm(device, variants.matmul[role]!, M, N, Kd, A, Bm, C, o, b_enc));
+    list.push(gemm(device, variants.matmul[role]!, M, N, Kd, A, Bm, C, o, views[0]!.b_enc));
   const colsum = (M: number, N: number, A: GPUBuffer, out: GPUBuffer | GPUBufferBinding) => {
     const k = Kernel.get(device, 'reduce', 'colsum');
     list.push(dispatch(k, { cols: k.uniform('cols', { M, N }).buffer, A, out }, flatGrid(N)));
@@ -444,59 +495,94 @@ function buildStep(
   list.push(dispatch(rowsK, { u: rowsU.buffer, X: b.X!, b_dec, Xs: b.Xs!, Xc: b.Xc! }, flatGrid(B * d)));
 
   const stepK = Kernel.get(device, 'stats', 'dead_mask');
-  const stepValues = (step: number) => ({ B, F, step, dead_steps: deadSteps(cfg), k: K, slots: S, sparse: topk ? 1 : 0 });
-  const stepU = stepK.uniform('u', stepValues(0));
+  // the step's bookkeeping uniform of each shard (F: the shard's features)
+  const stepUs = views.map((v) => {
+    const values = (step: number) => ({ B, F: v.F, step, dead_steps: deadSteps(cfg), k: K, slots: S, sparse: topk ? 1 : 0, acc: v.s > 0 ? 1 : 0 });
+    const u = stepK.uniform('u', values(0));
+    writers.push((step) => u.write(values(step)));
+    return u;
+  });
   const lossK = Kernel.get(device, 'stats', 'loss');
   const lossValues = (step: number) => ({
     B, F, slot: step % (b.ring!.size / (4 * METRIC_STRIDE)), sparse: topk ? 1 : 0,
     lam: topk ? 0 : l1Coefficient(cfg, step), inv_v: 1 / stats.variance, alpha: cfg.auxAlpha,
   });
   const lossU = lossK.uniform('lu', lossValues(0));
+  writers.push((step) => lossU.write(lossValues(step)));
   const residual = () => {
     const k = Kernel.get(device, 'rows', 'residual');
     list.push(dispatch(k, { u: rowsU.buffer, Xhat: b.Xhat!, Xs: b.Xs!, G: b.G!, rowsq: b.rowsq! }, flatGrid(B)));
   };
-  let penaltyU: Uniform | undefined;
+  const deadMask = () => {
+    for (const v of views) list.push(dispatch(stepK, { u: stepUs[v.s]!.buffer, lastFired: v.feat('lastFired'), dead: v.feat('dead') }, flatGrid(v.F)));
+  };
 
   if (!topk) {
     const normsK = Kernel.get(device, 'norms', 'row_norms');
-    const shapeU = normsK.uniform('u', { F, d });
-    list.push(dispatch(normsK, { u: shapeU.buffer, W_dec, norms: b.norms! }, flatGrid(F)));
-    matmul('encode', B, F, d, b.Xs!, W_enc, b.f!, { bias: b_enc, relu: true });
-    matmul('decode', B, d, F, b.f!, W_dec, b.Xhat!, { bias: b_dec });
+    const shapeUs = views.map((v) => normsK.uniform('u', { F: v.F, d }));
+    for (const v of views) list.push(dispatch(normsK, { u: shapeUs[v.s]!.buffer, W_dec: v.W_dec, norms: v.feat('norms') }, flatGrid(v.F)));
+    for (const v of views) matmul('encode', B, v.F, d, b.Xs!, v.W_enc, v.acts('f'), { bias: v.b_enc, relu: true });
+    for (const v of views) matmul('decode', B, d, v.F, v.acts('f'), v.W_dec, b.Xhat!, v.s === 0 ? { bias: b_dec } : { accumulate: true });
     residual();
     const rs = Kernel.get(device, 'stats', 'row_stats');
-    list.push(dispatch(rs, { u: stepU.buffer, f: b.f!, norms: b.norms!, val: b.rowsq!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
-    list.push(dispatch(stepK, { u: stepU.buffer, lastFired: b.lastFired!, dead: b.dead! }, flatGrid(F)));
+    for (const v of views) list.push(dispatch(rs, { u: stepUs[v.s]!.buffer, f: v.acts('f'), norms: v.feat('norms'), val: b.rowsq!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
+    deadMask();
     // Backward (RECIPE §1).
-    matmul('backprop', B, F, d, b.G!, W_dec, b.dF!, { transB: true });
     const dpre = Kernel.get(device, 'standard', 'dpre');
-    penaltyU = dpre.uniform('u', { B, F, d, lam_over_B: 0 });
-    list.push(dispatch(dpre, { u: penaltyU.buffer, f: b.f!, norms: b.norms!, dF: b.dF! }, flatGrid(B * F)));
-    matmul('gradDec', F, d, B, b.f!, b.G!, gW_dec, { transA: true });
-    colsum(B, F, b.f!, b.fsum!);
+    const penaltyUs = views.map((v) => {
+      const u = dpre.uniform('u', { B, F: v.F, d, lam_over_B: 0 });
+      writers.push((step) => u.write({ B, F: v.F, d, lam_over_B: l1Coefficient(cfg, step) / B }));
+      return u;
+    });
     const pen = Kernel.get(device, 'standard', 'dec_pen');
-    list.push(dispatch(pen, { u: penaltyU.buffer, W_dec, fsum: b.fsum!, norms: b.norms!, gW_dec }, flatGrid(F * d)));
+    for (const v of views) {
+      const penaltyU = penaltyUs[v.s]!.buffer;
+      matmul('backprop', B, v.F, d, b.G!, v.W_dec, v.acts('dF'), { transB: true });
+      list.push(dispatch(dpre, { u: penaltyU, f: v.acts('f'), norms: v.feat('norms'), dF: v.acts('dF') }, flatGrid(B * v.F)));
+      matmul('gradDec', v.F, d, B, v.acts('f'), b.G!, v.gW_dec, { transA: true });
+      colsum(B, v.F, v.acts('f'), v.feat('fsum'));
+      list.push(dispatch(pen, { u: penaltyU, W_dec: v.W_dec, fsum: v.feat('fsum'), norms: v.feat('norms'), gW_dec: v.gW_dec }, flatGrid(v.F * d)));
+    }
     colsum(B, d, b.G!, gb_dec);
-    matmul('gradEnc', d, F, B, b.Xs!, b.dF!, gW_enc, { transA: true });
-    colsum(B, F, b.dF!, gb_enc);
+    for (const v of views) {
+      matmul('gradEnc', d, v.F, B, b.Xs!, v.acts('dF'), v.gW_enc, { transA: true });
+      colsum(B, v.F, v.acts('dF'), v.gb_enc);
+    }
   } else {
-    matmul('encode', B, F, d, b.Xc!, W_enc, b.pre!, { bias: b_enc });
-    list.push(dispatch(stepK, { u: stepU.buffer, lastFired: b.lastFired!, dead: b.dead! }, flatGrid(F)));
-    // The main picks fill slots 0..K-1 of each row, AuxK's slots K..S-1.
+    for (const v of views) matmul('encode', B, v.F, d, b.Xc!, v.W_enc, v.acts('pre'), { bias: v.b_enc });
+    deadMask();
+    // The main picks fill slots 0..K-1 of each row, AuxK's slots K..S-1. A split dictionary selects per
+    // shard (raw values, indices from the shard's first feature), then merges the shards' candidates.
     const select = (masked: boolean, count: number, offset: number) => {
       const k = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked, QUADS: F % 4 === 0 });
-      const su = k.uniform('su', { B, F, K: count, stride: S, offset });
-      list.push(dispatch(k, { su: su.buffer, pre: b.pre!, pre4: b.pre!, dead: b.dead!, dead4: b.dead!, idx: b.picks!, val: b.pvals! }, flatGrid(B)));
+      const C = shards.length * count; // candidates per row: each shard's best `count`
+      for (const v of views) {
+        const su = k.uniform('su', split
+          ? { B, F: v.F, K: count, stride: C, offset: v.s * count, base: v.f0, raw: 1 }
+          : { B, F, K: count, stride: S, offset });
+        const out = split ? { idx: b.candIdx!, val: b.candVal! } : { idx: b.picks!, val: b.pvals! };
+        const dead = v.feat('dead');
+        list.push(dispatch(k, { su: su.buffer, pre: v.acts('pre'), pre4: v.acts('pre'), dead, dead4: dead, ...out }, flatGrid(B)));
+      }
+      if (split) {
+        const m = Kernel.get(device, 'topk', 'merge_topk');
+        const su = m.uniform('su', { B, F: C, K: count, stride: S, offset });
+        list.push(dispatch(m, { su: su.buffer, cand_idx: b.candIdx!, cand_val: b.candVal!, idx: b.picks!, val: b.pvals! }, flatGrid(B)));
+      }
     };
     select(false, K, 0);
     select(true, KA, K);
-    const decode = (bias: boolean, count: number, offset: number, out: GPUBuffer) =>
-      list.push(sparseDecode(device, { rows: B, d, K: count, stride: S, offset, bias }, { sidx: b.picks!, sval: b.pvals!, W_dec, b_dec, Xhat: out }).dispatch);
+    const decode = (bias: boolean, count: number, offset: number, out: GPUBuffer) => {
+      for (const v of views) {
+        const shard = split ? { f0: v.f0, F: v.F, accumulate: v.s > 0 } : undefined;
+        const o = { rows: B, d, K: count, stride: S, offset, bias: bias && v.s === 0, ...(shard ? { shard } : {}) };
+        list.push(sparseDecode(device, o, { sidx: b.picks!, sval: b.pvals!, W_dec: v.W_dec, b_dec, Xhat: out }).dispatch);
+      }
+    };
     decode(true, K, 0, b.Xhat!);
     residual();
     const rs = Kernel.get(device, 'stats', 'row_stats');
-    list.push(dispatch(rs, { u: stepU.buffer, f: b.pre!, norms: b.rowsq!, val: b.pvals!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
+    list.push(dispatch(rs, { u: stepUs[0]!.buffer, f: views[0]!.acts('pre'), norms: b.rowsq!, val: b.pvals!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
     // AuxK (RECIPE §2): reconstruct the main residual from the dead latents.
     decode(false, KA, K, b.Ehat!);
     const auxMean = Kernel.get(device, 'topk', 'aux_mean');
@@ -510,55 +596,84 @@ function buildStep(
     list.push(dispatch(Kernel.get(device, 'topk', 'aux_grad'), { ...aux, stats_in: b.stats!, Gaux }, flatGrid(B * d)));
     // Backward, sparse: group the kept entries by feature, then sum each group in order.
     const sp = (entry: string, constants: Constants = {}) => Kernel.get(device, 'sparse', entry, constants);
-    const spU = sp('count').uniform('u', { B, d, F, K, KA, aux_g: auxG });
-    const picks = { u: spU.buffer, picks: b.picks!, pvals: b.pvals!, gvec: b.G!, gvec4: b.G! };
-    const groups = { u: spU.buffer, offsets_in: b.offsets!, lists_in: b.lists! };
-    if (quads && K % 4 === 0 && KA % 4 === 0) {
-      list.push(dispatch(sp('h_quads'), { ...picks, W_dec4: W_dec, h: b.h! }, flatGrid(B * S / 4, 256)));
-    } else {
-      list.push(dispatch(sp('h_entries', { QUADS: quads }), { ...picks, W_dec, W_dec4: W_dec, h: b.h! }, flatGrid(B * S, 256)));
+    // the whole dictionary's uniform (grouping), and each shard's (its features from f0)
+    const spU = sp('count').uniform('u', { B, d, F, K, KA, aux_g: auxG, f0: 0 });
+    const shardUs = split ? views.map((v) => sp('count').uniform('u', { B, d, F: v.F, K, KA, aux_g: auxG, f0: v.f0 })) : [spU];
+    const picksOf = (u: Uniform) => ({ u: u.buffer, picks: b.picks!, pvals: b.pvals!, gvec: b.G!, gvec4: b.G! });
+    const groupsOf = (v: (typeof views)[number]) => ({ u: shardUs[v.s]!.buffer, offsets_in: v.feat('offsets', 1), lists_in: b.lists! });
+    for (const v of views) {
+      const picks = picksOf(shardUs[v.s]!);
+      if (quads && K % 4 === 0 && KA % 4 === 0) {
+        list.push(dispatch(sp('h_quads'), { ...picks, W_dec4: v.W_dec, h: b.h! }, flatGrid(B * S / 4, 256)));
+      } else {
+        list.push(dispatch(sp('h_entries', { QUADS: quads }), { ...picks, W_dec: v.W_dec, W_dec4: v.W_dec, h: b.h! }, flatGrid(B * S, 256)));
+      }
     }
+    const picks = picksOf(spU);
     list.push(dispatch(sp('count'), { ...picks, counts: b.counts! }, flatGrid(B * S)));
     list.push(dispatch(sp('scan'), { u: spU.buffer, counts_in: b.counts!, offsets: b.offsets! }, [1]));
     list.push(dispatch(sp('scatter'), { ...picks, offsets_in: b.offsets!, cursor: b.cursor!, lists: b.lists! }, flatGrid(B * S)));
     list.push(dispatch(sp('sort_lists'), { u: spU.buffer, offsets_in: b.offsets!, lists: b.lists! }, flatGrid(F)));
-    // Per-feature sums: where QUADS, 32 columns per invocation (the lanes run together then read 512
-    // contiguous bytes of each entry's row), else 8.
-    const featureRuns = (cols: number) => F * Math.ceil(d / cols);
-    list.push(quads
-      ? dispatch(sp('dwdec_wide'), { ...picks, ...groups, gW_dec }, flatGrid(featureRuns(32)))
-      : dispatch(sp('dwdec'), { ...picks, ...groups, gW_dec }, flatGrid(featureRuns(8), 256)));
     const project = Kernel.get(device, 'norms', quads ? 'project4' : 'project');
-    const shapeU = project.uniform('u', { F, d });
-    list.push(dispatch(project, quads ? { u: shapeU.buffer, W_dec4: W_dec, gW_dec4: gW_dec } : { u: shapeU.buffer, W_dec, gW_dec }, flatGrid(F)));
-    list.push(quads
-      // dwenc_wide's lane groups of 4 runs: a whole number of them per feature
-      ? dispatch(sp('dwenc_wide'), { ...groups, h_in: b.h!, Xc4: b.Xc!, gW_enc }, flatGrid(featureRuns(128) * 4))
-      : dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc }, flatGrid(featureRuns(8), 256)));
-    list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc, benc: b.benc! }, flatGrid(F)));
-    list.push(dispatch(sp('dbdec', { F_QUADS: F % 4 === 0 }), { u: spU.buffer, gvec: b.G!, W_enc, W_enc4: W_enc, benc_in: b.benc!, benc4: b.benc!, gb_dec }, flatGrid(d)));
+    for (const v of views) {
+      // Per-feature sums: where QUADS, 32 columns per invocation (the lanes run together then read 512
+      // contiguous bytes of each entry's row), else 8.
+      const featureRuns = (cols: number) => v.F * Math.ceil(d / cols);
+      const groups = groupsOf(v);
+      const own = picksOf(shardUs[v.s]!);
+      list.push(quads
+        ? dispatch(sp('dwdec_wide'), { ...own, ...groups, gW_dec: v.gW_dec }, flatGrid(featureRuns(32)))
+        : dispatch(sp('dwdec'), { ...own, ...groups, gW_dec: v.gW_dec }, flatGrid(featureRuns(8), 256)));
+      const shapeU = project.uniform('u', { F: v.F, d });
+      list.push(dispatch(project, quads ? { u: shapeU.buffer, W_dec4: v.W_dec, gW_dec4: v.gW_dec } : { u: shapeU.buffer, W_dec: v.W_dec, gW_dec: v.gW_dec }, flatGrid(v.F)));
+      list.push(quads
+        // dwenc_wide's lane groups of 4 runs: a whole number of them per feature
+        ? dispatch(sp('dwenc_wide'), { ...groups, h_in: b.h!, Xc4: b.Xc!, gW_enc: v.gW_enc }, flatGrid(featureRuns(128) * 4))
+        : dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc: v.gW_enc }, flatGrid(featureRuns(8), 256)));
+      list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc: v.gb_enc, benc: v.feat('benc') }, flatGrid(v.F)));
+    }
+    for (const v of views) {
+      const k = sp('dbdec', { F_QUADS: v.F % 4 === 0, ...(v.s > 0 ? { ACCUMULATE: true } : {}) });
+      const benc = v.feat('benc');
+      list.push(dispatch(k, { u: shardUs[v.s]!.buffer, gvec: b.G!, W_enc: v.W_enc, W_enc4: v.W_enc, benc_in: benc, benc4: benc, gb_dec }, flatGrid(d)));
+    }
   }
 
-  // Global gradient norm (and the clip factor), then Adam over every parameter at once.
+  // Global gradient norm (and the clip factor) over every shard's gradients, then Adam over each shard's
+  // parameters in one dispatch.
   const partials = Kernel.get(device, 'reduce', 'sumsq_partials');
-  const flatU = partials.uniform('flat', { n: P, chunk: PARTIAL_CHUNK, parts: partialCount(P), clip: topk ? 0 : CLIP_NORM });
-  list.push(dispatch(partials, { flat: flatU.buffer, values: b.grads!, partial: b.partial! }, [partialCount(P)]));
-  list.push(dispatch(Kernel.get(device, 'reduce', 'clip'), { flat: flatU.buffer, partial: b.partial!, stats: b.stats! }, [1]));
+  let parts = 0;
+  for (const v of views) {
+    const P = layouts[v.s]!.total;
+    const flatU = partials.uniform('flat', { n: P, chunk: PARTIAL_CHUNK, parts: partialCount(P), clip: 0 });
+    const partial = { buffer: b.partial!, offset: parts * 64 * 4, size: partialCount(P) * 64 * 4 };
+    list.push(dispatch(partials, { flat: flatU.buffer, values: v.flat('grads'), partial }, [partialCount(P)]));
+    parts += partialCount(P);
+  }
+  const clip = Kernel.get(device, 'reduce', 'clip');
+  const clipU = clip.uniform('flat', { n: 0, chunk: PARTIAL_CHUNK, parts, clip: topk ? 0 : CLIP_NORM });
+  list.push(dispatch(clip, { flat: clipU.buffer, partial: b.partial!, stats: b.stats! }, [1]));
   const adam = Kernel.get(device, 'adam', 'main');
-  const adamValues = (step: number) => {
-    const { bc1, bc2 } = biasCorrections(step);
-    return { n: P, lr_over_bc1: learningRate(cfg, step) / bc1, sqrt_bc2: Math.sqrt(bc2), beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM_EPS[cfg.arch] };
-  };
-  const adamU = adam.uniform('u', adamValues(0));
-  list.push(dispatch(adam, { u: adamU.buffer, grads: b.grads!, stats: b.stats!, params: b.params!, m1: b.adamM!, m2: b.adamV! }, flatGrid(P / 4, 256)));
-  if (topk) {
-    const renorm = Kernel.get(device, 'norms', quads ? 'renorm4' : 'renorm');
-    list.push(dispatch(renorm, { u: renorm.uniform('u', { F, d }).buffer, W: W_dec, W4: W_dec }, flatGrid(F)));
-    const fire = Kernel.get(device, 'stats', 'fire_sparse');
-    list.push(dispatch(fire, { u: stepU.buffer, offsets: b.offsets!, lists: b.lists!, fireCount: b.fireCount!, lastFired: b.lastFired! }, flatGrid(F)));
-  } else {
-    const fire = Kernel.get(device, 'stats', 'fire_dense');
-    list.push(dispatch(fire, { u: stepU.buffer, f: b.f!, fireCount: b.fireCount!, lastFired: b.lastFired! }, flatGrid(F)));
+  for (const v of views) {
+    const n = layouts[v.s]!.total;
+    const values = (step: number) => {
+      const { bc1, bc2 } = biasCorrections(step);
+      return { n, lr_over_bc1: learningRate(cfg, step) / bc1, sqrt_bc2: Math.sqrt(bc2), beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM_EPS[cfg.arch] };
+    };
+    const adamU = adam.uniform('u', values(0));
+    writers.push((step) => adamU.write(values(step)));
+    list.push(dispatch(adam, { u: adamU.buffer, grads: v.flat('grads'), stats: b.stats!, params: v.flat('params'), m1: v.flat('adamM'), m2: v.flat('adamV') }, flatGrid(n / 4, 256)));
+  }
+  for (const v of views) {
+    const u = stepUs[v.s]!.buffer;
+    const fired = { fireCount: v.feat('fireCount'), lastFired: v.feat('lastFired') };
+    if (topk) {
+      const renorm = Kernel.get(device, 'norms', quads ? 'renorm4' : 'renorm');
+      list.push(dispatch(renorm, { u: renorm.uniform('u', { F: v.F, d }).buffer, W: v.W_dec, W4: v.W_dec }, flatGrid(v.F)));
+      list.push(dispatch(Kernel.get(device, 'stats', 'fire_sparse'), { u, offsets: v.feat('offsets', 1), lists: b.lists!, ...fired }, flatGrid(v.F)));
+    } else {
+      list.push(dispatch(Kernel.get(device, 'stats', 'fire_dense'), { u, f: v.acts('f'), ...fired }, flatGrid(v.F)));
+    }
   }
   list.push(dispatch(lossK, {
     lu: lossU.buffer, rowsq: b.rowsq!, rowl0_in: b.rowl0!, rowterm_in: b.rowterm!, dead_in: b.dead!, stats: b.stats!, ring: b.ring!,
@@ -568,10 +683,7 @@ function buildStep(
     dispatches: list,
     clears: topk ? [b.counts!, b.cursor!] : [],
     write(step: number) {
-      stepU.write(stepValues(step));
-      lossU.write(lossValues(step));
-      adamU.write(adamValues(step));
-      penaltyU?.write({ B, F, d, lam_over_B: l1Coefficient(cfg, step) / B });
+      for (const w of writers) w(step);
     },
   };
 }

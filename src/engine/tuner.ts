@@ -6,6 +6,7 @@ import type { TrainConfig } from './config.ts';
 import { GEMM_VARIANTS, defaultGemmVariant, gemm, gemmApplies, gemmTile, type GemmShape, type GemmVariant } from './gemm.ts';
 import { Rng } from '../data/hash.ts';
 import { encodeDispatches, readBuffer, storage, timeSubmission, writeArray } from './kernel.ts';
+import { checkFits } from './memory.ts';
 import { SHADERS } from './shaders.ts';
 
 /** The GEMMs of a step, by what they compute (RECIPE §1). TopK's step has only the encoder's. */
@@ -21,9 +22,12 @@ export interface GemmProblem extends GemmShape {
   relu: boolean;
 }
 
-/** The step's GEMMs for `cfg`: C (M×N) = op(A)·op(B) with their epilogues. */
-export function stepGemms(cfg: TrainConfig): GemmProblem[] {
-  const { batch: B, d, features: F } = cfg;
+/**
+ * The step's GEMMs for `cfg`: C (M×N) = op(A)·op(B) with their epilogues, for a (feature shard of) F
+ * features: a dictionary split into shards runs them once per shard.
+ */
+export function stepGemms(cfg: TrainConfig, F = cfg.features): GemmProblem[] {
+  const { batch: B, d } = cfg;
   const p = (role: GemmRole, M: number, N: number, K: number, o: Partial<GemmProblem> = {}): GemmProblem =>
     ({ role, M, N, K, transA: false, transB: false, bias: false, relu: false, ...o });
   if (cfg.arch === 'topk') return [p('encode', B, F, d, { bias: true })];
@@ -245,7 +249,8 @@ export async function tuneStep(device: GPUDevice, adapter: string, cfg: TrainCon
   const t0 = performance.now();
   const gemms: GemmTuning[] = [];
   let cached = 0;
-  for (const problem of stepGemms(cfg)) {
+  // timed on the run's first feature shard (the whole dictionary, unless it must be split)
+  for (const problem of stepGemms(cfg, checkFits(cfg, device.limits)[0]!.F)) {
     const key = cacheKey(adapter, problem);
     const hit = await cache?.get(key);
     if (hit && gemmApplies(hit.choice, problem, device.features)) {

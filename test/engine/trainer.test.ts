@@ -22,11 +22,15 @@ import { expectClose, getDevice, noValidationErrors } from '../support/gpu.ts';
 // the third shape runs tiled GEMMs of both sizes, as a tuner's choice would.
 const TILED: GemmChoices = { encode: 'tiled64', decode: 'tiled32', backprop: 'tiled64', gradDec: 'tiled32', gradEnc: 'tiled64' };
 // TopK's k and k_aux: 6 and 9 take the one-entry-per-invocation h; multiples of 4 with d % 4 == 0 take h_quads.
-const SHAPES: readonly { d: number; F: number; gemm: string; gemms?: GemmChoices; k?: number; kAux?: number }[] = [
+// The last two split their dictionaries into feature shards of 64 (engine/shards.ts): 64 + 64 + 22 and
+// 64 + 64 + 64 + 8 features.
+const SHAPES: readonly { d: number; F: number; gemm: string; gemms?: GemmChoices; k?: number; kAux?: number; perShard?: number }[] = [
   { d: 37, F: 101, gemm: 'scalar' },
   { d: 36, F: 100, gemm: 'vec8x8/vec4x8' },
   { d: 36, F: 100, gemm: 'vec8x8/vec4x8', k: 8, kAux: 12 },
   { d: 37, F: 101, gemm: 'tiled', gemms: TILED },
+  { d: 37, F: 150, gemm: 'scalar', perShard: 64 },
+  { d: 36, F: 200, gemm: 'vec8x8/vec4x8', k: 8, kAux: 12, perShard: 64 },
 ];
 let d: number = SHAPES[0].d;
 let F: number = SHAPES[0].F;
@@ -79,14 +83,30 @@ function delta(after: Params32 | Record<string, Float64Array>, before: Params32 
 /** Poison every scratch buffer a step writes (not the state it carries: params, moments, fire stats). */
 function poisonScratch(t: Trainer): void {
   const state = new Set(['params', 'grads', 'adamM', 'adamV', 'lastFired', 'fireCount', 'X', 'counts', 'cursor', 'ring']);
-  for (const name of t.internalBuffers) if (!state.has(name)) t.fillInternal(name, NaN);
-  // The gradient buffer's padding between tensors is never written; only the tensors are poisoned.
-  for (const name of PARAM_NAMES) t.fillInternal('grads', NaN, t.layout[name].offset, t.layout[name].length);
-  t.fillInternal('grads', 0, t.layout.b_dec.offset + t.layout.b_dec.length);
+  // a feature shard's buffers are named like the first shard's, with '#s'
+  for (const name of t.internalBuffers) if (!state.has(name.split('#')[0]!)) t.fillInternal(name, NaN);
+  // The gradient buffers' padding between tensors is never written; only the tensors are poisoned.
+  t.layouts.forEach((lay, s) => {
+    const grads = s === 0 ? 'grads' : `grads#${s}`;
+    for (const name of PARAM_NAMES) if (lay[name].length) t.fillInternal(grads, NaN, lay[name].offset, lay[name].length);
+    const end = Math.max(...PARAM_NAMES.map((name) => lay[name].offset + lay[name].length));
+    t.fillInternal(grads, 0, end);
+  });
+}
+
+/** A (B, F) buffer of the whole dictionary: each feature shard's (B, F_s) columns in place. */
+async function readFeatures(t: Trainer, name: string): Promise<Float32Array> {
+  const F = t.config.features;
+  const out = new Float32Array(B * F);
+  for (const [s, sh] of t.shards.entries()) {
+    const part = f32(await t.readInternal(s === 0 ? name : `${name}#${s}`));
+    for (let b = 0; b < B; b++) out.set(part.subarray(b * sh.F, (b + 1) * sh.F), b * F + sh.f0);
+  }
+  return out;
 }
 
 for (const shape of SHAPES) {
-describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs${shape.k ? `, k=${shape.k}, k_aux=${shape.kAux}` : ''})`, () => {
+describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs${shape.k ? `, k=${shape.k}, k_aux=${shape.kAux}` : ''}${shape.perShard ? `, shards of ${shape.perShard}` : ''})`, () => {
   beforeAll(() => {
     d = shape.d;
     F = shape.F;
@@ -98,7 +118,7 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs${shape.k ? `, k=${shap
       it(`${arch} (data seed ${FRESH_SEED})`, async () => {
         const device = await getDevice();
         const { cfg, stats, batch } = setup(arch, 40, FRESH_SEED);
-        const gpu = Trainer.create(device, cfg, stats, initParams(cfg, stats), { gemms: shape.gemms });
+        const gpu = Trainer.create(device, cfg, stats, initParams(cfg, stats), { gemms: shape.gemms, featuresPerShard: shape.perShard });
         const ref = new ReferenceTrainer(cfg, stats, initParams(cfg, stats));
         const before = await noValidationErrors(device, async () => {
           for (let t = 0; t < 5; t++) await gpu.step(batch(t)); // past the dead window: AuxK is live
@@ -118,16 +138,17 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs${shape.k ? `, k=${shap
         expect(Array.from(deadGpu)).toEqual(Array.from(r.dead));
 
         if (arch === 'standard') {
-          expectClose((await read('f')).subarray(0, B * F), res.f, TOL_STEP, 'features f');
+          expect(gpu.shards.length).toBe(shape.perShard ? Math.ceil(F / shape.perShard) : 1);
+          expectClose(await readFeatures(gpu, 'f'), res.f, TOL_STEP, 'features f');
           expectClose((await read('norms')).subarray(0, F), rowNorms(r.before.W_dec, F, d), TOL_STEP, 'decoder norms');
-          expectClose((await read('dF')).subarray(0, B * F), res.h, TOL_STEP, '∂L/∂pre');
+          expectClose(await readFeatures(gpu, 'dF'), res.h, TOL_STEP, '∂L/∂pre');
           expectClose((await read('fsum')).subarray(0, F), colSums(res.f, B, F), TOL_STEP, 'Σ_b f');
         } else {
           const tk = res as TopkResult;
           expect(tk.auxActive).toBe(true);
           expect(tk.deadCount).toBeGreaterThan(0);
           expectClose((await read('Xc')).subarray(0, B * d), tk.xc, TOL_STEP, 'centred input');
-          expectClose((await read('pre')).subarray(0, B * F), tk.pre, TOL_STEP, 'pre-activations');
+          expectClose(await readFeatures(gpu, 'pre'), tk.pre, TOL_STEP, 'pre-activations');
           // each row's S slots: its TopK picks, then its AuxK picks
           const S = cfg.k + cfg.kAux;
           const picks = u32(await gpu.readInternal('picks')).subarray(0, B * S);
@@ -196,7 +217,7 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs${shape.k ? `, k=${shap
         const device = await getDevice();
         const steps = 50;
         const { cfg, stats, batch } = setup(arch, steps);
-        const gpu = Trainer.create(device, cfg, stats, initParams(cfg, stats), { metricsEvery: 16, gemms: shape.gemms });
+        const gpu = Trainer.create(device, cfg, stats, initParams(cfg, stats), { metricsEvery: 16, gemms: shape.gemms, featuresPerShard: shape.perShard });
         const ref = new ReferenceTrainer(cfg, stats, initParams(cfg, stats));
         for (let t = 0; t < steps; t++) {
           await gpu.step(batch(t));
@@ -220,7 +241,7 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs${shape.k ? `, k=${shap
         const device = await getDevice();
         const { cfg, stats, batch } = setup(arch, 12);
         // a metrics ring of 4 slots: the restore at step 5 makes the ring's reads wrap around its end
-        const options = { metricsEvery: 4, gemms: shape.gemms };
+        const options = { metricsEvery: 4, gemms: shape.gemms, featuresPerShard: shape.perShard };
         const run = async (from?: Trainer) => {
           const t = from ?? Trainer.create(device, cfg, stats, initParams(cfg, stats), options);
           while (t.stepCount < 12) await t.step(batch(t.stepCount));
@@ -255,8 +276,8 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs${shape.k ? `, k=${shap
       const device = await getDevice();
       const { cfg, stats, batch } = setup('topk', 6);
       const init = initParams(cfg, stats);
-      const a = Trainer.create(device, cfg, stats, init, { gemms: shape.gemms });
-      const b = Trainer.create(device, cfg, stats, init, { gemms: shape.gemms });
+      const a = Trainer.create(device, cfg, stats, init, { gemms: shape.gemms, featuresPerShard: shape.perShard });
+      const b = Trainer.create(device, cfg, stats, init, { gemms: shape.gemms, featuresPerShard: shape.perShard });
       for (let t = 0; t < 3; t++) a.trainStep(batch(t));
       for (let t = 0; t < 2; t++) b.trainStep(batch(t));
       const times = await b.profileStep(batch(2));
@@ -282,7 +303,7 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs${shape.k ? `, k=${shap
     it('records each GEMM\'s variant in the snapshot, and reads the single variant of older snapshots', async () => {
       const device = await getDevice();
       const { cfg, stats } = setup('standard', 4);
-      const t = Trainer.create(device, cfg, stats, initParams(cfg, stats), { gemms: shape.gemms });
+      const t = Trainer.create(device, cfg, stats, initParams(cfg, stats), { gemms: shape.gemms, featuresPerShard: shape.perShard });
       const snap = await t.snapshot();
       t.destroy();
       expect(Object.keys(snap.kernels.matmul).sort()).toEqual(['backprop', 'decode', 'encode', 'gradDec', 'gradEnc']);

@@ -79,3 +79,60 @@ for (const F of [101, 104]) {
     });
   });
 }
+
+// A dictionary split into feature shards selects per shard (indices from the shard's first feature, raw
+// values) and merge_topk keeps each row's best of all candidates: the same picks as one selection over the
+// row. Shards of 64, 64 and 22 features; K = 30 leaves the last shard's candidates padded with NONE.
+describe('select_topk per feature shard, then merge_topk', () => {
+  const F = 150;
+  const shards = [{ f0: 0, F: 64 }, { f0: 64, F: 64 }, { f0: 128, F: 22 }];
+  const pre = randomArray(B * F, 7, -2, 4).map(Math.floor);
+
+  async function shardedSelect(K: number, dead: Uint32Array, masked: boolean) {
+    const device = await getDevice();
+    const C = shards.length * K;
+    const candIdx = poisoned(device, B * C);
+    const candVal = poisoned(device, B * C);
+    const idx = poisoned(device, B * K);
+    const val = poisoned(device, B * K);
+    return noValidationErrors(device, async () => {
+      const list = shards.map((sh, s) => {
+        const kernel = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked, QUADS: false });
+        const part = new Float32Array(B * sh.F);
+        for (let b = 0; b < B; b++) part.set(pre.subarray(b * F + sh.f0, b * F + sh.f0 + sh.F), b * sh.F);
+        const su = kernel.uniform('su', { B, F: sh.F, K, stride: C, offset: s * K, base: sh.f0, raw: 1 });
+        const deadBuf = upload(device, dead.slice(sh.f0, sh.f0 + sh.F));
+        const preBuf = upload(device, part);
+        return dispatch(kernel, { su: su.buffer, pre: preBuf, pre4: preBuf, dead: deadBuf, dead4: deadBuf, idx: candIdx, val: candVal }, flatGrid(B));
+      });
+      const merge = Kernel.get(device, 'topk', 'merge_topk');
+      const mu = merge.uniform('su', { B, F: C, K, stride: K, offset: 0 });
+      list.push(dispatch(merge, { su: mu.buffer, cand_idx: candIdx, cand_val: candVal, idx, val }, flatGrid(B)));
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      encodeDispatches(pass, list);
+      pass.end();
+      device.queue.submit([enc.finish()]);
+      return { idx: await downloadU32(device, idx, B * K), val: await download(device, val, B * K) };
+    });
+  }
+
+  it('gives the picks and ReLU-ed values of one selection over the whole row', async () => {
+    const K = 30;
+    const { idx, val } = await shardedSelect(K, new Uint32Array(F), false);
+    expect(Array.from(idx)).toEqual(Array.from(selectRows(pre, B, F, K)));
+    for (let r = 0; r < B * K; r++) expect(val[r]).toBe(Math.max(0, pre[Math.floor(r / K) * F + idx[r]!]!));
+  });
+
+  it('among dead latents only (AuxK), padding with NONE when the shards run out', async () => {
+    const dead = Uint32Array.from(randomArray(F, 3), (x) => (x > 0.75 ? 1 : 0));
+    const nDead = dead.reduce((a, b) => a + b, 0);
+    const K = nDead + 2;
+    const { idx } = await shardedSelect(K, dead, true);
+    const want = selectRows(pre, B, F, nDead, Uint8Array.from(dead));
+    for (let b = 0; b < B; b++) {
+      expect(Array.from(idx.subarray(b * K, b * K + nDead)), `row ${b}`).toEqual(Array.from(want.subarray(b * nDead, (b + 1) * nDead)));
+      expect(Array.from(idx.subarray(b * K + nDead, (b + 1) * K))).toEqual([NONE, NONE]);
+    }
+  });
+});
