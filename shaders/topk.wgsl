@@ -97,6 +97,20 @@ fn sift_down(p0: u32, n: u32) {
   hi[p] = i;
 }
 
+// Put (v, i) into the heap [0, n] at position n, moving it up while its parent ranks below it.
+fn sift_up(n: u32, v: f32, i: u32) {
+  var p = n;
+  while (p > 0u) {
+    let r = (p - 1u) / 2u;
+    if (!above(hv[r], hi[r], v, i)) { break; }
+    hv[p] = hv[r];
+    hi[p] = hi[r];
+    p = r;
+  }
+  hv[p] = v;
+  hi[p] = i;
+}
+
 // The candidates of unit q (4 where QUADS, else 1) that may enter the heap, as bits: all of them (dead
 // ones, when MASKED) while it fills, then those above the root. Candidates come in index order, so a value
 // equal to the root's never ranks above it: only a larger one.
@@ -134,18 +148,8 @@ fn select_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
       m &= m - 1u;
       let v = pre[b * su.F + i];
       if (n < K) {
-        // sift up: the parent must rank above the child
-        var p = n;
+        sift_up(n, v, i);
         n++;
-        while (p > 0u) {
-          let r = (p - 1u) / 2u;
-          if (!above(hv[r], hi[r], v, i)) { break; }
-          hv[p] = hv[r];
-          hi[p] = hi[r];
-          p = r;
-        }
-        hv[p] = v;
-        hi[p] = i;
       } else if (v > root) {
         hv[0] = v;
         hi[0] = i;
@@ -196,17 +200,8 @@ fn merge_topk(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
     if (i == NONE) { continue; }
     let v = cand_val[b * su.F + c];
     if (n < K) {
-      var p = n;
+      sift_up(n, v, i);
       n++;
-      while (p > 0u) {
-        let r = (p - 1u) / 2u;
-        if (!above(hv[r], hi[r], v, i)) { break; }
-        hv[p] = hv[r];
-        hi[p] = hi[r];
-        p = r;
-      }
-      hv[p] = v;
-      hi[p] = i;
     } else if (above(v, i, hv[0], hi[0])) {
       hv[0] = v;
       hi[0] = i;
