@@ -66,12 +66,17 @@ interface EncodePlan {
 export function checkRunnerFits(d: number, features: number, limits: GPUSupportedLimits, batch = 256): void {
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const widest = 4 * features * Math.max(d, batch);
-  if (widest > cap) {
+  if (!runnerFits(d, features, limits, batch)) {
     throw new DoesNotFitError(
       `evaluating ${features} features on d=${d} needs ${(widest / 2 ** 20).toFixed(1)} MiB in one buffer, more than ` +
         `this device's ${(cap / 2 ** 20).toFixed(1)} MiB: the evaluator does not split a dictionary into feature shards`,
     );
   }
+}
+
+/** Whether the runner (and the map's neighbour search, which binds W_dec whole) can take this dictionary. */
+export function runnerFits(d: number, features: number, limits: GPUSupportedLimits, batch = 256): boolean {
+  return 4 * features * Math.max(d, batch) <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
 }
 
 export class SaeRunner {
