@@ -50,11 +50,12 @@ const MUTATIONS: Mutation[] = [
   { name: 'norms: rows not renormalised', file: 'norms.wgsl', from: 'let inv = 1.0 / sqrt(sq);', to: 'let inv = 1.0;' },
   { name: 'norms: vec4 gradient not projected', file: 'norms.wgsl', from: 'gW_dec4[row + j] -= t * W_dec4[row + j];', to: 'gW_dec4[row + j] -= 0.0 * W_dec4[row + j];' },
   { name: 'norms: vec4 rows not renormalised', file: 'norms.wgsl', from: 'let inv = 1.0 / sqrt(total(sq));', to: 'let inv = 1.0;' },
+  { name: 'rows: shards: place puts every shard at the first one\'s columns', file: 'rows.wgsl', from: 'wide[b * pl.F + pl.f0 + i % pl.Fs] = part[i];', to: 'wide[b * pl.F + i % pl.Fs] = part[i];' },
   { name: 'stats: dead window off by one', file: 'stats.wgsl', from: 'u.step - lastFired[i] >= u.dead_steps', to: 'u.step - lastFired[i] > u.dead_steps' },
   { name: 'stats: last-fired step off by one', file: 'stats.wgsl', from: 'if (c > 0u) { lastFired[i] = u.step + 1u; }\n}\n\n@compute @workgroup_size(64)\nfn fire_sparse', to: 'if (c > 0u) { lastFired[i] = u.step; }\n}\n\n@compute @workgroup_size(64)\nfn fire_sparse' },
 ];
 
-const TESTS = ['test/kernels', 'test/engine/trainer.test.ts', 'test/engine/fixtures.test.ts'];
+const TESTS = ['test/kernels', 'test/engine/trainer.test.ts', 'test/engine/fixtures.test.ts', 'test/engine/evaluate.test.ts'];
 // MUTANTS=text: only the mutations whose name contains it (checking new ones without the ~20-minute run)
 const ONLY = process.env.MUTANTS ?? '';
 const SHADERS = join(import.meta.dirname, '../shaders');

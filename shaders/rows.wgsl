@@ -1,6 +1,7 @@
 // Per-row work on the batch: input preparation and the reconstruction residual.
 //   prepare:  Xs = scale · X   (training inputs x' = s·x);   Xc = Xs − b_dec when CENTER (TopK), else Xs
 //   residual: G = coef · (X̂ − Xs)  with coef = 2/B (standard) or 2/(B·v) (TopK);  rowsq[b] = ‖X̂_b − Xs_b‖²
+//   place:    wide[b, f0 + c] = part[b, c]: one feature shard's (B, Fs) activations into the (B, F) ones
 
 struct Rows { B: u32, d: u32, scale: f32, center: u32, coef: f32 }
 
@@ -34,4 +35,18 @@ fn residual(@builtin(global_invocation_id) gid: vec3u) {
     sq += e * e;
   }
   rowsq[b] = sq;
+}
+
+struct Place { B: u32, F: u32, f0: u32, Fs: u32 }
+
+@group(0) @binding(8) var<uniform> pl: Place;
+@group(0) @binding(9) var<storage, read> part: array<f32>;          // (B, Fs)
+@group(0) @binding(10) var<storage, read_write> wide: array<f32>;   // (B, F)
+
+@compute @workgroup_size(64)
+fn place(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= pl.B * pl.Fs) { return; }
+  let b = i / pl.Fs;
+  wide[b * pl.F + pl.f0 + i % pl.Fs] = part[i];
 }

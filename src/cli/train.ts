@@ -10,7 +10,7 @@ import { documentRule, heldOutRule, rowsInRanges, splitRows, type DocumentRule, 
 import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
 import type { RowSource } from '../data/sources.ts';
 import { deadSteps, defaultConfig, type TrainConfig } from '../engine/config.ts';
-import { SaeRunner, checkRunnerFits, type EvalMetrics } from '../engine/evaluate.ts';
+import { SaeRunner, runnerPlan, type EvalMetrics } from '../engine/evaluate.ts';
 import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
@@ -46,8 +46,8 @@ export interface TrainRunOptions {
 export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
   const { rows, config: cfg, device } = o;
   checkFits(cfg, device.limits);
-  // the held-out metrics need the evaluator, which does not split dictionaries: refused before training
-  checkRunnerFits(cfg.d, cfg.features, device.limits);
+  // the held-out metrics need the evaluator: what it cannot hold is refused before training
+  runnerPlan(cfg.d, cfg.features, device.limits);
   const split = splitRows(rows.rows, o.rule, rows.name, o.docs);
   const stats = await estimateDataStats(rows, split.trainBlocks);
   const batches = createBatchSource(rows, split.trainBlocks, cfg.batch, cfg.seed);

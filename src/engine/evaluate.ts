@@ -4,6 +4,7 @@
 import { defaultGemmVariant, gemm } from './gemm.ts';
 import { Kernel, dispatch, encodeDispatches, flatGrid, readBuffer, storage, writeArray, type Dispatch } from './kernel.ts';
 import { DoesNotFitError } from './memory.ts';
+import { SHARD_ALIGN, packShards, shardLayouts, splitFeatures, type Shard } from './shards.ts';
 import type { SaeWeights } from './sae.ts';
 import { sparseDecode } from './sparse-decode.ts';
 
@@ -60,42 +61,56 @@ interface EncodePlan {
 }
 
 /**
- * The runner binds each weight whole: a dictionary the trainer had to split into feature shards
- * (engine/shards.ts) is refused, with the sizes, until the runner splits them too.
+ * How the runner holds a dictionary on a device: its weights split into feature shards where W_enc or
+ * W_dec would pass one buffer (engine/shards.ts), and at most `rows` rows per batch, so that the (rows, F)
+ * activations fit one buffer. Refuses, with the sizes, a dictionary for which even that does not fit.
  */
-export function checkRunnerFits(d: number, features: number, limits: GPUSupportedLimits, batch = 256): void {
+export function runnerPlan(d: number, features: number, limits: GPUSupportedLimits, featuresPerShard?: number): { shards: Shard[]; rows: number } {
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  const widest = 4 * features * Math.max(d, batch);
-  if (!runnerFits(d, features, limits, batch)) {
+  const perShard = featuresPerShard ?? (4 * features * d <= cap ? features : Math.floor(cap / (4 * d) / SHARD_ALIGN) * SHARD_ALIGN);
+  const rows = Math.floor(cap / (4 * features));
+  if (perShard === 0 || rows === 0) {
+    const [what, bytes] = perShard === 0 ? [`a shard of ${SHARD_ALIGN} features`, 4 * SHARD_ALIGN * d] : ['one row of activations', 4 * features];
     throw new DoesNotFitError(
-      `evaluating ${features} features on d=${d} needs ${(widest / 2 ** 20).toFixed(1)} MiB in one buffer, more than ` +
-        `this device's ${(cap / 2 ** 20).toFixed(1)} MiB: the evaluator does not split a dictionary into feature shards`,
+      `evaluating ${features} features on d=${d} needs ${(bytes / 2 ** 20).toFixed(1)} MiB for ${what}, more than this ` +
+        `device's ${(cap / 2 ** 20).toFixed(1)} MiB per buffer`,
     );
   }
-}
-
-/** Whether the runner (and the map's neighbour search, which binds W_dec whole) can take this dictionary. */
-export function runnerFits(d: number, features: number, limits: GPUSupportedLimits, batch = 256): boolean {
-  return 4 * features * Math.max(d, batch) <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  return { shards: splitFeatures(features, perShard), rows };
 }
 
 export class SaeRunner {
   private readonly plans = new Map<number, Plan>();
   private readonly encodePlans = new Map<number, EncodePlan>();
-  private readonly weights: Record<'W_enc' | 'b_enc' | 'W_dec' | 'b_dec', GPUBuffer>;
+  /** each feature shard's weights (one shard: the dictionary's), and b_dec */
+  private readonly weights: { W_enc: GPUBuffer; b_enc: GPUBuffer; W_dec: GPUBuffer }[];
+  private readonly b_dec: GPUBuffer;
+  /** the dictionary's feature shards: one unless W_enc or W_dec would pass one buffer */
+  readonly shards: Shard[];
+  /** rows per batch: at most what was asked, and at most what keeps the (rows, F) activations in one buffer */
+  readonly batch: number;
 
+  /** `featuresPerShard`: split the dictionary into shards of at most this many features (a multiple of 64) */
   constructor(
     readonly device: GPUDevice,
     readonly sae: SaeWeights,
-    readonly batch = 256,
+    batch = 256,
+    featuresPerShard?: number,
   ) {
-    checkRunnerFits(sae.d, sae.features, device.limits, batch);
+    const plan = runnerPlan(sae.d, sae.features, device.limits, featuresPerShard);
+    this.shards = plan.shards;
+    this.batch = Math.min(batch, plan.rows);
     const up = (name: string, data: Float32Array) => {
       const buf = storage(device, name, data.byteLength);
       writeArray(device, buf, 0, data);
       return buf;
     };
-    this.weights = { W_enc: up('W_enc', sae.W_enc), b_enc: up('b_enc', sae.b_enc), W_dec: up('W_dec', sae.W_dec), b_dec: up('b_dec', sae.b_dec) };
+    const flats = packShards(sae, sae.d, this.shards);
+    this.weights = shardLayouts(sae.d, this.shards).map((lay, s) => {
+      const part = (seg: { offset: number; length: number }) => flats[s]!.subarray(seg.offset, seg.offset + seg.length);
+      return { W_enc: up(`W_enc ${s}`, part(lay.W_enc)), b_enc: up(`b_enc ${s}`, part(lay.b_enc)), W_dec: up(`W_dec ${s}`, part(lay.W_dec)) };
+    });
+    this.b_dec = up('b_dec', sae.b_dec);
   }
 
   private plan(rows: number): Plan {
@@ -103,9 +118,9 @@ export class SaeRunner {
     if (cached) return cached;
     const { device, sae } = this;
     const { d, features: F } = sae;
-    const w = this.weights;
     const buffers: GPUBuffer[] = [];
-    const { X, Xs, acts, list, rowsU, idx, val, f32 } = this.encoderSteps(rows, buffers);
+    const { X, Xs, acts, parts, list, rowsU, idx, val, f32 } = this.encoderSteps(rows, buffers);
+    const split = this.shards.length > 1;
     const Xhat = f32('Xhat', rows * d);
     const G = f32('G', rows * d);
     const rowsq = f32('rowsq', rows);
@@ -116,12 +131,20 @@ export class SaeRunner {
     const stepK = Kernel.get(device, 'stats', 'row_stats');
     const stepU = stepK.uniform('u', { B: rows, F, step: 0, dead_steps: 1, k, slots: k, sparse: topk ? 1 : 0 });
     const plan: Plan = { rows, dispatches: list, X, Xhat, rowsq, rowl0, acts, buffers, idx, val };
-    if (idx && val) {
-      const dec = sparseDecode(device, { rows, d, K: k, stride: k, offset: 0, bias: true }, { sidx: idx, sval: val, W_dec: w.W_dec, b_dec: w.b_dec, Xhat });
-      buffers.push(dec.uniform);
-      list.push(dec.dispatch);
-    } else {
-      list.push(gemm(device, defaultGemmVariant({ M: rows, N: d, K: F, transA: false, transB: false }), rows, d, F, acts, w.W_dec, Xhat, { bias: w.b_dec }, w.b_dec));
+    // the decoder sums over features: each shard's part, added in order (b_dec with the first)
+    this.shards.forEach((sh, s) => {
+      const W_dec = this.weights[s]!.W_dec;
+      if (idx && val) {
+        const shard = split ? { shard: { ...sh, accumulate: s > 0 } } : {};
+        const dec = sparseDecode(device, { rows, d, K: k, stride: k, offset: 0, bias: s === 0, ...shard }, { sidx: idx, sval: val, W_dec, b_dec: this.b_dec, Xhat });
+        buffers.push(dec.uniform);
+        list.push(dec.dispatch);
+      } else {
+        const shape = { M: rows, N: d, K: sh.F, transA: false, transB: false };
+        list.push(gemm(device, defaultGemmVariant(shape), rows, d, sh.F, parts[s]!, W_dec, Xhat, s === 0 ? { bias: this.b_dec } : { accumulate: true }, this.b_dec));
+      }
+    });
+    if (!idx) {
       plan.fireCount = f32('fireCount', F);
       const lastFired = f32('lastFired', F);
       const fire = Kernel.get(device, 'stats', 'fire_dense');
@@ -148,6 +171,20 @@ export class SaeRunner {
 
   /** Feature activations (rows, F), dense, and reconstructions (rows, d) of raw rows x. */
   async forward(x: Float32Array): Promise<{ acts: Float32Array; recon: Float32Array }> {
+    const { d, features: F } = this.sae;
+    const rows = x.length / d;
+    if (rows <= this.batch) return this.forwardBatch(x);
+    const acts = new Float32Array(rows * F);
+    const recon = new Float32Array(rows * d);
+    for (let r = 0; r < rows; r += this.batch) {
+      const part = await this.forwardBatch(x.subarray(r * d, Math.min(rows, r + this.batch) * d));
+      acts.set(part.acts, r * F);
+      recon.set(part.recon, r * d);
+    }
+    return { acts, recon };
+  }
+
+  private async forwardBatch(x: Float32Array): Promise<{ acts: Float32Array; recon: Float32Array }> {
     const rows = x.length / this.sae.d;
     const plan = this.run(x, rows);
     const recon = new Float32Array(await readBuffer(this.device, plan.Xhat, 0, rows * this.sae.d * 4));
@@ -166,7 +203,6 @@ export class SaeRunner {
   private encoderSteps(rows: number, buffers: GPUBuffer[]) {
     const { device, sae } = this;
     const { d, features: F } = sae;
-    const w = this.weights;
     const f32 = (label: string, n: number) => {
       const b = storage(device, label, n * 4);
       buffers.push(b);
@@ -180,9 +216,24 @@ export class SaeRunner {
     const prep = Kernel.get(device, 'rows', 'prepare');
     const rowsU = prep.uniform('u', { B: rows, d, scale: 1, center: sae.applyBDecToInput ? 1 : 0, coef: 1 });
     buffers.push(rowsU.buffer);
-    list.push(dispatch(prep, { u: rowsU.buffer, X, b_dec: w.b_dec, Xs, Xc }, flatGrid(rows * d)));
+    list.push(dispatch(prep, { u: rowsU.buffer, X, b_dec: this.b_dec, Xs, Xc }, flatGrid(rows * d)));
     const topk = sae.arch === 'topk';
-    list.push(gemm(device, defaultGemmVariant({ M: rows, N: F, K: d, transA: false, transB: false }), rows, F, d, Xc, w.W_enc, acts, { bias: w.b_enc, relu: !topk }, w.b_enc));
+    // The encoder per feature shard; a split dictionary's shards' activations are placed side by side in
+    // the (rows, F) ones, which the selection, the statistics and the callers read.
+    const split = this.shards.length > 1;
+    const parts = this.shards.map((sh, s) => {
+      const w = this.weights[s]!;
+      const part = split ? f32(`acts ${s}`, rows * sh.F) : acts;
+      const shape = { M: rows, N: sh.F, K: d, transA: false, transB: false };
+      list.push(gemm(device, defaultGemmVariant(shape), rows, sh.F, d, Xc, w.W_enc, part, { bias: w.b_enc, relu: !topk }, w.b_enc));
+      if (split) {
+        const place = Kernel.get(device, 'rows', 'place');
+        const pl = place.uniform('pl', { B: rows, F, f0: sh.f0, Fs: sh.F }).buffer;
+        buffers.push(pl);
+        list.push(dispatch(place, { pl, part, wide: acts }, flatGrid(rows * sh.F)));
+      }
+      return part;
+    });
     let idx: GPUBuffer | undefined;
     let val: GPUBuffer | undefined;
     if (topk) {
@@ -195,7 +246,7 @@ export class SaeRunner {
       // unmasked selection reads no dead mask; any buffer of the right type satisfies the binding
       list.push(dispatch(sel, { su, pre: acts, pre4: acts, dead: Xs, dead4: Xs, idx, val }, flatGrid(rows)));
     }
-    return { X, Xs, Xc, acts, list, rowsU, idx, val, f32 };
+    return { X, Xs, Xc, acts, parts, list, rowsU, idx, val, f32 };
   }
 
   // The encoder half of plan(): no decoder, residual or metrics, for callers that only need activations.
@@ -218,6 +269,7 @@ export class SaeRunner {
   encode(x: Float32Array): EncodedRows {
     const rows = x.length / this.sae.d;
     if (!Number.isInteger(rows) || rows < 1) throw new Error(`encode: ${x.length} values are not whole rows of d = ${this.sae.d}`);
+    if (rows > this.batch) throw new Error(`encode: ${rows} rows, more than this runner's batch of ${this.batch}`);
     const plan = this.encodePlan(rows);
     writeArray(this.device, plan.X, 0, x);
     const enc = this.device.createCommandEncoder();
@@ -264,7 +316,8 @@ export class SaeRunner {
   destroy(): void {
     for (const plan of this.plans.values()) for (const b of plan.buffers) b.destroy();
     for (const plan of this.encodePlans.values()) for (const b of plan.buffers) b.destroy();
-    for (const b of Object.values(this.weights)) b.destroy();
+    for (const w of this.weights) for (const b of Object.values(w)) b.destroy();
+    this.b_dec.destroy();
   }
 }
 

@@ -160,7 +160,8 @@ export async function computeFeatureStats(
   const cfg = resolve(opts);
   const runner = new SaeRunner(device, sae, cfg.batchRows);
   try {
-    return await twoPasses(device, sae.features, sae.d, (x) => runner.encode(x), rows, cfg, opts);
+    // the runner may take fewer rows a batch (a wide dictionary's activations must fit one buffer)
+    return await twoPasses(device, sae.features, sae.d, (x) => runner.encode(x), rows, { ...cfg, batchRows: runner.batch }, opts);
   } finally {
     await device.queue.onSubmittedWorkDone();
     runner.destroy();

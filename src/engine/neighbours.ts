@@ -74,6 +74,11 @@ export function submitNeighbours(device: GPUDevice, bufs: NeighbourBuffers, F: n
   return nu.buffer;
 }
 
+/** Whether the neighbour search can bind this W_dec (F×d) whole, as it does. */
+export function decoderFits(F: number, d: number, limits: GPUSupportedLimits): boolean {
+  return F * d * 4 <= Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+}
+
 /**
  * Each feature's K nearest other features by cosine similarity of decoder rows (larger first, ties to the
  * lower index; a zero row has cosine 0 with everything). `wdec` is F×d row-major, on the CPU or already on
@@ -90,7 +95,7 @@ export async function decoderNeighbours(
   checkArgs(F, d, K);
   const bytes = F * d * 4;
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
-  if (bytes > limit) {
+  if (!decoderFits(F, d, device.limits)) {
     throw new Error(`decoderNeighbours: W_dec (${F}×${d}, ${bytes} bytes) exceeds this device's storage-binding limit of ${limit} bytes`);
   }
   const owned: GPUBuffer[] = [];

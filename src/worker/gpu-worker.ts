@@ -10,7 +10,7 @@ import { densityHistogram } from '../analysis/density.ts';
 import { decoderNormHistogram } from '../analysis/decoder-norms.ts';
 import { newlyBorn, topLabels, type BornFeature } from '../analysis/born.ts';
 import type { RowSource } from '../data/sources.ts';
-import { decoderNeighbours } from '../engine/neighbours.ts';
+import { decoderFits, decoderNeighbours } from '../engine/neighbours.ts';
 import { unzipSync, zipSync } from 'fflate';
 import { createBatchSource, rangeChunks } from '../data/batches.ts';
 import { BatchPrefetcher } from '../data/prefetch.ts';
@@ -19,7 +19,7 @@ import { RunStore, type RunRecord } from '../data/runs.ts';
 import { openStore, type DatasetStore } from '../data/store.ts';
 import { defaultConfig, type TrainConfig } from '../engine/config.ts';
 import { describeAdapter, requiredFeaturesFor, requiredLimitsFor } from '../engine/device.ts';
-import { SaeRunner, runnerFits } from '../engine/evaluate.ts';
+import { SaeRunner } from '../engine/evaluate.ts';
 import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
@@ -205,10 +205,10 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
     }
   };
   let lastMap: number | undefined;
-  // The runner and the map bind W_enc and W_dec whole: a dictionary split into feature shards past that
-  // limit trains with density and norm views only (no born features' tokens, no map).
-  const whole = runnerFits(cfg.d, cfg.features, dev.limits, SAMPLE_RUN);
-  const sample = manifest.hasContext && whole ? await contextSample(store, manifest.id, rows) : undefined;
+  // The map's neighbour search binds W_dec whole: a dictionary whose W_dec passes one buffer trains
+  // without the map.
+  const mapFits = decoderFits(cfg.features, cfg.d, dev.limits);
+  const sample = manifest.hasContext ? await contextSample(store, manifest.id, rows) : undefined;
   let counted = run.snapshot ? { step: run.snapshot.step, fireCount: run.snapshot.fireCount } : null;
   const checkpoint = async (status: RunRecord['status']) => {
     const snapshot = await trainer.snapshot(); // waits for the GPU and every metric up to this step
@@ -227,7 +227,7 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
       const views: TrainProgress = { runId: run.id, step: snapshot.step, steps: cfg.steps, metrics: [], tokensPerS: 0, density, decoderNorms };
       const born = newlyBorn(counted?.fireCount ?? null, snapshot.fireCount);
       if (born.length) views.born = { step: snapshot.step, total: born.length, shown: await bornFeatures(dev, snapshot, born.slice(0, BORN_SHOWN), sample ?? null) };
-      if (whole && cfg.features >= 2 && (lastMap === undefined || status !== 'running' || performance.now() - lastMap >= MAP_EVERY_MS)) {
+      if (mapFits && cfg.features >= 2 && (lastMap === undefined || status !== 'running' || performance.now() - lastMap >= MAP_EVERY_MS)) {
         lastMap = performance.now();
         const K = Math.min(MAP_NEIGHBOURS, cfg.features - 1);
         const { idx, sim } = await decoderNeighbours(dev, W_dec, cfg.features, cfg.d, K);
