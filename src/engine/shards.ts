@@ -97,11 +97,15 @@ export function splitFlats(joined: Float32Array, d: number, shards: Shard[]): Fl
   return layouts.map((l) => joined.subarray(o, (o += l.total)));
 }
 
-/** A snapshot's shards, from the sizes it records (none recorded: one shard). */
+/** A snapshot's shards, from the sizes it records (none recorded: one shard), checked to be a split splitFeatures makes. */
 export function shardsOfSnapshot(features: number, sizes?: number[]): Shard[] {
   if (!sizes) return [{ f0: 0, F: features }];
-  let f0 = 0;
-  const shards = sizes.map((F) => ({ f0: (f0 += F) - F, F }));
-  if (f0 !== features) throw new Error(`a snapshot's shards hold ${f0} features, its dictionary ${features}`);
-  return shards;
+  const total = sizes.reduce((n, F) => n + F, 0);
+  if (total !== features) throw new Error(`a snapshot's shards hold ${total} features, its dictionary ${features}`);
+  const n = sizes[0]!;
+  const aligned = sizes.length === 1 || n % SHARD_ALIGN === 0;
+  if (!aligned || sizes.some((F, i) => (i < sizes.length - 1 ? F !== n : F < 1 || F > n))) {
+    throw new Error(`a snapshot's feature shards (${sizes.join(', ')}) must all hold the same multiple of ${SHARD_ALIGN} features but the last, which may hold fewer`);
+  }
+  return splitFeatures(features, n);
 }

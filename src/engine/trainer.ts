@@ -23,7 +23,7 @@ import {
 import { GEMM_VARIANTS, gemm, gemmApplies, type GemmOptions, type GemmVariant } from './gemm.ts';
 import { defaultChoices, stepGemms, type GemmChoices, type GemmRole } from './tuner.ts';
 import { foldSae } from './fold.ts';
-import { DoesNotFitError, checkFits } from './memory.ts';
+import { checkFits } from './memory.ts';
 import { joinFlats, packShards, shardLayouts, shardsOfSnapshot, splitFlats, unpackShards, type Shard } from './shards.ts';
 import { sparseDecode } from './sparse-decode.ts';
 import { biasCorrections, l1Coefficient, learningRate } from './schedule.ts';
@@ -332,10 +332,9 @@ export class Trainer {
     if (snap.version !== 1) throw new Error(`snapshot version ${snap.version} is not supported`);
     const variants = snapshotVariants(device, snap.config, snap.kernels);
     const stats: DataStats = { scale: snap.stats.scale, mean: Float64Array.from(snap.stats.mean), variance: snap.stats.variance };
-    // the snapshot's shards (its sums were grouped by them), if they fit this device
+    // the snapshot's shards (its sums were grouped by them): checkFits makes the same split, or refuses it
     const shards = shardsOfSnapshot(snap.config.features, snap.shards);
-    const fits = checkFits(snap.config, device.limits, shards[0]!.F);
-    if (fits.length !== shards.length) throw new DoesNotFitError(`this snapshot's dictionary was split into ${shards.length} shards, which do not fit this device's buffers`);
+    checkFits(snap.config, device.limits, shards[0]!.F);
     const b = createBuffers(device, snap.config, shards, options.metricsEvery ?? 50);
     const trainer = new Trainer(device, snap.config, stats, shards, b, options, variants);
     const d = snap.config.d;

@@ -50,5 +50,7 @@ describe('splitting a dictionary', () => {
     expect(shardsOfSnapshot(F)).toEqual([{ f0: 0, F }]);
     expect(shardsOfSnapshot(F, [64, 64, 22])).toEqual(shards);
     expect(() => shardsOfSnapshot(F, [64, 64])).toThrow(/128 features/);
+    expect(() => shardsOfSnapshot(F, [22, 64, 64])).toThrow(/must all hold the same multiple of 64/);
+    expect(() => shardsOfSnapshot(F, [50, 50, 50])).toThrow(/must all hold the same multiple of 64/);
   });
 });

@@ -291,6 +291,18 @@ describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs${shape.k ? `, k=${shap
       b.destroy();
     });
 
+    if (shape.perShard) {
+      it('refuses a snapshot whose feature shards are not a split the trainer makes', async () => {
+        const device = await getDevice();
+        const { cfg, stats } = setup('standard', 4);
+        const t = Trainer.create(device, cfg, stats, initParams(cfg, stats), { featuresPerShard: shape.perShard });
+        const snap = await t.snapshot();
+        t.destroy();
+        expect(snap.shards!.length).toBeGreaterThan(1);
+        expect(() => Trainer.restore(device, { ...snap, shards: [...snap.shards!].reverse() })).toThrow(/must all hold/);
+      });
+    }
+
     it('refuses a snapshot made with other kernels', async () => {
       const device = await getDevice();
       const { cfg, stats } = setup('standard', 4);
