@@ -42,6 +42,21 @@ export async function openNpy(src: ByteSource): Promise<NpyRowSource> {
   return makeRowSource(src, header, dtype, rows, d);
 }
 
+/** One vector from an .npy file of shape (d,) or (1, d) (a steering direction, say). */
+export async function readNpyVector(src: ByteSource): Promise<Float32Array> {
+  const header = await readHeader(src);
+  const fail = (problem: string) => new DataError(src.name, problem);
+  if (header.fortranOrder) throw fail('Fortran-order (column-major) arrays are not supported; save it in C order');
+  const dtype = parseDescr(header.descr, fail);
+  const { shape } = header;
+  const d = shape[shape.length - 1] ?? 0;
+  if (!(shape.length === 1 || (shape.length === 2 && shape[0] === 1)) || d === 0) {
+    throw fail(`array has shape (${shape.join(', ')}${shape.length === 1 ? ',' : ''}); expected one vector, (d,) or (1, d)`);
+  }
+  checkDataSize(src, header, d * FLOAT_BYTES[KIND_OF[dtype]]);
+  return makeRowSource(src, header, dtype, 1, d).readRows(0, 1);
+}
+
 /** magic, version, header length and the header dict */
 async function readHeader(src: ByteSource): Promise<NpyHeader> {
   const fail = (problem: string) => new DataError(src.name, problem);
