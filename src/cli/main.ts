@@ -3,6 +3,8 @@ import { CliError, helpText, parseCommand, type Command } from './args.ts';
 import { benchCommand } from './bench.ts';
 import { evalCommand } from './eval.ts';
 import { featuresCommand } from './features.ts';
+import { forwardCommand } from './forward.ts';
+import { generateCommand } from './generate.ts';
 import { fidelityCommand } from './fidelity.ts';
 import { splitCommand } from './splitting.ts';
 import { harvestCommand } from './harvest.ts';
@@ -12,10 +14,10 @@ import { DataError } from '../data/errors.ts';
 import { DoesNotFitError } from '../engine/memory.ts';
 import { NoAdapterError } from '../engine/node-device.ts';
 
-const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, evalCommand, featuresCommand, fidelityCommand, splitCommand, benchCommand];
+const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, evalCommand, featuresCommand, fidelityCommand, splitCommand, forwardCommand, generateCommand, benchCommand];
 
 function usage(): string {
-  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(8)}${c.summary}`);
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(9)}${c.summary}`);
   return `sae-lab — sparse autoencoders on WebGPU\n\nUsage: sae-lab <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'sae-lab <command> --help' for a command's options.\n`;
 }
 

@@ -1,30 +1,15 @@
 // The CLI as a user runs it (a child process through bin/sae-lab.js): synth → train → eval round trip,
 // and bad input: a one-line error naming the file and the problem, non-zero exit, nothing written to --out.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
 import { makeCache } from '../support/arrow-cache.ts';
+import { expectRefused, runCli } from '../support/cli.ts';
 
-const BIN = join(import.meta.dirname, '../../bin/sae-lab.js');
 const dir = mkdtempSync(join(tmpdir(), 'sae-lab-cli-'));
-
-function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', timeout: 180_000, env: { ...process.env, SAE_LAB_TUNER_CACHE: join(dir, 'tuner.json') } });
-  // Dawn prints a Vulkan loader warning when it probes for a GPU; it is not ours to report.
-  const stderr = r.stderr.split('\n').filter((l) => l && !/Vulkan|initializing adapter|InitializeImpl/.test(l)).join('\n');
-  return { code: r.status ?? -1, stdout: r.stdout, stderr };
-}
-
-function expectRefused(r: ReturnType<typeof cli>, ...fragments: string[]): void {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^error: /);
-  for (const f of fragments) expect(lines[0]).toContain(f);
-}
+const cli = (...args: string[]) => runCli(dir, ...args);
 
 describe('sae-lab CLI', () => {
   beforeAll(() => {

@@ -1,0 +1,52 @@
+// What the model commands share: a Hugging Face model folder opened and checked whole, then put on the
+// device only when it fits (the adapter's limits are checked before a device exists), and the prompt as
+// text or ids.
+import { requestNodeDevice, type NodeGpu } from '../engine/node-device.ts';
+import { openModel, readWeights, type ModelPlan } from '../model/folder.ts';
+import { nodeModelFiles } from '../model/node-files.ts';
+import { LanguageModel } from '../model/lm.ts';
+import { checkLmFits } from '../model/memory.ts';
+import { CliError } from './args.ts';
+
+export interface CliModel<T> {
+  plan: ModelPlan;
+  lm: LanguageModel;
+  gpu: NodeGpu;
+  /** what `prepare` made of the command's input */
+  input: T;
+}
+
+/**
+ * The model of folder `dir` on the device. `prepare` checks the command's input against the model (before
+ * any weight is read or device made) and says how many sequences of how many tokens it needs room for.
+ */
+export async function loadCliModel<T>(dir: string, prepare: (plan: ModelPlan) => Promise<{ input: T; batch: number; context: number }>): Promise<CliModel<T>> {
+  const files = nodeModelFiles(dir);
+  try {
+    const plan = await openModel(files);
+    const { input, batch, context } = await prepare(plan);
+    if (context > plan.config.maxPositions) throw new CliError(`${dir}: ${context} tokens are more than the model's ${plan.config.maxPositions} positions`);
+    const gpu = await requestNodeDevice((limits) => checkLmFits(plan.config, batch, context, limits, dir));
+    const lm = LanguageModel.create(gpu.device, plan.config, await readWeights(plan), dir, batch, context);
+    return { plan, lm, gpu, input };
+  } finally {
+    await files.close();
+  }
+}
+
+/** --text through the model's tokenizer, or --ids as given (exactly one of them) */
+export function promptIds(plan: ModelPlan, v: Record<string, unknown>, cmd: string): number[] {
+  const text = v.text as string | undefined;
+  const ids = v.ids as string | undefined;
+  if ((text === undefined) === (ids === undefined)) throw new CliError(`sae-lab ${cmd}: give exactly one of --text and --ids`, 2);
+  if (text !== undefined) {
+    const out = plan.tokenizer.encode(text);
+    if (out.length === 0) throw new CliError(`sae-lab ${cmd}: --text gives no tokens`, 2);
+    return out;
+  }
+  const list = ids!.split(',').map((s) => s.trim());
+  const out = list.map(Number);
+  const bad = list.find((s, i) => s === '' || !Number.isSafeInteger(out[i]) || out[i] < 0 || out[i] >= plan.config.vocab);
+  if (bad !== undefined) throw new CliError(`--ids: '${bad}' is not a token id of this model (0 … ${plan.config.vocab - 1})`, 2);
+  return out;
+}
