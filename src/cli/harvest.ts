@@ -8,6 +8,7 @@ import { HarvestFolderWriter } from '../data/harvest/node-writer.ts';
 import { harvestCorpus, type HarvestProgress, type HarvestSummary } from '../data/harvest/pipeline.ts';
 import { UNIVERSAL_TAGS } from '../data/harvest/brown.ts';
 import { CliError, intOption, required, type Command } from './args.ts';
+import { runLmHarvest } from './lm-harvest.ts';
 import { checkOutDir } from './output.ts';
 
 export interface HarvestCliOptions {
@@ -20,9 +21,17 @@ export interface HarvestCliOptions {
 
 export const harvestCommand: Command = {
   name: 'harvest',
-  summary: 'Record one layer of Universal Sentence Encoder-lite on the Brown corpus, with POS tags per token.',
-  usage: 'sae-lab harvest --layer resid0|resid1|mlp0|mlp1 --tokens N --out DIR [--batch-sentences 32] [--force]',
+  summary: 'Record one hook of a language model (or one layer of Universal Sentence Encoder-lite) over the built-in corpus or a text file.',
+  usage:
+    'sae-lab harvest --model DIR --hook NAME --tokens N [--context T] [--split train|heldout|all | --text FILE] [--batch 8] --out DIR [--force]\n' +
+    '       sae-lab harvest --layer resid0|resid1|mlp0|mlp1 --tokens N --out DIR [--batch-sentences 32] [--force]',
   options: {
+    model: { type: 'string', help: "Hugging Face model folder (GPT2LMHeadModel or LlamaForCausalLM); 'builtin' for the lab's own model" },
+    hook: { type: 'string', help: 'with --model: blocks.L.hook_resid_pre | hook_attn_out | hook_resid_mid | hook_mlp_out | hook_resid_post' },
+    context: { type: 'string', help: "with --model: tokens per sequence, BOS included (default 128, or the model's positions if fewer)" },
+    split: { type: 'string', help: 'with --model: documents of the built-in corpus the model was trained on (train), held out from it (heldout), or all', default: 'train' },
+    text: { type: 'string', help: 'with --model: harvest this UTF-8 text file instead (one document per paragraph)' },
+    batch: { type: 'string', help: 'with --model: sequences per forward pass', default: '8' },
     layer: { type: 'string', help: 'resid0 | resid1 (residual after layer 0/1, d=512) | mlp0 | mlp1 (FFN ReLU, d=1536)' },
     tokens: { type: 'string', help: 'rows (tokens) to harvest, in corpus order' },
     out: { type: 'string', help: 'output folder: activations.npy, tokens.jsonl, harvest.json' },
@@ -30,6 +39,11 @@ export const harvestCommand: Command = {
     force: { type: 'boolean', help: 'replace a non-empty output folder' },
   },
   async run(v) {
+    if (v.model !== undefined) {
+      const s = await runLmHarvest(v, (line) => process.stderr.write(line + '\n'));
+      process.stderr.write(`wrote ${v.out}: ${s.rows}×${s.d} ${s.hook} rows at ${Math.round(s.tokensPerS)} tokens/s (${s.seconds.toFixed(1)} s)\n`);
+      return 0;
+    }
     const opts = harvestOptions(v);
     checkOutDir(opts.out, opts.force);
     const summary = await runHarvest(opts, (line) => process.stderr.write(line + '\n'));

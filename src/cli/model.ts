@@ -1,6 +1,7 @@
 // What the model commands share: a Hugging Face model folder opened and checked whole, then put on the
 // device only when it fits (the adapter's limits are checked before a device exists), and the prompt as
 // text or ids.
+import { fileURLToPath } from 'node:url';
 import { requestNodeDevice, type NodeGpu } from '../engine/node-device.ts';
 import { openModel, readWeights, type ModelPlan } from '../model/folder.ts';
 import { nodeModelFiles } from '../model/node-files.ts';
@@ -21,6 +22,7 @@ export interface CliModel<T> {
  * any weight is read or device made) and says how many sequences of how many tokens it needs room for.
  */
 export async function loadCliModel<T>(dir: string, prepare: (plan: ModelPlan) => Promise<{ input: T; batch: number; context: number }>): Promise<CliModel<T>> {
+  dir = modelDir(dir);
   const files = nodeModelFiles(dir);
   try {
     const plan = await openModel(files);
@@ -32,6 +34,14 @@ export async function loadCliModel<T>(dir: string, prepare: (plan: ModelPlan) =>
   } finally {
     await files.close();
   }
+}
+
+/** the built-in model's folder in this checkout (public/models/builtin-lm) */
+export const BUILTIN_MODEL_DIR = fileURLToPath(new URL('../../public/models/builtin-lm', import.meta.url));
+
+/** --model as a folder: 'builtin' is the lab's own model */
+export function modelDir(dir: string): string {
+  return dir === 'builtin' ? BUILTIN_MODEL_DIR : dir;
 }
 
 /** --text through the model's tokenizer, or --ids as given (exactly one of them) */

@@ -192,7 +192,7 @@ export const trainCommand: Command = {
           process.stderr.write(`downstream fidelity at ${layer}: ${(100 * f.recovered).toFixed(1)}% recovered over ${f.sentences} sentences\n`);
         }
         const sparsity = Float32Array.from(result.density, (p) => Math.log10(p + 1e-10));
-        const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath });
+        const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath, ...harvestProvenance(dataPath) });
         await writeFolder(out, { ...files, 'metrics.json': JSON.stringify(result.metrics, null, 2) + '\n' });
         const m = result.metrics as unknown as EvalMetrics;
         process.stderr.write(`held-out: fvu ${m.fvu.toFixed(4)}  l0 ${m.l0.toFixed(2)}  dead ${(100 * m.dead_frac_eval).toFixed(1)}%  → ${out}\n`);
@@ -211,6 +211,21 @@ function progressLine(step: number, steps: number, m: StepMetrics | undefined, t
   if (m) parts.push(`loss ${m.loss.toPrecision(4)}`, `l0 ${m.l0.toFixed(1)}`, `dead ${((100 * m.dead) / F).toFixed(1)}%`);
   parts.push(`${Math.round(tps).toLocaleString('en-US')} tok/s`);
   return parts.join('  ');
+}
+
+/**
+ * model_name, hook_name, context_size and prepend_bos of activations harvested from a language model (the
+ * `saelens` entry of harvest.json beside them), for cfg.json as SAELens records them; nothing otherwise.
+ */
+export function harvestProvenance(dataPath: string): Record<string, unknown> {
+  const info = join(dirname(dataPath), 'harvest.json');
+  if (!existsSync(info)) return {};
+  try {
+    const saelens = (JSON.parse(readFileSync(info, 'utf8')) as { saelens?: unknown }).saelens;
+    return typeof saelens === 'object' && saelens !== null ? { ...(saelens as Record<string, unknown>) } : {};
+  } catch {
+    throw new CliError(`${info}: not valid JSON`);
+  }
 }
 
 /** the layer of activations written by `sae-lab harvest` (its harvest.json beside them) */

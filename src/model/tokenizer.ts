@@ -39,6 +39,11 @@ export class LmTokenizer {
     return this.tok.encode(text).ids;
   }
 
+  /** ids of the text alone, without the special tokens a post-processor would add */
+  encodeRaw(text: string): number[] {
+    return this.tok.encode(text, { add_special_tokens: false }).ids;
+  }
+
   decode(ids: readonly number[]): string {
     return this.tok.decode([...ids], { skip_special_tokens: false });
   }
