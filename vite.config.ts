@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, defineConfig, type Plugin, type ResolvedConfig } from 'vite';
-import { BROWN_ASSETS_DIR, HARVEST_MANIFEST, MODEL_ASSETS_DIR, type HarvestAssetsManifest } from './src/data/harvest/browser-assets.ts';
+import { BROWN_ASSETS_DIR, CODE_ASSETS_DIR, HARVEST_MANIFEST, MODEL_ASSETS_DIR, type HarvestAssetsManifest } from './src/data/harvest/browser-assets.ts';
+import { CODE_SOURCES } from './src/model/corpus.ts';
+import { codeFiles, packageVersion } from './src/model/node-corpus.ts';
 import { CACHE_PREFIX, contentHash, manifestVersion, SW_FILE, type PrecacheEntry, type PrecacheManifest } from './src/worker/precache.ts';
 
 // Cross-origin isolation lets TF.js's WASM backend use threads (docs: WEBGPU-WITHOUT-A-GPU.md).
@@ -38,19 +40,28 @@ function harvestAssets(): Plugin {
       .sort()
       .map((name) => ({ name, bytes: statSync(join(brownDir, name)).size }));
     const version = (pkg: string) => (require(`${pkg}/package.json`) as { version: string }).version;
+    const code = codeFiles();
     const manifest: HarvestAssetsManifest = {
       model: { package: MODEL_PACKAGE, version: version(MODEL_PACKAGE), files: modelFiles },
       brown: { package: BROWN_PACKAGE, version: version(BROWN_PACKAGE), documents },
+      code: {
+        packages: Object.fromEntries(CODE_SOURCES.map((s) => [s.package, packageVersion(s.package)])),
+        files: code.map((f) => ({ name: f.name, bytes: statSync(f.path).size })),
+      },
     };
     const files = new Map<string, string>();
     for (const f of modelFiles) files.set(`${MODEL_ASSETS_DIR}/${f}`, join(modelDir, f));
     for (const d of documents) files.set(`${BROWN_ASSETS_DIR}/${d.name}`, join(brownDir, d.name));
+    code.forEach((f, i) => files.set(`${CODE_ASSETS_DIR}/${i}`, f.path));
     cached = { manifest, files };
     return cached;
   };
 
   const contentType = (path: string) =>
-    path.endsWith('.json') ? 'application/json' : path.startsWith(BROWN_ASSETS_DIR) ? 'text/plain; charset=iso-8859-1' : 'application/octet-stream';
+    path.endsWith('.json') ? 'application/json'
+    : path.startsWith(BROWN_ASSETS_DIR) ? 'text/plain; charset=iso-8859-1'
+    : path.startsWith(CODE_ASSETS_DIR) ? 'text/plain; charset=utf-8'
+    : 'application/octet-stream';
 
   const middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();

@@ -38,3 +38,23 @@ export function emptyContext(rows: number): TokenContext {
     labels: {},
   };
 }
+
+/** strings → dense ids, first come first numbered */
+export class Interner {
+  readonly names: string[] = [];
+  private readonly ids = new Map<string, number>();
+
+  constructor(initial: readonly string[] = []) {
+    for (const s of initial) this.id(s);
+  }
+
+  id(s: string): number {
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.names.length;
+      this.names.push(s);
+      this.ids.set(s, id);
+    }
+    return id;
+  }
+}

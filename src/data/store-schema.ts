@@ -18,6 +18,8 @@ export const BYTES_PER_VALUE: Record<StoredDtype, number> = { float32: 4, float1
 /** where a dataset came from; name + size + lastModified identify a file for the duplicate check */
 export interface DatasetOrigin {
   kind: 'file' | 'harvest' | 'synthetic';
+  /** for rows harvested from a language model: model_name, hook_name, context_size, prepend_bos (cfg.json metadata of SAEs trained on them) */
+  provenance?: Record<string, unknown>;
   name: string;
   /** bytes of the file (or of the generated data) */
   size: number;

@@ -9,7 +9,8 @@
 //     (the BOS position is an attention sink whose activation is huge and says nothing about the text);
 //   - the last piece of a document is padded at its end to the batch's length; the model is causal, so
 //     padding changes no earlier position, and padded rows are dropped.
-import type { UniversalTag } from '../data/harvest/brown.ts';
+import { Interner, type TokenContext } from '../data/context.ts';
+import { UNIVERSAL_TAGS, type UniversalTag } from '../data/harvest/brown.ts';
 import type { LmDocument } from './corpus.ts';
 import { parseHook } from './hooks.ts';
 import type { LanguageModel } from './lm.ts';
@@ -212,4 +213,35 @@ export async function harvestModel(
     sequences,
     exhausted: rows < o.tokens,
   };
+}
+
+/** harvested rows' context as the dataset store keeps it: the Brown tag columns (where any row has them) and kind */
+export function lmTokenContext(rows: readonly LmTokenRow[]): TokenContext {
+  const n = rows.length;
+  const strings = new Interner();
+  const kind = new Interner(['prose', 'code']);
+  const ctx: TokenContext = {
+    rows: n, doc: new Int32Array(n), sentence: new Int32Array(n), pos: new Int32Array(n), token: new Int32Array(n),
+    strings: strings.names,
+    labels: { kind: { values: new Int32Array(n), names: kind.names } },
+  };
+  const tagged = rows.some((r) => r.upos !== undefined);
+  const brown = new Interner(['']);
+  const universal = new Interner(UNIVERSAL_TAGS);
+  if (tagged) {
+    ctx.labels.pos_brown = { values: new Int32Array(n), names: brown.names };
+    ctx.labels.pos_universal = { values: new Int32Array(n), names: universal.names };
+  }
+  rows.forEach((r, i) => {
+    ctx.doc[i] = r.doc;
+    ctx.sentence[i] = r.sentence;
+    ctx.pos[i] = r.pos;
+    ctx.token[i] = strings.id(r.token);
+    ctx.labels.kind.values[i] = kind.id(r.kind);
+    if (tagged) {
+      ctx.labels.pos_brown.values[i] = brown.id(r.tag ?? '');
+      ctx.labels.pos_universal.values[i] = universal.id(r.upos ?? 'X');
+    }
+  });
+  return ctx;
 }

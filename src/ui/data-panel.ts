@@ -61,15 +61,19 @@ export class SaeDataPanel extends SessionView {
       </label>
       <p class="demo">
         Or start from built-in data:
+        <button ?disabled=${!!imp || !s.models.some((m) => m.builtin)} @click=${() => void s.createLmDemoDataset()} data-testid="demo-lm"
+          title="The lab's own language model (4 blocks, trained on Brown and source code): its residual stream halfway, on 20k tokens of its corpus">
+          Language model on Brown + code (20k tokens)
+        </button>
         <button ?disabled=${!!imp} @click=${() => void s.createBrownDataset()} data-testid="demo-brown">
-          Real model on the Brown corpus (20k tokens)
+          Sentence encoder on the Brown corpus (20k tokens)
         </button>
         <button ?disabled=${!!imp} @click=${() => void s.createToyDataset()} data-testid="demo-toy">
           Toy superposition (256 known directions)
         </button>
       </p>
       <details class="text" data-testid="text-harvest">
-        <summary>Or harvest the real model's activations on your own text</summary>
+        <summary>Or harvest the sentence encoder's activations on your own text</summary>
         <form @submit=${this._onHarvestText}
           @dragover=${(e: DragEvent) => e.preventDefault()}
           @drop=${(e: DragEvent) => { e.preventDefault(); void this._onTextFile(e.dataTransfer?.files); }}>

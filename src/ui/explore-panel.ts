@@ -29,8 +29,8 @@ export class SaeExplorePanel extends SessionView {
     ];
     const effect = ex?.effect;
     return html`
-      <h2>Explore features on the real model</h2>
-      <p class="hint">Splices an SAE trained on the shipped model's activations back into it: the layers after it are the model's own.</p>
+      <h2>Explore features in the sentence encoder</h2>
+      <p class="hint">Splices an SAE trained on the sentence encoder's (USE-lite's) activations back into it: the layers after it are the model's own.</p>
       <label>SAE <select @change=${this._onChoose} data-testid="explore-sae">
         <option value="">choose…</option>
         ${choices.map((c) => html`<option value=${c.value}>${c.label}</option>`)}

@@ -1,6 +1,7 @@
 // <sae-app>: the page shell. It creates the session (the owner of the workers) and lays out the panels.
 import { LitElement, css, html } from 'lit';
 import './data-panel.ts';
+import './model-panel.ts';
 import './run-panel.ts';
 import './sae-panel.ts';
 import './explore-panel.ts';
@@ -25,7 +26,7 @@ export class SaeApp extends LitElement {
     });
   }
 
-  /** One click for a talk: full screen, the real-model demo dataset, the quick demo training on it. */
+  /** One click for a talk: full screen, the language-model demo dataset, the quick demo training on it. */
   private async _present(): Promise<void> {
     this.presenting = true;
     await document.documentElement.requestFullscreen?.().catch(() => undefined); // refused without a user gesture (tests): stay in the page
@@ -46,10 +47,11 @@ export class SaeApp extends LitElement {
         ${this.presenting
           ? html`<button class="present" @click=${this._stopPresenting} data-testid="stop-presenting">Leave presenting</button>`
           : html`<button class="present" @click=${this._present} data-testid="present"
-              title="Full screen: harvest the real model on the Brown corpus (if not stored yet) and train the quick demo on it, with the live views large">
+              title="Full screen: harvest the built-in language model on Brown and code (if not stored yet) and train the quick demo on it, with the live views large">
               ▶ Present the live demo</button>`}
       </header>
       <sae-data-panel .session=${this.session}></sae-data-panel>
+      <sae-model-panel .session=${this.session}></sae-model-panel>
       <sae-run-panel .session=${this.session} ?presenting=${this.presenting}></sae-run-panel>
       <sae-sae-panel .session=${this.session}></sae-sae-panel>
       <sae-features-panel .session=${this.session}></sae-features-panel>
@@ -66,7 +68,7 @@ export class SaeApp extends LitElement {
     /* presenting: the live views only, scaled up for the back of the room */
     :host([presenting]) { max-width: none; background: #fff; min-height: 100vh; box-sizing: border-box; }
     :host([presenting]) header p:not(.gpu) { display: none; }
-    :host([presenting]) sae-data-panel, :host([presenting]) sae-sae-panel, :host([presenting]) sae-explore-panel, :host([presenting]) sae-features-panel { display: none; }
+    :host([presenting]) sae-data-panel, :host([presenting]) sae-model-panel, :host([presenting]) sae-sae-panel, :host([presenting]) sae-explore-panel, :host([presenting]) sae-features-panel { display: none; }
     :host([presenting]) sae-run-panel { zoom: 1.35; }
   `;
 }

@@ -4,7 +4,7 @@ import { proxy, wrap, type Remote } from 'comlink';
 import { defaultConfig } from '../engine/config.ts';
 import type { HarvestLayer } from '../data/harvest/model.ts';
 import type {
-  DataApi, DatasetManifest, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, StreamStats, ToyOptions,
+  DataApi, DatasetManifest, ModelHarvestRequest, ModelSummary, DensityHistogram, EvalMetrics, GpuApi, ImportProgress, ImportSummary, RunSummary, SaeSummary, StepMetrics, StreamStats, ToyOptions,
   Attribution, BornFeature, ExploreApi, Fidelity, SplitView, FeatureCard, FeatureJobProgress, FeatureTable, InterventionEffect, NormHistogram, TokenReading, TrainOutcome, TrainProgress, TrainRequest, UmapApi,
 } from '../worker/api.ts';
 
@@ -102,6 +102,9 @@ export function quickDemoConfig(d: number): TrainRequest['config'] {
   return { arch: 'topk', features: Math.min(1024, 2 * d), k: d < 64 ? 8 : 16, batch: 128, lr: 3e-3 };
 }
 
+/** the language-model demo: the built-in model's residual stream halfway through its 4 blocks */
+export const LM_DEMO = { model: 'builtin', hook: 'blocks.2.hook_resid_pre', tokens: 20_000 } as const;
+
 export class SaeSession extends EventTarget {
   run: RunState | undefined;
   /** every stored run, oldest first */
@@ -112,6 +115,8 @@ export class SaeSession extends EventTarget {
   saes: SaeSummary[] = [];
   evaluations: Record<string, { dataset: string; metrics?: EvalMetrics; error?: string }> = {};
   datasets: DatasetManifest[] = [];
+  /** the built-in language model and those stored in this browser */
+  models: ModelSummary[] = [];
   /** true once the store is open, cleaned of killed imports, and listed */
   loaded = false;
   importing: ImportState | undefined;
@@ -120,6 +125,8 @@ export class SaeSession extends EventTarget {
   private readonly data: Remote<DataApi>;
   private readonly gpu: Remote<GpuApi>;
   private umap: Remote<UmapApi> | undefined;
+  /** the feature explorer's own UMAP worker: a layout of the live training views must not cancel its map */
+  private featureUmap: Remote<UmapApi> | undefined;
   private explorer: Remote<ExploreApi> | undefined;
   exploring: ExploreState | undefined;
   readonly ready: Promise<void>;
@@ -128,7 +135,7 @@ export class SaeSession extends EventTarget {
     super();
     this.data = wrap<DataApi>(new Worker(new URL('../worker/data-worker.ts', import.meta.url), { type: 'module' }));
     this.gpu = wrap<GpuApi>(new Worker(new URL('../worker/gpu-worker.ts', import.meta.url), { type: 'module' }));
-    this.ready = this.data.start().then(() => this.refresh());
+    this.ready = this.data.start().then(() => Promise.all([this.refresh(), this.refreshModels()])).then(() => undefined);
     void this.refreshRuns();
   }
 
@@ -151,6 +158,48 @@ export class SaeSession extends EventTarget {
   /** Activations of the real model on the user's own text, one document per paragraph. */
   createTextDataset(text: string, name: string): Promise<ImportSummary | undefined> {
     return this.runImport(name || 'my text', (onProgress) => this.data.createTextDataset({ text, name, layer: 'resid0' }, onProgress));
+  }
+
+  async refreshModels(): Promise<void> {
+    this.models = await this.data.listModels();
+    this.changed();
+  }
+
+  /** Adds a Hugging Face model folder the user picked (or its files), checked whole before it is stored. */
+  async addModel(files: File[]): Promise<ModelSummary | undefined> {
+    this.message = undefined;
+    this.addingModel = true;
+    this.changed();
+    try {
+      const m = await this.data.addModel(files);
+      this.message = { kind: 'info', text: `Added the model ${m.name}: ${m.family}, ${m.shape}, ${(m.bytes / 2 ** 20).toFixed(1)} MiB stored in this browser.` };
+      return m;
+    } catch (e) {
+      this.message = { kind: 'error', text: (e as Error).message };
+      return undefined;
+    } finally {
+      this.addingModel = false;
+      await this.refreshModels();
+    }
+  }
+
+  /** true while a picked model folder is being checked and stored */
+  addingModel = false;
+
+  async removeModel(id: string): Promise<void> {
+    await this.data.removeModel(id);
+    await this.refreshModels();
+  }
+
+  /** A hook of a language model over the built-in corpus (or the user's text), stored as a dataset. */
+  createModelDataset(req: ModelHarvestRequest): Promise<ImportSummary | undefined> {
+    const model = this.models.find((m) => m.id === req.model)?.name ?? req.model;
+    return this.runImport(`${model} ${req.hook}`, (onProgress) => this.data.createModelDataset(req, onProgress));
+  }
+
+  /** The language-model demo's dataset: the built-in model's middle residual stream over Brown and code. */
+  createLmDemoDataset(): Promise<ImportSummary | undefined> {
+    return this.createModelDataset({ ...LM_DEMO });
   }
 
   /** The built-in demo with known ground truth: toy superposition data made in the worker. */
@@ -259,8 +308,12 @@ export class SaeSession extends EventTarget {
    */
   async presentDemo(): Promise<void> {
     await this.ready;
-    let ds = this.datasets.find((x) => x.source.kind === 'harvest' && x.name.startsWith('Brown corpus'));
-    if (!ds) ds = (await this.createBrownDataset())?.dataset;
+    const lm = this.models.some((m) => m.id === LM_DEMO.model);
+    const isDemo = (x: DatasetManifest) =>
+      x.source.kind === 'harvest' && (lm ? x.source.provenance?.hook_name === LM_DEMO.hook && x.source.provenance?.model_name === 'builtin-lm' && x.rows === LM_DEMO.tokens : x.name.startsWith('Brown corpus'));
+    let ds = this.datasets.find(isDemo);
+    // a build without the built-in language model falls back to the sentence encoder
+    if (!ds) ds = (await (lm ? this.createLmDemoDataset() : this.createBrownDataset()))?.dataset;
     if (ds) void this.quickDemo(ds.id);
   }
 
@@ -380,8 +433,8 @@ export class SaeSession extends EventTarget {
   private async layoutFeatureMap(view: FeatureView): Promise<void> {
     try {
       const graph = await this.gpu.saeNeighbours(view.kind, view.id);
-      this.umap ??= wrap<UmapApi>(new Worker(new URL('../worker/umap-worker.ts', import.meta.url), { type: 'module' }));
-      const xy = await this.umap.layout(graph, { seed: 0 });
+      this.featureUmap ??= wrap<UmapApi>(new Worker(new URL('../worker/umap-worker.ts', import.meta.url), { type: 'module' }));
+      const xy = await this.featureUmap.layout(graph, { seed: 0 });
       const density = Float32Array.from(view.table!.features, (f) => Math.log10(f.density + 1e-10));
       view.map = { step: -1, F: graph.F, xy, density, refreshes: 1 };
     } catch (e) {

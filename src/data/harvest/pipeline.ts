@@ -1,7 +1,7 @@
 // Harvest: Brown documents → SentencePiece tokens (each carrying its word's Brown and universal tag) →
 // one layer of the model, batch by batch, rows in document order. The caller supplies the documents and a
 // sink for each batch's rows, so the same loop serves the CLI (files) and, later, a browser (memory).
-import type { TokenContext } from '../context.ts';
+import { Interner, type TokenContext } from '../context.ts';
 import { UNIVERSAL_TAGS, type BrownDocument, type BrownWord, type UniversalTag } from './brown.ts';
 import { harvestLayerSorted, LAYER_NODES, MAX_SENTENCE_TOKENS, type HarvestLayer, type UseLite } from './model.ts';
 import type { SentencePieceTokenizer } from './tokenizer.ts';
@@ -240,24 +240,4 @@ export function toTokenContext(rows: TokenRow[]): TokenContext {
     ctx.labels.pos_universal.values[i] = universal.id(r.upos);
   });
   return ctx;
-}
-
-/** strings → dense ids, first come first numbered */
-class Interner {
-  readonly names: string[] = [];
-  private readonly ids = new Map<string, number>();
-
-  constructor(initial: readonly string[] = []) {
-    for (const s of initial) this.id(s);
-  }
-
-  id(s: string): number {
-    let id = this.ids.get(s);
-    if (id === undefined) {
-      id = this.names.length;
-      this.names.push(s);
-      this.ids.set(s, id);
-    }
-    return id;
-  }
 }
