@@ -24,7 +24,10 @@ export interface ForwardOptions {
   /** hooks whose activations come back (rows, d) */
   read?: readonly string[];
   edits?: ReadonlyMap<string, HookEdit>;
-  /** logits of every position, of each sequence's last one, or none (default 'all') */
+  /**
+   * logits of every position, of each sequence's last one, or none (default 'all'); with none the pass ends
+   * at the last hook read, so the key/value cache of the layers after it is not written
+   */
   logits?: 'all' | 'last' | 'none';
 }
 
@@ -176,8 +179,12 @@ export class LanguageModel {
       const groups: [number, number] = rows <= 65535 ? [rows, 1] : [65535, Math.ceil(rows / 65535)];
       list.push(dispatch(k, { u: uni(k, 'u', { rows, d: c.d, eps: c.normEps }), X, w: this.w.get(`${key}.w`)!, b: this.w.get(`${key}.b`) ?? this.dummy, Y: work.H }, groups));
     };
-    // a hook: its edit applied, then its value copied out when read
-    const hook = (layer: number, kind: HookKind, act: GPUBuffer) => {
+    // With no logits asked for, the pass ends at the last hook read: a harvest of an early hook skips the
+    // rest of the model.
+    const mode = o.logits ?? 'all';
+    let unread = readSet.size;
+    // a hook: its edit applied, then its value copied out when read; true when nothing after it is needed
+    const hook = (layer: number, kind: HookKind, act: GPUBuffer): boolean => {
       const name = hookName({ layer, kind });
       const e = edits.get(name);
       if (e?.kind === 'add') {
@@ -192,7 +199,9 @@ export class LanguageModel {
         const dst = storage(this.device, `lm.read.${name}`, 4 * rows * c.d);
         reads.set(name, dst);
         elems('copy', { src: act, dst }, rows);
+        unread--;
       }
+      return mode === 'none' && unread === 0;
     };
 
     const ek = Kernel.get(this.device, 'embed', 'embed', { LEARNED: c.positions.kind === 'learned' });
@@ -201,7 +210,7 @@ export class LanguageModel {
     const heads = c.nHeads * c.headDim;
     for (let l = 0; l < c.nLayers; l++) {
       const wl = (k: string) => this.w.get(`L${l}.${k}`);
-      hook(l, 'hook_resid_pre', work.X);
+      if (hook(l, 'hook_resid_pre', work.X)) break;
       norm(work.X, `L${l}.ln1`);
       gemmInto(rows, W, c.d, work.H, wl('qkv.w')!, work.QKV, wl('qkv.b'));
       const attnU = { rows, T, pos0, nH: c.nHeads, nKv: c.nKvHeads, hd: c.headDim, ctx: work.context, scale: c.attnScale[l] };
@@ -211,19 +220,18 @@ export class LanguageModel {
       const groups = rows * c.nHeads;
       list.push(dispatch(ak, { u: uni(ak, 'u', attnU), Q: work.QKV, Kr: work.K[l], Vr: work.V[l], S: work.S, O: work.O }, groups <= 65535 ? [groups, 1] : [65535, Math.ceil(groups / 65535)]));
       gemmInto(rows, c.d, heads, work.O, wl('o.w')!, work.Y, wl('o.b'));
-      hook(l, 'hook_attn_out', work.Y);
+      if (hook(l, 'hook_attn_out', work.Y)) break;
       elems('add', { X: work.X, Y: work.Y }, rows);
-      hook(l, 'hook_resid_mid', work.X);
+      if (hook(l, 'hook_resid_mid', work.X)) break;
       norm(work.X, `L${l}.ln2`);
       gemmInto(rows, upWidth(c), c.d, work.H, wl('up.w')!, work.U, wl('up.b'));
       const mk = Kernel.get(this.device, 'mlp', 'activate', { ACT: ACT_CODE[c.activation], GATED: c.gated });
       list.push(dispatch(mk, { u: uni(mk, 'u', { rows, dFf: c.dFf }), U: work.U, H: work.F }, flatGrid(rows * c.dFf)));
       gemmInto(rows, c.d, c.dFf, work.F, wl('down.w')!, work.Y, wl('down.b'));
-      hook(l, 'hook_mlp_out', work.Y);
+      if (hook(l, 'hook_mlp_out', work.Y)) break;
       elems('add', { X: work.X, Y: work.Y }, rows);
-      hook(l, 'hook_resid_post', work.X);
+      if (hook(l, 'hook_resid_post', work.X)) break;
     }
-    const mode = o.logits ?? 'all';
     let logitRows = 0;
     if (mode !== 'none') {
       norm(work.X, 'lnf');

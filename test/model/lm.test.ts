@@ -28,6 +28,11 @@ describe('GPU language model against transformers', () => {
         const ids = await generate(lm, f.greedy.prompt_ids, { tokens: f.greedy.new_ids.length });
         expect(ids).toEqual(f.greedy.new_ids);
       });
+      // without logits the pass stops at the last hook read, and that hook is as in the full pass
+      const early = hooks[1];
+      const cut = await lm.forward({ ids: f.prompts.ids[0], read: [early], logits: 'none' });
+      expect(cut.logits).toBeUndefined();
+      expectMatches(cut.hooks.get(early)!, (await f.expected(`P0.${early}.npy`)).data, `P0 ${early} alone`);
       // both prompts as one batch (cut to the shorter one's length): each sequence's rows as alone
       const T = Math.min(...f.prompts.ids.map((p) => p.length));
       const both = await lm.forward({ ids: [...f.prompts.ids[0].slice(0, T), ...f.prompts.ids[1].slice(0, T)], batch: 2, read: [hooks[hooks.length - 1]] });
