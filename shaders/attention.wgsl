@@ -4,9 +4,12 @@
 //   rope_store: rotates the row's query heads in place and its key head (when ROTARY; pairs (i, i + hd/2),
 //               cos/sin of (p, i) from a table), then stores key and value at position p of the cache
 //               Kc, Vc (B, nKv, ctx, hd). One invocation per (row, head of nH + nKv).
-//   attend:     one workgroup per (row, query head h): scores s_u = scale · q·k_u for u ≤ p against key
-//               head h / (nH / nKv), softmax, and O[r, h·hd + i] = Σ_u softmax_u · v_u[i]. Scores live in
-//               S (rows, nH, ctx); 64 lanes share each row's maximum and sum.
+//   attend:     one invocation per (sequence b, query head h, row t): scores s_u = scale · q·k_u for u ≤ p
+//               against key head h / (nH / nKv), and O[r, h·hd + i] = Σ_u softmax_u · v_u[i], in one pass
+//               over the cache with a running maximum (the online softmax: the sum and the output so far
+//               are rescaled by exp(m_old − m_new) when the maximum grows). No scratch and no barriers;
+//               neighbouring invocations are neighbouring positions of one head, so they read the same keys
+//               and values. Head size at most MAX_HD (src/model/memory.ts refuses larger).
 
 override ROTARY: bool = false;
 
@@ -21,8 +24,9 @@ struct Attn { rows: u32, T: u32, pos0: u32, nH: u32, nKv: u32, hd: u32, ctx: u32
 @group(0) @binding(6) var<storage, read> Q: array<f32>;          // QKV again, read-only for attend
 @group(0) @binding(7) var<storage, read> Kr: array<f32>;
 @group(0) @binding(8) var<storage, read> Vr: array<f32>;
-@group(0) @binding(9) var<storage, read_write> S: array<f32>;    // (rows, nH, ctx) scratch
-@group(0) @binding(10) var<storage, read_write> O: array<f32>;   // (rows, nH·hd)
+@group(0) @binding(9) var<storage, read_write> O: array<f32>;    // (rows, nH·hd)
+
+const MAX_HD = 256u;
 
 fn width() -> u32 { return (u.nH + 2u * u.nKv) * u.hd; }
 
@@ -57,65 +61,35 @@ fn rope_store(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   }
 }
 
-var<workgroup> part: array<f32, 64>;
-
-fn reduceMax(v: f32, lane: u32) -> f32 {
-  part[lane] = v;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (lane < s) { part[lane] = max(part[lane], part[lane + s]); }
-    workgroupBarrier();
-  }
-  let m = part[0];
-  workgroupBarrier();
-  return m;
-}
-
-fn reduceSum(v: f32, lane: u32) -> f32 {
-  part[lane] = v;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (lane < s) { part[lane] += part[lane + s]; }
-    workgroupBarrier();
-  }
-  let m = part[0];
-  workgroupBarrier();
-  return m;
-}
-
 @compute @workgroup_size(64)
-fn attend(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32) {
-  let g = wg.x + wg.y * nwg.x;
-  if (g >= u.rows * u.nH) { return; }   // uniform across the workgroup
-  let r = g / u.nH;
-  let h = g % u.nH;
-  let b = r / u.T;
-  let p = u.pos0 + r % u.T;
+fn attend(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i >= u.rows * u.nH) { return; }
+  let t = i % u.T;
+  let h = (i / u.T) % u.nH;
+  let b = i / (u.T * u.nH);
+  let r = b * u.T + t;
+  let p = u.pos0 + t;
   let kvh = h / (u.nH / u.nKv);
   let q0 = r * width() + h * u.hd;
   let cache0 = (b * u.nKv + kvh) * u.ctx * u.hd;
-  let s0 = g * u.ctx;
+  var q: array<f32, MAX_HD>;
+  var acc: array<f32, MAX_HD>;
+  for (var k = 0u; k < u.hd; k++) { q[k] = Q[q0 + k] * u.scale; acc[k] = 0.0; }
   var m = -3.0e38;
-  for (var t = lane; t <= p; t += 64u) {
-    var dot = 0.0;
-    for (var k = 0u; k < u.hd; k++) { dot = fma(Q[q0 + k], Kr[cache0 + t * u.hd + k], dot); }
-    let s = dot * u.scale;
-    S[s0 + t] = s;
-    m = max(m, s);
-  }
-  m = reduceMax(m, lane);
   var sum = 0.0;
-  for (var t = lane; t <= p; t += 64u) {
-    let e = exp(S[s0 + t] - m);
-    S[s0 + t] = e;
-    sum += e;
+  for (var s = 0u; s <= p; s++) {
+    let kv = cache0 + s * u.hd;
+    var dot = 0.0;
+    for (var k = 0u; k < u.hd; k++) { dot = fma(q[k], Kr[kv + k], dot); }
+    let mNew = max(m, dot);
+    let keep = exp(m - mNew);   // 0 at the first key (m is −3e38), 1 while the maximum stands
+    let e = exp(dot - mNew);
+    sum = sum * keep + e;
+    for (var k = 0u; k < u.hd; k++) { acc[k] = fma(acc[k], keep, e * Vr[kv + k]); }
+    m = mNew;
   }
-  sum = reduceSum(sum, lane);
-  storageBarrier();
   let inv = 1.0 / sum;
-  for (var k = lane; k < u.hd; k += 64u) {
-    var acc = 0.0;
-    for (var t = 0u; t <= p; t++) { acc = fma(S[s0 + t], Vr[cache0 + t * u.hd + k], acc); }
-    O[r * u.nH * u.hd + h * u.hd + k] = acc * inv;
-  }
+  let o0 = r * u.nH * u.hd + h * u.hd;
+  for (var k = 0u; k < u.hd; k++) { O[o0 + k] = acc[k] * inv; }
 }

@@ -42,7 +42,7 @@ const ACT_CODE = { gelu_tanh: 0, gelu_erf: 1, relu: 2, silu: 3 } as const;
 interface Work {
   batch: number;
   context: number;
-  X: GPUBuffer; H: GPUBuffer; Y: GPUBuffer; QKV: GPUBuffer; O: GPUBuffer; S: GPUBuffer;
+  X: GPUBuffer; H: GPUBuffer; Y: GPUBuffer; QKV: GPUBuffer; O: GPUBuffer;
   U: GPUBuffer; F: GPUBuffer; last: GPUBuffer; logits: GPUBuffer; ids: GPUBuffer;
   K: GPUBuffer[]; V: GPUBuffer[];
   cos: GPUBuffer; sin: GPUBuffer;
@@ -94,7 +94,7 @@ export class LanguageModel {
     const work: Work = {
       batch, context,
       X: buf('X', rows * c.d), H: buf('H', rows * c.d), Y: buf('Y', rows * c.d),
-      QKV: buf('QKV', rows * qkvWidth(c)), O: buf('O', rows * c.nHeads * c.headDim), S: buf('S', rows * c.nHeads * context),
+      QKV: buf('QKV', rows * qkvWidth(c)), O: buf('O', rows * c.nHeads * c.headDim),
       U: buf('U', rows * upWidth(c)), F: buf('F', rows * c.dFf), last: buf('last', batch * c.d),
       logits: buf('logits', rows * c.vocab), ids: buf('ids', rows),
       K: Array.from({ length: c.nLayers }, (_, l) => buf(`K${l}`, cacheFloats)),
@@ -176,8 +176,7 @@ export class LanguageModel {
     };
     const norm = (X: GPUBuffer, key: string) => {
       const k = Kernel.get(this.device, 'lmnorm', 'norm', { RMS: c.norm === 'rmsnorm' });
-      const groups: [number, number] = rows <= 65535 ? [rows, 1] : [65535, Math.ceil(rows / 65535)];
-      list.push(dispatch(k, { u: uni(k, 'u', { rows, d: c.d, eps: c.normEps }), X, w: this.w.get(`${key}.w`)!, b: this.w.get(`${key}.b`) ?? this.dummy, Y: work.H }, groups));
+      list.push(dispatch(k, { u: uni(k, 'u', { rows, d: c.d, eps: c.normEps }), X, w: this.w.get(`${key}.w`)!, b: this.w.get(`${key}.b`) ?? this.dummy, Y: work.H }, flatGrid(rows)));
     };
     // With no logits asked for, the pass ends at the last hook read: a harvest of an early hook skips the
     // rest of the model.
@@ -217,8 +216,7 @@ export class LanguageModel {
       const rk = Kernel.get(this.device, 'attention', 'rope_store', { ROTARY: c.positions.kind === 'rotary' });
       list.push(dispatch(rk, { u: uni(rk, 'u', attnU), QKV: work.QKV, cosT: work.cos, sinT: work.sin, Kc: work.K[l], Vc: work.V[l] }, flatGrid(rows * (c.nHeads + c.nKvHeads))));
       const ak = Kernel.get(this.device, 'attention', 'attend');
-      const groups = rows * c.nHeads;
-      list.push(dispatch(ak, { u: uni(ak, 'u', attnU), Q: work.QKV, Kr: work.K[l], Vr: work.V[l], S: work.S, O: work.O }, groups <= 65535 ? [groups, 1] : [65535, Math.ceil(groups / 65535)]));
+      list.push(dispatch(ak, { u: uni(ak, 'u', attnU), Q: work.QKV, Kr: work.K[l], Vr: work.V[l], O: work.O }, flatGrid(rows * c.nHeads)));
       gemmInto(rows, c.d, heads, work.O, wl('o.w')!, work.Y, wl('o.b'));
       if (hook(l, 'hook_attn_out', work.Y)) break;
       elems('add', { X: work.X, Y: work.Y }, rows);
@@ -251,7 +249,7 @@ export class LanguageModel {
     const w = this.work;
     if (!w) return;
     this.gemms.clear();
-    for (const b of [w.X, w.H, w.Y, w.QKV, w.O, w.S, w.U, w.F, w.last, w.logits, w.ids, w.cos, w.sin, ...w.K, ...w.V]) b.destroy();
+    for (const b of [w.X, w.H, w.Y, w.QKV, w.O, w.U, w.F, w.last, w.logits, w.ids, w.cos, w.sin, ...w.K, ...w.V]) b.destroy();
     this.work = undefined;
   }
 

@@ -5,7 +5,7 @@ import { canonicalShapes, qkvWidth, upWidth, type LmConfig } from './config.ts';
 
 export interface LmMemory {
   weightBytes: number;
-  /** activations, key/value cache and scores for `batch` sequences of `context` tokens */
+  /** activations and the key/value cache for `batch` sequences of `context` tokens */
   workBytes: number;
   /** the largest single buffer and what it is */
   largest: { bytes: number; what: string };
@@ -26,7 +26,6 @@ export function lmMemory(c: LmConfig, batch: number, context: number): LmMemory 
     see(4 * rows * c.d, 'residual stream') * 3,
     see(4 * rows * qkvWidth(c), 'queries, keys and values'),
     see(4 * rows * c.nHeads * c.headDim, 'attention output'),
-    see(4 * rows * c.nHeads * context, 'attention scores'),
     see(4 * rows * upWidth(c), 'MLP up-projection'),
     see(4 * rows * c.dFf, 'MLP hidden'),
     see(4 * rows * c.vocab, 'logits'),

@@ -28,7 +28,7 @@ function config(o: Partial<LmConfig>): LmConfig {
 }
 
 describe('transformer kernels against the float64 reference', () => {
-  for (const [rms, d, rows] of [[false, 37, 7], [true, 37, 7], [false, 130, 3], [true, 4, 5]] as const) {
+  for (const [rms, d, rows] of [[false, 37, 7], [true, 37, 7], [false, 130, 3], [true, 4, 5], [false, 9, 70]] as const) {
     it(`${rms ? 'rmsnorm' : 'layernorm'} d=${d} rows=${rows}`, async () => {
       const device = await getDevice();
       const c = config({ d, norm: rms ? 'rmsnorm' : 'layernorm', normEps: 1e-5 });
@@ -37,7 +37,7 @@ describe('transformer kernels against the float64 reference', () => {
       const b = randomArray(d, 7 + d);
       const Y = poisoned(device, rows * d + 4);
       const k = Kernel.get(device, 'lmnorm', 'norm', { RMS: rms });
-      await noValidationErrors(device, () => run(device, [dispatch(k, { u: k.uniform('u', { rows, d, eps: 1e-5 }).buffer, X: upload(device, X), w: upload(device, w), b: upload(device, b), Y }, [rows])]));
+      await noValidationErrors(device, () => run(device, [dispatch(k, { u: k.uniform('u', { rows, d, eps: 1e-5 }).buffer, X: upload(device, X), w: upload(device, w), b: upload(device, b), Y }, flatGrid(rows))]));
       const got = await download(device, Y, rows * d + 4);
       expectMatches(got.subarray(0, rows * d), norm64(c, Float64Array.from(X), w, rms ? undefined : b, rows), 'normed rows');
       expect(Number.isNaN(got[rows * d]), 'nothing written past the rows').toBe(true);
@@ -84,6 +84,8 @@ describe('transformer kernels against the float64 reference', () => {
     { nHeads: 6, nKvHeads: 2, headDim: 10, rotary: true },
     { nHeads: 3, nKvHeads: 1, headDim: 6, rotary: true },
     { nHeads: 4, nKvHeads: 4, headDim: 5, rotary: false },
+    // more (row, head) pairs than one workgroup of 64 invocations
+    { nHeads: 8, nKvHeads: 2, headDim: 4, rotary: true },
   ];
   for (const a of attnCases) {
     it(`attention, ${a.nHeads} heads on ${a.nKvHeads} key/value heads of ${a.headDim}${a.rotary ? ', rotary' : ''}: prompt, then more positions from the cache`, async () => {
@@ -98,7 +100,6 @@ describe('transformer kernels against the float64 reference', () => {
       const sinT = upload(device, table.sin);
       const Kc = poisoned(device, B * a.nKvHeads * ctx * a.headDim);
       const Vc = poisoned(device, B * a.nKvHeads * ctx * a.headDim);
-      const S = poisoned(device, B * T1 * a.nHeads * ctx);
       const rk = Kernel.get(device, 'attention', 'rope_store', { ROTARY: a.rotary });
       const ak = Kernel.get(device, 'attention', 'attend');
       // two chunks: positions [0, T1) then [T1, T1 + T2) with T1 already cached
@@ -111,7 +112,7 @@ describe('transformer kernels against the float64 reference', () => {
         const u = { rows, T, pos0, nH: a.nHeads, nKv: a.nKvHeads, hd: a.headDim, ctx, scale: 0.37 };
         await noValidationErrors(device, () => run(device, [
           dispatch(rk, { u: rk.uniform('u', u).buffer, QKV, cosT, sinT, Kc, Vc }, flatGrid(rows * (a.nHeads + a.nKvHeads))),
-          dispatch(ak, { u: ak.uniform('u', u).buffer, Q: QKV, Kr: Kc, Vr: Vc, S, O }, [rows * a.nHeads]),
+          dispatch(ak, { u: ak.uniform('u', u).buffer, Q: QKV, Kr: Kc, Vr: Vc, O }, flatGrid(rows * a.nHeads)),
         ]));
         const got = await download(device, O, rows * a.nHeads * a.headDim);
         const width = a.nHeads * a.headDim;

@@ -40,5 +40,11 @@ export function parseModelConfig(text: string, file: string): { family: Family; 
   }
   const family = FAMILIES.find((f) => f.architectures.includes(archs[0]));
   if (!family) throw r.fail(`architecture ${archs[0]} is not supported; supported: ${supportedArchitectures().join(', ')}`);
-  return { family, config: family.parse(r) };
+  const config = family.parse(r);
+  // the attention kernel keeps a query and its output in registers (shaders/attention.wgsl MAX_HD)
+  if (config.headDim > MAX_HEAD_DIM) throw r.fail(`a head size of ${config.headDim} is more than the ${MAX_HEAD_DIM} the attention kernel holds`);
+  return { family, config };
 }
+
+/** shaders/attention.wgsl's MAX_HD */
+export const MAX_HEAD_DIM = 256;
