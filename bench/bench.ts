@@ -15,13 +15,15 @@
 // names the GEMM kernels it chose and a section lists each variant's time and whether the second tuning
 // agreed. Before the shapes, TopK is timed against the dense standard SAE of the same size (d=512,
 // F=16384, B=256, AuxK active; bench/sparse-vs-dense.ts), in Node.
-// SAE_BENCH_QUICK=1: the small shape only, 30 steps (a check that everything runs). SAE_BENCH_SPARSE=1: the
-// TopK-against-dense comparison only. SAE_BENCH_BUDGET_S: the
+// After the SAE shapes, the language-model part (bench/lm-bench.ts): forward tokens/s of a harvesting pass for
+// the built-in model and a 124M GPT-2-shaped one, this engine against onnxruntime-web on the same weights.
+// SAE_BENCH_QUICK=1: the small shape only, 30 steps, and the built-in model only (a check that everything
+// runs). SAE_BENCH_SPARSE=1: the TopK-against-dense comparison only. SAE_BENCH_LM=1: the LM part only;
+// SAE_BENCH_LM=0: without it. SAE_BENCH_LM_BUDGET_S: its own time budget (default 500). SAE_BENCH_BUDGET_S: the
 // time budget in seconds (default 1100, so the whole command stays under 20 minutes): the large shape runs
 // only where its prediction (from the demo shape's GFLOP/s) fits, and so does a Node run after the small shape
 // (it cannot be interrupted); a browser run still going when the budget ends is stopped and listed as such.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Arch } from '../src/engine/config.ts';
@@ -29,6 +31,7 @@ import { checkFits, estimateMemory } from '../src/engine/memory.ts';
 import { requestNodeDevice } from '../src/engine/node-device.ts';
 import { RunTimeout, startBrowserBench, type BrowserBench } from './browser.ts';
 import { timeEngine } from './engine-run.ts';
+import { lmBench, type LmBenchResult } from './lm-bench.ts';
 import { SPARSE_SHAPE, sparseVersusDense, type SparseVersusDense } from './sparse-vs-dense.ts';
 import type { RunResult, RunSpec } from './pages/bench.ts';
 import type { TopkMode } from './tfjs-sae.ts';
@@ -38,6 +41,10 @@ const QUICK = process.env.SAE_BENCH_QUICK === '1';
 /** SAE_BENCH_SPARSE=1: only the TopK-against-dense comparison (about 2 minutes here) */
 const SPARSE_ONLY = process.env.SAE_BENCH_SPARSE === '1';
 const BUDGET_S = Number(process.env.SAE_BENCH_BUDGET_S ?? 1100);
+/** SAE_BENCH_LM=1: only the language-model part; SAE_BENCH_LM=0: none of it */
+const LM_ONLY = process.env.SAE_BENCH_LM === '1';
+const RUN_LM = process.env.SAE_BENCH_LM !== '0' && !SPARSE_ONLY;
+const LM_BUDGET_S = Number(process.env.SAE_BENCH_LM_BUDGET_S ?? 500);
 /** the agreement the speed issue asks of the small-shape loss curves */
 const CURVE_TOLERANCE = 0.02;
 /** no run starts with less than this left of the budget */
@@ -115,12 +122,15 @@ let browser: BrowserBench | undefined;
 let browserError = '';
 const entries: Entry[] = [];
 let sparse: SparseVersusDense | undefined;
+let lm: LmBenchResult | undefined;
+let browserClosed = false;
 const cell = (shape: Shape, arch: Arch, col: Column) => entries.find((e) => e.engine === col.engine && e.backend === col.label && e.shape.d === shape.d && e.shape.arch === arch);
 
 try {
   log(`[bench] Node adapter: ${gpu.adapter}`);
   try {
     if (SPARSE_ONLY) throw new Error('SAE_BENCH_SPARSE: no browser runs');
+    if (LM_ONLY) throw new Error('SAE_BENCH_LM: no SAE runs');
     browser = await startBrowserBench(log);
     log(`[bench] Chromium adapter: ${browser.info.adapter} (${browser.info.userAgent})`);
   } catch (e) {
@@ -128,8 +138,8 @@ try {
     browserError = (e as Error).message.split('\n')[0]!;
     log(`[bench] no browser: ${browserError}`);
   }
-  if (!QUICK) sparse = await sparseVersusDense(gpu.device, gpu.adapter, log);
-  for (const shape of SPARSE_ONLY ? [] : QUICK ? SHAPES.slice(0, 1) : SHAPES) {
+  if (!QUICK && !LM_ONLY) sparse = await sparseVersusDense(gpu.device, gpu.adapter, log);
+  for (const shape of SPARSE_ONLY || LM_ONLY ? [] : QUICK ? SHAPES.slice(0, 1) : SHAPES) {
     for (const arch of ARCHES) {
       for (const col of RUN_ORDER) {
         const cfg = benchConfig(shape, arch);
@@ -181,8 +191,14 @@ try {
       }
     }
   }
+  if (RUN_LM) {
+    // the SAE page's tab and server are done with; the LM part starts its own
+    browserClosed = true;
+    await browser?.close();
+    lm = await lmBench(gpu, LM_BUDGET_S, log, { quick: QUICK, ortVersion: packageVersion('onnxruntime-web') });
+  }
 } finally {
-  await browser?.close();
+  if (!browserClosed) await browser?.close();
   gpu.device.destroy();
 }
 
@@ -289,25 +305,31 @@ function table(): string {
   return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
-const require = createRequire(import.meta.url);
-const version = (pkg: string) => (JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
+function packageVersion(pkg: string): string {
+  // read from node_modules: onnxruntime-web's exports do not include its package.json
+  return (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+}
 const curves = compareCurves();
-console.log(`Node adapter: ${gpu.adapter}`);
-console.log(browser ? `Chromium adapter: ${browser.info.adapter} — ${browser.info.userAgent}` : `Chromium: not started (${browserError})`);
-console.log(`TF.js: tfjs-core ${version('@tensorflow/tfjs-core')}, tfjs-backend-webgpu ${version('@tensorflow/tfjs-backend-webgpu')}, tfjs-backend-wasm ${version('@tensorflow/tfjs-backend-wasm')}`);
-console.log(`ours ÷ this: tokens/s of sae-lab webgpu (Chromium) over the row's, same shape and arch; final loss: of the last step run (warm-up included)\n`);
-console.log(table());
-console.log(`\nLoss curves (same initial weights, same batches):\n${curves.map((l) => `- ${l}`).join('\n')}`);
-console.log(`\nwall time ${elapsed().toFixed(0)} s${QUICK ? ' (SAE_BENCH_QUICK)' : ''}; ${cpus().length} CPUs, 1-min load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`);
-console.log(`\nGEMM kernels chosen by the start-up tuner (each of this engine's runs tuned twice from scratch):`);
-for (const e of sorted()) {
-  if (!e.kernels || !e.tuning) continue;
-  const shape = SHAPES.find((s) => s.d === e.shape.d)!;
-  console.log(`- ${shape.name} ${e.shape.arch}, ${e.backend}: ${e.kernels} (tuned in ${(e.tuning.ms / 1000).toFixed(1)} s; ${e.tuning.retune})`);
-  if (e.backend === OURS_NODE.label) for (const line of e.tuning.lines) console.log(`    ${line}`);
+if (!LM_ONLY) {
+  console.log(`Node adapter: ${gpu.adapter}`);
+  console.log(browser ? `Chromium adapter: ${browser.info.adapter} — ${browser.info.userAgent}` : `Chromium: not started (${browserError})`);
+  console.log(`TF.js: tfjs-core ${packageVersion('@tensorflow/tfjs-core')}, tfjs-backend-webgpu ${packageVersion('@tensorflow/tfjs-backend-webgpu')}, tfjs-backend-wasm ${packageVersion('@tensorflow/tfjs-backend-wasm')}`);
+  console.log(`ours ÷ this: tokens/s of sae-lab webgpu (Chromium) over the row's, same shape and arch; final loss: of the last step run (warm-up included)\n`);
+  console.log(table());
+  console.log(`\nLoss curves (same initial weights, same batches):\n${curves.map((l) => `- ${l}`).join('\n')}`);
+  console.log(`\nwall time ${elapsed().toFixed(0)} s${QUICK ? ' (SAE_BENCH_QUICK)' : ''}; ${cpus().length} CPUs, 1-min load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`);
+  console.log(`\nGEMM kernels chosen by the start-up tuner (each of this engine's runs tuned twice from scratch):`);
+  for (const e of sorted()) {
+    if (!e.kernels || !e.tuning) continue;
+    const shape = SHAPES.find((s) => s.d === e.shape.d)!;
+    console.log(`- ${shape.name} ${e.shape.arch}, ${e.backend}: ${e.kernels} (tuned in ${(e.tuning.ms / 1000).toFixed(1)} s; ${e.tuning.retune})`);
+    if (e.backend === OURS_NODE.label) for (const line of e.tuning.lines) console.log(`    ${line}`);
+  }
 }
 const sparseEntries = sparse ? sparseTable(sparse) : [];
-writeFileSync(join(process.cwd(), 'bench-results.json'), JSON.stringify([...sorted(), ...sparseEntries], null, 2) + '\n');
+if (lm) console.log(lm.report.join('\n'));
+if (LM_ONLY) console.log(`\nwall time ${elapsed().toFixed(0)} s (SAE_BENCH_LM); ${cpus().length} CPUs, 1-min load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`);
+writeFileSync(join(process.cwd(), 'bench-results.json'), JSON.stringify([...sorted(), ...sparseEntries, ...(lm?.entries ?? [])], null, 2) + '\n');
 
 /** Prints the TopK-vs-dense comparison and returns its bench-results.json entries. */
 function sparseTable(r: SparseVersusDense): object[] {
