@@ -117,6 +117,8 @@ export class SaeSession extends EventTarget {
   datasets: DatasetManifest[] = [];
   /** the built-in language model and those stored in this browser */
   models: ModelSummary[] = [];
+  /** true while a picked model folder is being checked and stored */
+  addingModel = false;
   /** true once the store is open, cleaned of killed imports, and listed */
   loaded = false;
   importing: ImportState | undefined;
@@ -182,9 +184,6 @@ export class SaeSession extends EventTarget {
       await this.refreshModels();
     }
   }
-
-  /** true while a picked model folder is being checked and stored */
-  addingModel = false;
 
   async removeModel(id: string): Promise<void> {
     await this.data.removeModel(id);
@@ -303,8 +302,8 @@ export class SaeSession extends EventTarget {
   }
 
   /**
-   * The presenter's one click: the real-model dataset (harvested now unless already stored), then the
-   * quick demo on it. Resolves once training has started.
+   * The presenter's one click: the language-model demo's dataset (harvested now unless already stored; the
+   * sentence encoder's where the build has no built-in model), then the quick demo on it. Resolves once training has started.
    */
   async presentDemo(): Promise<void> {
     await this.ready;
