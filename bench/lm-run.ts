@@ -21,23 +21,28 @@ export interface LmTiming {
 /** a run whose warm-up pass took longer than this times one pass only (a 100M model on a software adapter) */
 const LONG_PASS_MS = 10_000;
 
+/** from `t0` (setup's start): one warm-up pass, then the timed passes; the first timed pass's logits */
+async function timePasses(t0: number, forward: () => Promise<Float32Array>, passes: number): Promise<Omit<LmTiming, 'detail'>> {
+  const t1 = performance.now();
+  await forward();
+  const t2 = performance.now();
+  if (t2 - t1 > LONG_PASS_MS) passes = 1;
+  let logits: Float32Array | undefined;
+  for (let p = 0; p < passes; p++) {
+    const out = await forward();
+    logits ??= out;
+  }
+  const t3 = performance.now();
+  return { ms_per_pass: (t3 - t2) / passes, passes, warmup_ms: t2 - t1, setup_ms: t1 - t0, logits: logits! };
+}
+
 export async function timeOursLm(device: GPUDevice, m: LmModel, batch: number, context: number, passes: number): Promise<LmTiming> {
   const t0 = performance.now();
   const lm = LanguageModel.create(device, m.config, m.weights, m.name, batch, context);
   try {
-    const forward = () => lm.forward({ ids: m.ids, batch });
     await device.queue.onSubmittedWorkDone();
-    const t1 = performance.now();
-    await forward();
-    const t2 = performance.now();
-    if (t2 - t1 > LONG_PASS_MS) passes = 1;
-    let logits: Float32Array | undefined;
-    for (let p = 0; p < passes; p++) {
-      const out = await forward();
-      logits ??= out.logits!;
-    }
-    const t3 = performance.now();
-    return { ms_per_pass: (t3 - t2) / passes, passes, warmup_ms: t2 - t1, setup_ms: t1 - t0, logits: logits!, detail: 'src/model/lm.ts, f32' };
+    const timing = await timePasses(t0, async () => (await lm.forward({ ids: m.ids, batch })).logits!, passes);
+    return { ...timing, detail: 'src/model/lm.ts, f32' };
   } finally {
     lm.destroy();
   }
@@ -62,18 +67,9 @@ export async function timeOrtLm(ort: OrtModule, ep: 'webgpu' | 'wasm', m: LmMode
       for (const v of Object.values(out)) v.dispose();
       return data;
     };
-    const t1 = performance.now();
-    await forward();
-    const t2 = performance.now();
-    if (t2 - t1 > LONG_PASS_MS) passes = 1;
-    let logits: Float32Array | undefined;
-    for (let p = 0; p < passes; p++) {
-      const out = await forward();
-      logits ??= out;
-    }
-    const t3 = performance.now();
+    const timing = await timePasses(t0, forward, passes);
     const onnxMiB = (bytes.length / 2 ** 20).toFixed(0);
-    return { ms_per_pass: (t3 - t2) / passes, passes, warmup_ms: t2 - t1, setup_ms: t1 - t0, logits: logits!, detail: `ONNX opset 17, ${onnxMiB} MiB, ${ep} EP` };
+    return { ...timing, detail: `ONNX opset 17, ${onnxMiB} MiB, ${ep} EP` };
   } finally {
     await session.release();
   }

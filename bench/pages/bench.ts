@@ -10,11 +10,12 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import type { Arch } from '../../src/engine/config.ts';
-import { describeAdapter, requiredFeaturesFor, requiredLimitsFor } from '../../src/engine/device.ts';
+import { describeAdapter } from '../../src/engine/device.ts';
 import { initParams } from '../../src/engine/init.ts';
 import { timeEngine, type EngineTiming } from '../engine-run.ts';
 import { TfSaeTrainer, tfSupportsSparse, type TopkMode } from '../tfjs-sae.ts';
 import { SHAPES, workload, type Shape } from '../workload.ts';
+import { ourDevice, pageInfo } from './common.ts';
 
 export type Engine = 'sae-lab' | 'tfjs';
 export type Backend = 'webgpu' | 'wasm';
@@ -45,26 +46,6 @@ export interface RunResult {
   warmup_ms: number;
   /** this engine's runs: the tuner's choices and timings */
   engine?: EngineTiming;
-}
-
-export interface PageInfo {
-  adapter: string;
-  userAgent: string;
-  crossOriginIsolated: boolean;
-}
-
-let ours: Promise<{ device: GPUDevice; adapter: string; errors: string[] }> | undefined;
-
-function ourDevice() {
-  ours ??= (async () => {
-    const adapter = await navigator.gpu?.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) throw new Error('no WebGPU adapter in this browser (Chromium needs --enable-unsafe-webgpu)');
-    const device = await adapter.requestDevice({ requiredLimits: requiredLimitsFor(adapter), requiredFeatures: requiredFeaturesFor(adapter) });
-    const errors: string[] = [];
-    device.addEventListener('uncapturederror', (e) => errors.push((e as GPUUncapturedErrorEvent).error.message));
-    return { device, adapter: describeAdapter(adapter.info), errors };
-  })();
-  return ours;
 }
 
 let wasmPathsSet = false;
@@ -133,16 +114,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
   }
 }
 
-async function info(): Promise<PageInfo> {
-  const { adapter } = await ourDevice();
-  return {
-    adapter,
-    userAgent: navigator.userAgent,
-    crossOriginIsolated: globalThis.crossOriginIsolated === true,
-  };
-}
-
-const saeBench = { info, run, sparseTopk: async (backend: Backend) => (await useTfBackend(backend), tfSupportsSparse()) };
+const saeBench = { info: pageInfo, run, sparseTopk: async (backend: Backend) => (await useTfBackend(backend), tfSupportsSparse()) };
 
 declare global {
   interface Window {

@@ -9,7 +9,8 @@ import jsepMjs from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs?url';
 import jsepWasm from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import asyncifyMjs from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
 import asyncifyWasm from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
-import { describeAdapter, requiredFeaturesFor, requiredLimitsFor } from '../../src/engine/device.ts';
+import { describeAdapter } from '../../src/engine/device.ts';
+import { ourDevice, pageInfo } from './common.ts';
 import { makeModel, urlModelFiles, type LmModel, type LmModelSpec } from '../lm-models.ts';
 import { timeOrtLm, timeOursLm, type LmTiming, type OrtModule } from '../lm-run.ts';
 
@@ -37,26 +38,6 @@ export interface LmPageResult extends Omit<LmTiming, 'logits'> {
   logits: string;
   source: string;
   params: number;
-}
-
-export interface LmPageInfo {
-  adapter: string;
-  userAgent: string;
-  crossOriginIsolated: boolean;
-}
-
-let ours: Promise<{ device: GPUDevice; adapter: string; errors: string[] }> | undefined;
-
-function ourDevice() {
-  ours ??= (async () => {
-    const adapter = await navigator.gpu?.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) throw new Error('no WebGPU adapter in this browser (Chromium needs --enable-unsafe-webgpu)');
-    const device = await adapter.requestDevice({ requiredLimits: requiredLimitsFor(adapter), requiredFeatures: requiredFeaturesFor(adapter) });
-    const errors: string[] = [];
-    device.addEventListener('uncapturederror', (e) => errors.push((e as GPUUncapturedErrorEvent).error.message));
-    return { device, adapter: describeAdapter(adapter.info), errors };
-  })();
-  return ours;
 }
 
 const builds = new Map<OrtBuild, Promise<OrtModule>>();
@@ -123,12 +104,7 @@ async function run(spec: LmPageSpec): Promise<LmPageResult> {
   return { ...rest, adapter, logits: base64(logits), source: m.source, params: m.params };
 }
 
-async function info(): Promise<LmPageInfo> {
-  const { adapter } = await ourDevice();
-  return { adapter, userAgent: navigator.userAgent, crossOriginIsolated: globalThis.crossOriginIsolated === true };
-}
-
-const lmBench = { info, run };
+const lmBench = { info: pageInfo, run };
 
 declare global {
   interface Window {
