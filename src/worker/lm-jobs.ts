@@ -114,14 +114,14 @@ export async function harvestToDataset(
       if (docs.length === 0) throw new DataError(req.textName || 'my text', 'the text is empty');
     } else docs = builtinDocuments(await browserCorpusReader(self.location.href, import.meta.env.BASE_URL), 'train');
     const rows: Float32Array[] = [];
-    const context_: LmTokenRow[] = [];
+    const tokens: LmTokenRow[] = [];
     const summary = await harvestModel(
       lm, plan.tokenizer, docs,
       { hook: req.hook, tokens: req.tokens, context, batch: HARVEST_BATCH, signal, progressEveryMs: 500,
         onProgress: (p) => onProgress({ rowsDone: p.rows, rows: p.target, stage: `harvesting ${p.document} (${Math.round(p.tokensPerS).toLocaleString('en-US')} tokens/s)` }) },
       (chunk) => {
         rows.push(chunk.rows);
-        for (const r of chunk.context) context_.push(r);
+        for (const r of chunk.context) tokens.push(r);
       },
     );
     signal.throwIfAborted();
@@ -141,7 +141,7 @@ export async function harvestToDataset(
           provenance: { model_name: modelName, hook_name: req.hook, context_size: context, prepend_bos: summary.prependBos },
         },
       },
-      { signal, nonFinite: 'refuse', context: lmTokenContext(context_), onProgress: (rowsDone, total) => onProgress({ rowsDone, rows: total, stage: 'storing' }) },
+      { signal, nonFinite: 'refuse', context: lmTokenContext(tokens), onProgress: (rowsDone, total) => onProgress({ rowsDone, rows: total, stage: 'storing' }) },
     );
     const speed = `${Math.round(summary.tokensPerS).toLocaleString('en-US')} tokens/s`;
     const bos = summary.prependBos ? 'a BOS token first in every sequence (its row not kept)' : 'no BOS token';
