@@ -1,5 +1,6 @@
 // The lab's whole flow on real activations, as a presenter would run it: one click on "Present" harvests
-// the real model over the Brown corpus in the page and starts the quick demo on it. The step count rises,
+// the built-in language model over its corpus (Brown and source code) in the page and starts the quick demo
+// on it. The step count rises,
 // the loss falls, the dictionary map is laid out again and again with every feature, features are born
 // with their tokens; then pause, reload, resume from the checkpoint at the same step, finish, export.
 import { readFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ afterAll(async () => lab?.close());
 describe('the lab, presented', () => {
   it('one click trains the quick demo on the real model; it pauses, survives a reload, resumes, finishes and exports', async () => {
     const page = await openLab(lab);
-    // Long Animation Frames at the real sizes (F = 1024 on the map): none over 100 ms from the project's scripts
+    // Long Animation Frames at the real sizes (F = 384 on the map): none over 100 ms from the project's scripts
     await watchLongFrames(page);
     await page.locator('[data-testid=present]').click();
     const state = () =>
@@ -39,10 +40,10 @@ describe('the lab, presented', () => {
     expect(running.steps).toBeGreaterThanOrEqual(100);
     // the map is laid out at the first checkpoint and again at later ones, every time with all F points
     const mapped = await waitFor('the map refreshed twice', (s) => s.refreshes >= 2);
-    expect(mapped.mapF).toBe(1024); // quick demo: 2·d features for d = 512, at most 1024
-    expect(mapped.mapPoints).toBe(1024);
+    expect(mapped.mapF).toBe(384); // quick demo: 2·d features for the built-in model's d = 192
+    expect(mapped.mapPoints).toBe(384);
     expect(mapped.bornTotal).toBeGreaterThan(0);
-    expect(mapped.born.some((b) => b.tokens.length > 0)).toBe(true); // Brown pieces from the token context
+    expect(mapped.born.some((b) => b.tokens.length > 0)).toBe(true); // the model's tokens from the token context
     await screenshot(page, 'lab-presenting');
     const frames = await ourLongFrames(page, lab);
     expect(frames.ours, JSON.stringify(frames.all)).toEqual([]);
@@ -69,7 +70,8 @@ describe('the lab, presented', () => {
     const files = unzipSync(new Uint8Array(readFileSync(await file.path())));
     const folder = file.suggestedFilename().replace(/\.zip$/, '');
     const sae = decodeSaelens(new TextDecoder().decode(files[`${folder}/cfg.json`]), files[`${folder}/sae_weights.safetensors`]!, folder);
-    expect([sae.arch, sae.d, sae.features]).toEqual(['topk', 512, 1024]);
+    expect([sae.arch, sae.d, sae.features]).toEqual(['topk', 192, 384]);
+    expect(sae.metadata).toMatchObject({ model_name: 'builtin-lm', hook_name: 'blocks.2.hook_resid_pre', context_size: 128, prepend_bos: true });
 
     await page.close();
   }, 600_000);

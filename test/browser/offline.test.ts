@@ -102,6 +102,8 @@ describe('offline', () => {
     }
     expect(files.filter((f) => /^harvest-assets\/use-lite\/group1-shard\dof7$/.test(f))).toHaveLength(7);
     expect(files.filter((f) => f.startsWith('harvest-assets/brown/'))).toHaveLength(500);
+    // the built-in language model and its corpus's code files
+    for (const path of ['models/builtin-lm/config.json', 'models/builtin-lm/model.safetensors', 'models/builtin-lm/tokenizer.json', 'harvest-assets/code/0']) expect(files, path).toContain(path);
     expect(files.filter((f) => f.endsWith('.wasm'))).toHaveLength(3);
     const bytes = files.reduce((n, f) => n + readFileSync(join(lab.outDir, f)).byteLength, 0);
     console.log(`precached ${files.length} files, ${(bytes / 2 ** 20).toFixed(1)} MiB, in ${precacheSeconds.toFixed(1)} s from the first page load`);
@@ -120,6 +122,8 @@ describe('offline', () => {
       controlled: true,
     });
 
+    // the built-in language model is listed from the cache
+    await page.locator('[data-testid=models] tr[data-id=builtin]').waitFor();
     await page.locator('[data-testid=demo-toy]').click();
     const toy = page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy superposition' });
     await toy.waitFor({ timeout: 60_000 });

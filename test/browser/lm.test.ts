@@ -1,0 +1,113 @@
+// Language models in the page, as a new user meets them: harvest a hook of the built-in model over its
+// corpus, train an SAE on the rows, open its features with their token contexts, export it with the
+// model's provenance in cfg.json; add the gpt2-tiny folder as one's own model, harvest it on typed text,
+// find it again after a reload; and every kind of bad folder refused with the file and the problem, with
+// nothing stored.
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { unzipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GPT2, badModelFolders } from '../support/bad-models.ts';
+import { openLab, screenshot, startLab, storedRecords, type Lab } from '../support/browser.ts';
+
+let lab: Lab;
+let page: Page;
+beforeAll(async () => {
+  lab = await startLab();
+  page = await openLab(lab);
+}, 120_000);
+afterAll(async () => lab?.close());
+
+/** the models the page lists, by id */
+const listedModels = () => page.locator('[data-testid=models] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
+
+/** model records straight from IndexedDB */
+const storedModels = () =>
+  page.evaluate(
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const req = indexedDB.open('sae-lab-models');
+        req.onerror = () => reject(req.error);
+        req.onsuccess = () => {
+          const count = req.result.transaction('models').objectStore('models').count();
+          count.onsuccess = () => (req.result.close(), resolve(count.result));
+        };
+      }),
+  );
+
+describe('language models in the page', () => {
+  it('harvests the built-in model, trains an SAE on it, and opens its features with their token contexts', async () => {
+    await page.locator('[data-testid=models] tr[data-id=builtin]').waitFor();
+    const form = page.locator('[data-testid=lm-harvest]');
+    expect(await form.locator('[data-testid=lm-hook]').inputValue()).toBe('blocks.2.hook_resid_pre');
+    await form.locator('[data-testid=lm-tokens]').fill('3000');
+    await form.locator('[data-testid=lm-context]').fill('64');
+    await form.locator('[data-testid=lm-harvest-go]').click();
+    await page.locator('[data-testid=lm-progress]').waitFor();
+    const row = page.locator('[data-testid=datasets] tbody tr', { hasText: 'builtin-lm blocks.2.hook_resid_pre' });
+    await row.waitFor({ timeout: 180_000 });
+    await expect(page.locator('[data-testid=message]').textContent()).resolves.toMatch(/3,000 tokens .* sequence of up to 64 tokens, a BOS token first/);
+    await screenshot(page, 'lm-harvested');
+
+    const run = page.locator('[data-testid=run-form]');
+    await run.locator('select[name=dataset]').selectOption({ label: `${await row.locator('.name').textContent()} (3000×192)` });
+    for (const [name, value] of Object.entries({ features: '96', k: '8', lr: '0.003', batch: '64', steps: '80' })) await run.locator(`input[name=${name}]`).fill(value);
+    await run.locator('select[name=arch]').selectOption('topk');
+    await page.locator('[data-testid=start]').click();
+    await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 240_000 });
+    const runId = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.runId!);
+
+    await page.locator('[data-testid=features-sae]').selectOption({ value: `run:${runId}` });
+    await page.locator('[data-testid=features-compute]').click();
+    const table = page.locator('[data-testid=features-table]');
+    await table.waitFor({ timeout: 180_000 });
+    await table.locator('tbody tr').first().click();
+    const card = page.locator('[data-testid=feature-card]');
+    await card.waitFor();
+    // the card shows the feature's top contexts: text of the corpus, tokens of the built-in model
+    expect((await card.textContent())!.length).toBeGreaterThan(100);
+    await card.scrollIntoViewIfNeeded();
+    await screenshot(page, 'lm-features');
+
+    const zip = await page.evaluate(async (id) => Array.from((await document.querySelector('sae-app')!.session.exportSae(id)).zip), runId);
+    const files = unzipSync(Uint8Array.from(zip));
+    const cfg = JSON.parse(new TextDecoder().decode(Object.entries(files).find(([n]) => n.endsWith('cfg.json'))![1]));
+    expect(cfg.metadata).toMatchObject({ model_name: 'builtin-lm', hook_name: 'blocks.2.hook_resid_pre', context_size: 64, prepend_bos: true });
+  });
+
+  it("adds the gpt2-tiny folder as the user's own model, harvests it on typed text, and keeps it after a reload", async () => {
+    await page.locator('[data-testid=model-folder]').setInputFiles(GPT2);
+    await page.locator('[data-testid=message]', { hasText: 'Added the model gpt2-tiny' }).waitFor({ timeout: 60_000 });
+    const id = (await listedModels()).find((m) => m !== 'builtin')!;
+    expect(await storedModels()).toBe(1);
+    const form = page.locator('[data-testid=lm-harvest]');
+    await form.locator('[data-testid=lm-model]').selectOption(id);
+    await form.locator('[data-testid=lm-hook]').selectOption('blocks.1.hook_resid_post');
+    await form.locator('[data-testid=lm-source-text]').check();
+    await form.locator('[data-testid=lm-text]').fill('The cat sat on the mat.\n\nA second paragraph, about dogs and their owners.');
+    await form.locator('[data-testid=lm-harvest-go]').click();
+    await page.locator('[data-testid=datasets] tbody tr', { hasText: 'gpt2-tiny blocks.1.hook_resid_post' }).waitFor({ timeout: 120_000 });
+    await screenshot(page, 'lm-user-model');
+    await page.reload();
+    await page.locator('[data-testid=datasets][data-loaded=true]').waitFor();
+    await page.locator(`[data-testid=models] tr[data-id="${id}"]`).waitFor();
+  });
+
+  it('refuses every kind of bad model folder with the file and the problem, storing nothing', async () => {
+    const before = { models: await storedModels(), listed: await listedModels(), datasets: (await storedRecords(page)).datasets.length };
+    const bad = badModelFolders(mkdtempSync(join(tmpdir(), 'sae-lab-bad-models-')));
+    for (const folder of bad) {
+      await page.locator('[data-testid=model-folder]').setInputFiles(folder.dir);
+      const message = page.locator('[data-testid=message].error', { hasText: folder.fragments[0] });
+      await message.waitFor({ timeout: 60_000 });
+      const text = (await message.textContent())!;
+      for (const f of folder.fragments) expect(text, `${folder.kind} (${readdirSync(folder.dir).join(', ')})`).toContain(f);
+    }
+    await screenshot(page, 'lm-refused');
+    expect(await storedModels()).toBe(before.models);
+    expect(await listedModels()).toEqual(before.listed);
+    expect((await storedRecords(page)).datasets.length).toBe(before.datasets);
+  });
+});
