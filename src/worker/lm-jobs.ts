@@ -10,7 +10,7 @@ import { blobModelFiles, fetchedModelFiles, isModelFile, pickedModelFiles } from
 import { browserCorpusReader } from '../model/browser-corpus.ts';
 import { builtinDocuments, plainDocuments, type LmDocument } from '../model/corpus.ts';
 import { openModel, readWeights, type ModelFiles, type ModelPlan } from '../model/folder.ts';
-import { harvestModel, lmTokenContext, type LmTokenRow } from '../model/harvest.ts';
+import { harvestModel, lmTokenContext, type LmHarvestSummary, type LmTokenRow } from '../model/harvest.ts';
 import { hookNames, parseHook } from '../model/hooks.ts';
 import { LanguageModel } from '../model/lm.ts';
 import { checkLmFits } from '../model/memory.ts';
@@ -115,15 +115,21 @@ export async function harvestToDataset(
     } else docs = builtinDocuments(await browserCorpusReader(self.location.href, import.meta.env.BASE_URL), 'train');
     const rows: Float32Array[] = [];
     const tokens: LmTokenRow[] = [];
-    const summary = await harvestModel(
-      lm, plan.tokenizer, docs,
-      { hook: req.hook, tokens: req.tokens, context, batch: HARVEST_BATCH, signal, progressEveryMs: 500,
-        onProgress: (p) => onProgress({ rowsDone: p.rows, rows: p.target, stage: `harvesting ${p.document} (${Math.round(p.tokensPerS).toLocaleString('en-US')} tokens/s)` }) },
-      (chunk) => {
-        rows.push(chunk.rows);
-        for (const r of chunk.context) tokens.push(r);
-      },
-    );
+    let summary: LmHarvestSummary;
+    try {
+      summary = await harvestModel(
+        lm, plan.tokenizer, docs,
+        { hook: req.hook, tokens: req.tokens, context, batch: HARVEST_BATCH, signal, progressEveryMs: 500,
+          onProgress: (p) => onProgress({ rowsDone: p.rows, rows: p.target, stage: `harvesting ${p.document} (${Math.round(p.tokensPerS).toLocaleString('en-US')} tokens/s)` }) },
+        (chunk) => {
+          rows.push(chunk.rows);
+          for (const r of chunk.context) tokens.push(r);
+        },
+      );
+    } catch (e) {
+      if (signal.aborted) throw new DataError(files.name, `harvest cancelled after ${tokens.length.toLocaleString('en-US')} tokens; nothing was stored`);
+      throw e;
+    }
     signal.throwIfAborted();
     if (summary.rows === 0) throw new DataError(files.name, 'the text gave no tokens');
     const all = new Float32Array(summary.rows * c.d);

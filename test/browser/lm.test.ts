@@ -1,4 +1,5 @@
-// Language models in the page, as a new user meets them: harvest a hook of the built-in model over its
+// Language models in the page, as a new user meets them: a long harvest cancelled with nothing stored; harvest
+// a hook of the built-in model over its
 // corpus, train an SAE on the rows, open its features with their token contexts, export it with the
 // model's provenance in cfg.json; add the gpt2-tiny folder as one's own model, harvest it on typed text,
 // find it again after a reload; and every kind of bad folder refused with the file and the problem, with
@@ -42,6 +43,16 @@ describe('language models in the page', () => {
     await page.locator('[data-testid=models] tr[data-id=builtin]').waitFor();
     const form = page.locator('[data-testid=lm-harvest]');
     expect(await form.locator('[data-testid=lm-hook]').inputValue()).toBe('blocks.2.hook_resid_pre');
+    // a long harvest, cancelled: a clear message and nothing stored
+    const before = (await storedRecords(page)).datasets.length;
+    await form.locator('[data-testid=lm-tokens]').fill('50000');
+    await form.locator('[data-testid=lm-harvest-go]').click();
+    await page.locator('[data-testid=lm-progress]', { hasText: 'harvesting' }).waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid=lm-cancel]').click();
+    await page.locator('[data-testid=message].error', { hasText: 'harvest cancelled after' }).waitFor({ timeout: 60_000 });
+    await expect(page.locator('[data-testid=message]').textContent()).resolves.toContain('nothing was stored');
+    expect((await storedRecords(page)).datasets.length).toBe(before);
+
     await form.locator('[data-testid=lm-tokens]').fill('3000');
     await form.locator('[data-testid=lm-context]').fill('64');
     await form.locator('[data-testid=lm-harvest-go]').click();
