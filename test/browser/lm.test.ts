@@ -1,7 +1,6 @@
-// Language models in the page, as a new user meets them: a long harvest cancelled with nothing stored; harvest
-// a hook of the built-in model over its
-// corpus, train an SAE on the rows, open its features with their token contexts, export it with the
-// model's provenance in cfg.json; add the gpt2-tiny folder as one's own model, harvest it on typed text,
+// Language models in the page, as a new user meets them: a long harvest cancelled with nothing stored;
+// harvest a hook of the built-in model over its corpus, train an SAE on the rows, open its features with
+// their token contexts, export it with the model's provenance in cfg.json; add the gpt2-tiny folder as one's own model, harvest it on typed text,
 // find it again after a reload; and every kind of bad folder refused with the file and the problem, with
 // nothing stored.
 import { mkdtempSync, readdirSync } from 'node:fs';
