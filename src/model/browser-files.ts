@@ -21,7 +21,8 @@ export function pickedModelFiles(files: readonly File[]): ModelFiles & { files: 
     if (byName.has(f.name)) throw new DataError(f.name, 'chosen twice; choose one model folder');
     byName.set(f.name, f);
   }
-  const name = folder || (byName.has('config.json') ? 'model' : files[0].name);
+  // loose files carry no folder name
+  const name = folder || 'my model';
   return { name, files: byName, open: async (file) => (byName.has(file) ? blobSource(byName.get(file)!, `${name}/${file}`) : undefined) };
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GPT2, badModelFolders } from '../support/bad-models.ts';
+import { GPT2, LLAMA, badModelFolders } from '../support/bad-models.ts';
 import { openLab, screenshot, startLab, storedRecords, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
@@ -100,9 +100,15 @@ describe('language models in the page', () => {
     await form.locator('[data-testid=lm-harvest-go]').click();
     await page.locator('[data-testid=datasets] tbody tr', { hasText: 'gpt2-tiny blocks.1.hook_resid_post' }).waitFor({ timeout: 120_000 });
     await screenshot(page, 'lm-user-model');
+    // a model's files picked one by one (no folder) work as well
+    const files = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'].map((f) => join(LLAMA, f));
+    await page.locator('[data-testid=model-files]').setInputFiles(files);
+    await page.locator('[data-testid=message]', { hasText: 'Added the model my model: llama' }).waitFor({ timeout: 60_000 });
+    expect(await storedModels()).toBe(2);
     await page.reload();
     await page.locator('[data-testid=datasets][data-loaded=true]').waitFor();
     await page.locator(`[data-testid=models] tr[data-id="${id}"]`).waitFor();
+    expect(await listedModels()).toHaveLength(3);
   });
 
   it('refuses every kind of bad model folder with the file and the problem, storing nothing', async () => {
