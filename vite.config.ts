@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { build, defineConfig, type Plugin, type ResolvedConfig } from 'vite';
 import { BROWN_ASSETS_DIR, CODE_ASSETS_DIR, HARVEST_MANIFEST, MODEL_ASSETS_DIR, type HarvestAssetsManifest } from './src/data/harvest/browser-assets.ts';
 import { CODE_SOURCES } from './src/model/corpus.ts';
-import { codeFiles, packageVersion } from './src/model/node-corpus.ts';
+import { packageVersion } from './src/data/node-package.ts';
+import { codeFiles } from './src/model/node-corpus.ts';
 import { CACHE_PREFIX, contentHash, manifestVersion, SW_FILE, type PrecacheEntry, type PrecacheManifest } from './src/worker/precache.ts';
 
 // Cross-origin isolation lets TF.js's WASM backend use threads (docs: WEBGPU-WITHOUT-A-GPU.md).

@@ -23,11 +23,12 @@
 // time budget in seconds (default 1100, so the whole command stays under 20 minutes): the large shape runs
 // only where its prediction (from the demo shape's GFLOP/s) fits, and so does a Node run after the small shape
 // (it cannot be interrupted); a browser run still going when the budget ends is stopped and listed as such.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Arch } from '../src/engine/config.ts';
 import { checkFits, estimateMemory } from '../src/engine/memory.ts';
+import { packageVersion } from '../src/data/node-package.ts';
 import { requestNodeDevice } from '../src/engine/node-device.ts';
 import { RunTimeout, startBrowserBench, type BrowserBench } from './browser.ts';
 import { timeEngine } from './engine-run.ts';
@@ -305,10 +306,6 @@ function table(): string {
   return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
 
-function packageVersion(pkg: string): string {
-  // read from node_modules: onnxruntime-web's exports do not include its package.json
-  return (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
-}
 const curves = compareCurves();
 if (!LM_ONLY) {
   console.log(`Node adapter: ${gpu.adapter}`);

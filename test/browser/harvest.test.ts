@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBrownDocument } from '../../src/data/harvest/brown.ts';
 import { harvestLayerSorted, LAYER_NODES, type HarvestLayer, type UseLite } from '../../src/data/harvest/model.ts';
 import { brownCorpusDir, readBrownDocuments } from '../../src/data/harvest/node-brown.ts';
-import { loadNodeUseLite, packageVersion } from '../../src/data/harvest/node-model.ts';
+import { loadNodeUseLite } from '../../src/data/harvest/node-model.ts';
+import { packageVersion } from '../../src/data/node-package.ts';
 import { harvestCorpus, modelText, toTokenContext, type HarvestChunk } from '../../src/data/harvest/pipeline.ts';
 import { startLab, type Lab } from '../support/browser.ts';
 

