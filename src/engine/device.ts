@@ -26,3 +26,11 @@ export function describeAdapter(info: GPUAdapterInfo): string {
   const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0);
   return [...new Set(parts)].join(' ') || 'unknown adapter';
 }
+
+/** A device on this browser's (or worker's) WebGPU adapter with the limits and features above, or a clear refusal. */
+export async function requestBrowserDevice(): Promise<{ device: GPUDevice; adapter: GPUAdapter }> {
+  if (!('gpu' in navigator)) throw new Error('this browser has no WebGPU: use a recent Chrome or Edge');
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('WebGPU found no adapter: check that hardware acceleration is on');
+  return { device: await adapter.requestDevice({ requiredLimits: requiredLimitsFor(adapter), requiredFeatures: requiredFeaturesFor(adapter) }), adapter };
+}

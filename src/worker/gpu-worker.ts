@@ -18,7 +18,7 @@ import { decodeSaelens, encodeSaelens } from '../data/formats/saelens.ts';
 import { RunStore, type RunRecord } from '../data/runs.ts';
 import { openStore, type DatasetStore } from '../data/store.ts';
 import { defaultConfig, type TrainConfig } from '../engine/config.ts';
-import { describeAdapter, requiredFeaturesFor, requiredLimitsFor } from '../engine/device.ts';
+import { describeAdapter, requestBrowserDevice } from '../engine/device.ts';
 import { SaeRunner } from '../engine/evaluate.ts';
 import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { initParams } from '../engine/init.ts';
@@ -114,12 +114,7 @@ let stopping = false;
 const jobs = new GpuQueue();
 
 async function getDevice(): Promise<{ device: GPUDevice; adapter: string }> {
-  device ??= (async () => {
-    if (!('gpu' in navigator)) throw new Error('this browser has no WebGPU: use a recent Chrome or Edge');
-    const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) throw new Error('WebGPU found no adapter: check that hardware acceleration is on');
-    return { device: await adapter.requestDevice({ requiredLimits: requiredLimitsFor(adapter), requiredFeatures: requiredFeaturesFor(adapter) }), adapter: describeAdapter(adapter.info) };
-  })();
+  device ??= requestBrowserDevice().then(({ device, adapter }) => ({ device, adapter: describeAdapter(adapter.info) }));
   return device;
 }
 

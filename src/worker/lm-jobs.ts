@@ -1,7 +1,7 @@
 // The data worker's language-model work: adding a model folder the user picked (checked whole, then
 // stored), and harvesting a hook of a model (the built-in one or a stored one) over the built-in corpus or
 // the user's text into a dataset. The harvest runs on a WebGPU device of this worker's own.
-import { requiredFeaturesFor, requiredLimitsFor } from '../engine/device.ts';
+import { requestBrowserDevice } from '../engine/device.ts';
 import { DataError } from '../data/errors.ts';
 import { encodeNpy, openNpy } from '../data/formats/npy.ts';
 import { memorySource } from '../data/memory-source.ts';
@@ -29,14 +29,10 @@ let device: Promise<{ device: GPUDevice; adapter: GPUAdapter }> | undefined;
 const getModels = () => (models ??= ModelStore.open());
 
 async function getDevice(): Promise<{ device: GPUDevice; adapter: GPUAdapter }> {
-  device ??= (async () => {
-    if (!('gpu' in navigator)) throw new Error('this browser has no WebGPU: use a recent Chrome or Edge');
-    const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) throw new Error('WebGPU found no adapter: check that hardware acceleration is on');
-    const dev = await adapter.requestDevice({ requiredLimits: requiredLimitsFor(adapter), requiredFeatures: requiredFeaturesFor(adapter) });
-    void dev.lost.then(() => (device = undefined));
-    return { device: dev, adapter };
-  })();
+  device ??= requestBrowserDevice().then((got) => {
+    void got.device.lost.then(() => (device = undefined));
+    return got;
+  });
   return device;
 }
 
@@ -54,17 +50,16 @@ function builtinFiles(): ModelFiles {
   return fetchedModelFiles('builtin-lm', new URL(`${import.meta.env.BASE_URL}${BUILTIN_DIR}`, self.location.href).href);
 }
 
+// The built-in model never changes while the page is open: it is opened (its weights file fetched) once.
+let builtin: Promise<ModelSummary[]> | undefined;
+
 /** the built-in model first, then the stored ones */
 export async function listModels(): Promise<ModelSummary[]> {
-  const stored = await (await getModels()).list();
-  let builtin: ModelSummary[] = [];
-  try {
-    const plan = await openModel(builtinFiles());
-    builtin = [{ ...summaryOf(plan, 'built-in (Brown + code)'), id: BUILTIN_MODEL, bytes: plan.storedBytes, created: 0, builtin: true }];
-  } catch {
-    // a build without the built-in model lists the user's models only
-  }
-  return [...builtin, ...stored];
+  builtin ??= openModel(builtinFiles()).then(
+    (plan) => [{ ...summaryOf(plan, 'built-in (Brown + code)'), id: BUILTIN_MODEL, bytes: plan.storedBytes, created: 0, builtin: true }],
+    () => [], // a build without the built-in model lists the user's models only
+  );
+  return [...(await builtin), ...(await (await getModels()).list())];
 }
 
 /**
