@@ -3,14 +3,13 @@
 // DIR/activations.npy (float32, rows × d, document order), DIR/tokens.jsonl (doc, sentence = sequence, pos,
 // token, id, kind, and the Brown tags of prose) and DIR/harvest.json (what, from which model, how; the
 // SAELens provenance keys an SAE trained on it records in its cfg.json).
-import { basename, resolve } from 'node:path';
 import { UNIVERSAL_TAGS } from '../data/harvest/brown.ts';
 import { HarvestFolderWriter } from '../data/harvest/node-writer.ts';
 import { harvestModel, type LmHarvestProgress, type LmHarvestSummary } from '../model/harvest.ts';
 import { HookError, parseHook } from '../model/hooks.ts';
 import { CliError, intOption, required } from './args.ts';
 import { contextOption, openCorpus } from './lm-corpus.ts';
-import { loadCliModel, modelDir } from './model.ts';
+import { loadCliModel } from './model.ts';
 import { checkOutDir } from './output.ts';
 
 /** the LM form of `sae-lab harvest` (the command dispatches here when --model is given) */
@@ -25,7 +24,7 @@ export async function runLmHarvest(v: Record<string, string | boolean | undefine
   const corpus = await openCorpus(v, 'harvest', 'train');
   checkOutDir(out, v.force === true);
 
-  const { plan, lm } = await loadCliModel(dir, async (plan) => {
+  const { name: modelName, path, plan, lm } = await loadCliModel(dir, async (plan) => {
     try {
       parseHook(hook, plan.config);
     } catch (e) {
@@ -41,8 +40,6 @@ export async function runLmHarvest(v: Record<string, string | boolean | undefine
       writer.append(chunk.rows, chunk.context),
     );
     if (summary.exhausted) log(`harvest: the text ended after ${summary.rows} tokens (asked for ${tokens})`);
-    // the model's folder name (a Hub id's last part, as in 'gpt2' or 'SmolLM2-135M')
-    const modelName = basename(resolve(modelDir(dir)));
     const info = {
       kind: 'language-model',
       hook: summary.hook,
@@ -58,7 +55,7 @@ export async function runLmHarvest(v: Record<string, string | boolean | undefine
         token: "the token's text", id: 'token id', kind: 'prose or code', tag: 'Brown tag of its word (Brown only)', upos: 'universal tag of its word (Brown only)',
       },
       universal_tags: UNIVERSAL_TAGS,
-      model: { name: modelName, path: resolve(modelDir(dir)), family: plan.family.name, stored_dtypes: plan.dtypes, parameters_bytes: plan.storedBytes },
+      model: { name: modelName, path, family: plan.family.name, stored_dtypes: plan.dtypes, parameters_bytes: plan.storedBytes },
       sequences: { context_size: summary.context, prepend_bos: summary.prependBos, bos_token_id: plan.config.bosTokenId, count: summary.sequences, bos_rows: 'not kept', padding: 'at the end of a document\'s last sequence; its rows dropped' },
       corpus: corpus.describe(summary.documents, summary.exhausted),
       // what an SAE trained on these rows records in cfg.json's metadata, as SAELens does

@@ -1,6 +1,7 @@
 // What the model commands share: a Hugging Face model folder opened and checked whole, then put on the
 // device only when it fits (the adapter's limits are checked before a device exists), and the prompt as
 // text or ids.
+import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestNodeDevice, type NodeGpu } from '../engine/node-device.ts';
 import { openModel, readWeights, type ModelPlan } from '../model/folder.ts';
@@ -10,6 +11,10 @@ import { checkLmFits } from '../model/memory.ts';
 import { CliError } from './args.ts';
 
 export interface CliModel<T> {
+  /** the model folder's name (a Hub id's last part, as in 'gpt2' or 'SmolLM2-135M'; 'builtin-lm'), as SAELens's model_name */
+  name: string;
+  /** the folder's absolute path */
+  path: string;
   plan: ModelPlan;
   lm: LanguageModel;
   gpu: NodeGpu;
@@ -30,7 +35,7 @@ export async function loadCliModel<T>(dir: string, prepare: (plan: ModelPlan) =>
     if (context > plan.config.maxPositions) throw new CliError(`${dir}: ${context} tokens are more than the model's ${plan.config.maxPositions} positions`);
     const gpu = await requestNodeDevice((limits) => checkLmFits(plan.config, batch, context, limits, dir));
     const lm = LanguageModel.create(gpu.device, plan.config, await readWeights(plan), dir, batch, context);
-    return { plan, lm, gpu, input };
+    return { name: basename(resolve(dir)), path: resolve(dir), plan, lm, gpu, input };
   } finally {
     await files.close();
   }
@@ -40,7 +45,7 @@ export async function loadCliModel<T>(dir: string, prepare: (plan: ModelPlan) =>
 export const BUILTIN_MODEL_DIR = fileURLToPath(new URL('../../public/models/builtin-lm', import.meta.url));
 
 /** --model as a folder: 'builtin' is the lab's own model */
-export function modelDir(dir: string): string {
+function modelDir(dir: string): string {
   return dir === 'builtin' ? BUILTIN_MODEL_DIR : dir;
 }
 

@@ -1,10 +1,9 @@
 // sae-lab perplexity: a language model's next-token cross-entropy and perplexity over the built-in corpus's
 // held-out documents (or a split of it, or a text file), on the sequences a harvest makes; prints JSON.
-import { basename, resolve } from 'node:path';
 import { measurePerplexity } from '../model/perplexity.ts';
 import { intOption, required, type Command } from './args.ts';
 import { contextOption, openCorpus } from './lm-corpus.ts';
-import { loadCliModel, modelDir } from './model.ts';
+import { loadCliModel } from './model.ts';
 
 export const perplexityCommand: Command = {
   name: 'perplexity',
@@ -23,14 +22,14 @@ export const perplexityCommand: Command = {
     const batch = intOption(v, 'batch');
     const tokens = v.tokens !== undefined ? intOption(v, 'tokens') : undefined;
     const corpus = await openCorpus(v, 'perplexity', 'heldout');
-    const { lm, plan } = await loadCliModel(dir, async (plan) => ({ input: undefined, batch, context: contextOption(v, plan.config) }));
+    const { name, lm, plan } = await loadCliModel(dir, async (plan) => ({ input: undefined, batch, context: contextOption(v, plan.config) }));
     try {
       const r = await measurePerplexity(lm, plan.tokenizer, corpus.documents, {
         context: lm.capacity.context, batch, tokens,
         onProgress: (n, doc) => process.stderr.write(`perplexity: ${n} tokens, document ${doc}\n`),
       });
       const out = {
-        model: basename(resolve(modelDir(dir))),
+        model: name,
         tokens: r.tokens,
         cross_entropy: r.crossEntropy,
         perplexity: r.perplexity,
