@@ -29,6 +29,8 @@ export interface EvalMetrics {
 interface Plan {
   rows: number;
   dispatches: Dispatch[];
+  /** how many of the dispatches make x̂ (the rest are the residual and the statistics) */
+  reconstructs: number;
   /** the step's per-row outputs */
   X: GPUBuffer;
   Xhat: GPUBuffer;
@@ -130,7 +132,7 @@ export class SaeRunner {
     const k = sae.k ?? 0;
     const stepK = Kernel.get(device, 'stats', 'row_stats');
     const stepU = stepK.uniform('u', { B: rows, F, step: 0, dead_steps: 1, k, slots: k, sparse: topk ? 1 : 0 });
-    const plan: Plan = { rows, dispatches: list, X, Xhat, rowsq, rowl0, acts, buffers, idx, val };
+    const plan: Plan = { rows, dispatches: list, reconstructs: 0, X, Xhat, rowsq, rowl0, acts, buffers, idx, val };
     // the decoder sums over features: each shard's part, added in order (b_dec with the first)
     this.shards.forEach((sh, s) => {
       const W_dec = this.weights[s]!.W_dec;
@@ -144,6 +146,7 @@ export class SaeRunner {
         list.push(gemm(device, defaultGemmVariant(shape), rows, d, sh.F, parts[s]!, W_dec, Xhat, s === 0 ? { bias: this.b_dec } : { accumulate: true }, this.b_dec));
       }
     });
+    plan.reconstructs = list.length;
     if (!idx) {
       plan.fireCount = f32('fireCount', F);
       const lastFired = f32('lastFired', F);
@@ -155,6 +158,17 @@ export class SaeRunner {
     list.push(dispatch(stepK, { u: stepU.buffer, f: acts, norms: acts, val: plan.val ?? rowsq, rowl0, rowterm }, flatGrid(rows)));
     this.plans.set(rows, plan);
     return plan;
+  }
+
+  /**
+   * The dispatches that take `rows` rows in `X` to their activations and x̂ in `Xhat`, for callers that
+   * record them into a pass of their own (a model's hook): the encoder, the selection and the decoder.
+   */
+  reconstruction(rows: number): { X: GPUBuffer; Xhat: GPUBuffer; encoded: EncodedRows; dispatches: Dispatch[] } {
+    if (rows > this.batch) throw new Error(`reconstruction: ${rows} rows, more than this runner's batch of ${this.batch}`);
+    const plan = this.plan(rows);
+    const encoded: EncodedRows = plan.idx ? { rows, k: this.sae.k ?? 0, idx: plan.idx, val: plan.val } : { rows, dense: plan.acts };
+    return { X: plan.X, Xhat: plan.Xhat, encoded, dispatches: plan.dispatches.slice(0, plan.reconstructs) };
   }
 
   private run(x: Float32Array, rows: number): Plan {

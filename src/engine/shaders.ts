@@ -11,6 +11,7 @@ import neighbours from '../../shaders/neighbours.wgsl?raw';
 import norms from '../../shaders/norms.wgsl?raw';
 import reduce from '../../shaders/reduce.wgsl?raw';
 import residual from '../../shaders/residual.wgsl?raw';
+import splice from '../../shaders/splice.wgsl?raw';
 import rows from '../../shaders/rows.wgsl?raw';
 import sparse from '../../shaders/sparse.wgsl?raw';
 import standard from '../../shaders/standard.wgsl?raw';
@@ -20,7 +21,7 @@ import topk from '../../shaders/topk.wgsl?raw';
 export const SHADERS = {
   adam, featurestats, matmul, neighbours, norms, reduce, rows, sparse, standard, stats, topk,
   // the language model's forward pass (src/model/)
-  attention, embed, lmnorm, mlp, residual,
+  attention, embed, lmnorm, mlp, residual, splice,
   // compiled only on devices with the subgroups feature (the `enable` fails elsewhere)
   matmul_subgroups: `enable subgroups;\n${matmul}\n${matmulSubgroups}`,
 } as const;

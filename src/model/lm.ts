@@ -12,8 +12,11 @@ import { checkLmFits } from './memory.ts';
 /** An edit at a hook, applied at every position of every forward pass it is given to. */
 export type HookEdit =
   | { kind: 'add'; vector: Float32Array }
-  /** the activation (rows, d) replaced in place by a function of itself, recorded as dispatches */
-  | { kind: 'apply'; record(act: GPUBuffer, rows: number): Dispatch[] };
+  /**
+   * the activation (rows, d) replaced in place by a function of itself (and of the pass's token ids),
+   * recorded as dispatches; the buffers are destroyed when the pass is done
+   */
+  | { kind: 'apply'; record(act: GPUBuffer, rows: number, ids: ArrayLike<number>): { dispatches: Dispatch[]; buffers: GPUBuffer[] } };
 
 export interface ForwardOptions {
   /** token ids, `batch` sequences of T side by side */
@@ -192,7 +195,9 @@ export class LanguageModel {
         transient.push(v);
         elems('add_vector', { X: act, v }, rows);
       } else if (e?.kind === 'apply') {
-        list.push(...e.record(act, rows));
+        const rec = e.record(act, rows, o.ids);
+        list.push(...rec.dispatches);
+        transient.push(...rec.buffers);
       }
       if (readSet.has(name)) {
         const dst = storage(this.device, `lm.read.${name}`, 4 * rows * c.d);

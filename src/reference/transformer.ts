@@ -10,6 +10,8 @@ export interface ReferenceOptions {
   read?: Iterable<string>;
   /** a vector (d) added at every position of the named hook */
   add?: Map<string, ArrayLike<number>>;
+  /** the named hook's activation (T, d) rewritten in place, after any vector is added */
+  edit?: Map<string, (a: Float64Array) => void>;
 }
 
 export interface ReferenceOutput {
@@ -156,11 +158,12 @@ export function referenceForward(c: LmConfig, w: LmWeights, ids: readonly number
   const wpe = w.get('wpe');
   let x = new Float64Array(T * d);
   for (let t = 0; t < T; t++) for (let j = 0; j < d; j++) x[t * d + j] = wte[ids[t] * d + j] + (wpe ? wpe[t * d + j] : 0);
-  // a hook: its vector added, then its value recorded
+  // a hook: its vector added and its edit made, then its value recorded
   const at = (layer: number, kind: (typeof HOOK_KINDS)[number], a: Float64Array) => {
     const name = hookName({ layer, kind });
     const v = opts.add?.get(name);
     if (v) for (let i = 0; i < a.length; i++) a[i] += v[i % d];
+    opts.edit?.get(name)?.(a);
     if (read.has(name)) hooks.set(name, Float64Array.from(a));
   };
   for (let l = 0; l < c.nLayers; l++) {

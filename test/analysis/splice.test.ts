@@ -9,7 +9,7 @@ import { attribute, readTokens, sentenceIds } from '../../src/analysis/explore.t
 import { EMBEDDING_NODE, LAYER_NODES, runNodes, tokenRows, type HarvestLayer, type UseLite } from '../../src/data/harvest/model.ts';
 import { loadNodeUseLite } from '../../src/data/harvest/node-model.ts';
 import type { SaeWeights } from '../../src/engine/sae.ts';
-import { Rng } from '../../src/data/hash.ts';
+import { randomSae } from '../support/random-sae.ts';
 
 let use: UseLite;
 beforeAll(async () => {
@@ -17,16 +17,6 @@ beforeAll(async () => {
 }, 120_000);
 
 const SENTENCES = ['The jury said it did find that many of the voters were not registered .', 'Paris is a city in France .'];
-
-function randomSae(d: number, F: number, arch: 'standard' | 'topk', seed: number): SaeWeights {
-  const rng = new Rng(seed, 7);
-  const n = (len: number, s: number) => Float32Array.from({ length: len }, () => (rng.float() - 0.5) * s);
-  return {
-    arch, d, features: F, k: arch === 'topk' ? 4 : undefined, applyBDecToInput: arch === 'topk',
-    // the last 8 features can never fire: the tests need features that are off on every token
-    W_enc: n(d * F, 0.2), b_enc: n(F, 0.5).map((v, i) => (i >= F - 8 ? -1e3 : v - 0.6)), W_dec: n(F * d, 0.3), b_dec: n(d, 0.1), metadata: {},
-  };
-}
 
 /** the SAE's activations of x, and a feature that is off on every token */
 function offFeature(sae: SaeWeights, x: Float32Array) {
