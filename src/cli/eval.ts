@@ -11,6 +11,7 @@ import type { SaeWeights } from '../engine/sae.ts';
 import { CliError, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
 import { evaluateSae } from './train.ts';
+import { MODEL_EVAL_OPTIONS, evalOnModel } from './splice-eval.ts';
 
 export function loadSaeFolder(dir: string): { sae: SaeWeights; rule?: HeldOutRule | DocumentRule } {
   const cfgPath = join(dir, CFG_FILE);
@@ -40,8 +41,10 @@ async function readTruth(path: string, d: number): Promise<{ truth: Float32Array
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'Evaluate a SAELens-layout SAE (v6 or legacy) on activations; prints metrics as JSON.',
-  usage: 'sae-lab eval --sae DIR --data FILE|FOLDER [--tensor NAME] [--sidecar TOKENS.jsonl] [--truth TRUTH.npy] [--rows held-out|all] [--seed N]',
+  summary: 'Evaluate a SAELens-layout SAE (v6 or legacy) on activations, or spliced into its model; prints metrics as JSON.',
+  usage:
+    'sae-lab eval --sae DIR --data FILE|FOLDER [--tensor NAME] [--sidecar TOKENS.jsonl] [--truth TRUTH.npy] [--rows held-out|all] [--seed N]\n' +
+    '       sae-lab eval --sae DIR --model DIR|builtin [--split heldout|train|all | --text FILE] [--tokens N] [--context T] [--batch B]',
   options: {
     sae: { type: 'string', help: 'SAE folder (cfg.json + sae_weights.safetensors)' },
     data: { type: 'string', help: 'activations: .npy, .safetensors, or a folder of datasets .arrow shards' },
@@ -51,9 +54,18 @@ export const evalCommand: Command = {
     truth: { type: 'string', help: 'true directions (.npy, F*×d) to report MMCS against' },
     rows: { type: 'string', help: 'held-out (the training split) or all', default: 'held-out' },
     seed: { type: 'string', help: 'held-out split seed when the SAE folder has no metrics.json (default 0)' },
+    ...MODEL_EVAL_OPTIONS,
   },
   async run(v) {
     const dir = required(v, 'sae', 'eval');
+    if (v.model !== undefined) {
+      if (v.data !== undefined) throw new CliError('sae-lab eval: give --data (activations) or --model (the SAE spliced into its model), not both', 2);
+      const { sae } = loadSaeFolder(dir);
+      const { documents, ...report } = await evalOnModel(v, dir, sae);
+      void documents;
+      process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      return 0;
+    }
     const dataPath = required(v, 'data', 'eval');
     if (v.rows !== 'held-out' && v.rows !== 'all') throw new CliError(`--rows must be held-out or all, got '${v.rows}'`, 2);
     const { sae, rule: saved } = loadSaeFolder(dir);

@@ -1,6 +1,7 @@
 // sae-lab forward: one forward pass of a model → ids.json, logits.npy (T × vocab) and one <hook>.npy (T × d)
-// per hook read, all float32; --add puts a vector into a hook at every position first. Other tools check
-// the model through these files.
+// per hook read, all float32; --add puts a vector into a hook at every position first, --sae splices an SAE
+// in at its hook (with --steer/--clamp edits), --ablate zeroes a hook. Other tools check the model, and
+// the spliced model, through these files.
 import { existsSync, readFileSync } from 'node:fs';
 import { encodeNpy, readNpyVector } from '../data/formats/npy.ts';
 import { memorySource } from '../data/memory-source.ts';
@@ -9,6 +10,8 @@ import type { HookEdit } from '../model/lm.ts';
 import { CliError, required, type Command } from './args.ts';
 import { loadCliModel, promptIds } from './model.ts';
 import { checkOutDir, writeFolder } from './output.ts';
+import { SAE_OPTIONS, cliSae, spliceEdit } from './sae-edits.ts';
+import { fillEdit } from '../model/sae-splice.ts';
 import type { LmConfig } from '../model/config.ts';
 
 function hookList(arg: unknown, c: LmConfig): string[] {
@@ -44,13 +47,16 @@ async function addEdits(arg: unknown, c: LmConfig): Promise<Map<string, HookEdit
 export const forwardCommand: Command = {
   name: 'forward',
   summary: 'Run a Hugging Face model (GPT-2 or Llama family) on a prompt: logits and hook activations as .npy.',
-  usage: 'sae-lab forward --model DIR (--text "…" | --ids 1,2,3) [--hooks all|NAME,…] [--add HOOK=VEC.npy] --out DIR',
+  usage: 'sae-lab forward --model DIR (--text "…" | --ids 1,2,3) [--hooks all|NAME,…] [--add HOOK=VEC.npy] [--sae DIR [--error-term] [--steer F=α] [--clamp F=v]] [--ablate HOOK] --out DIR',
   options: {
     model: { type: 'string', help: 'Hugging Face model folder (config.json, model.safetensors or its index, tokenizer.json)' },
     text: { type: 'string', help: 'prompt text (tokenized by the model\'s tokenizer.json)' },
     ids: { type: 'string', help: 'prompt token ids, comma-separated' },
     hooks: { type: 'string', help: 'hooks to write: all, or names like blocks.0.hook_resid_post (comma-separated)' },
     add: { type: 'string', help: 'HOOK=VEC.npy: add the vector (d,) at that hook at every position' },
+    ...SAE_OPTIONS,
+    'error-term': { type: 'boolean', help: "with --sae: keep the SAE's error x − x̂, so that only the edits change the model" },
+    ablate: { type: 'string', help: 'HOOK: set that hook to zero at every position (zero ablation)' },
     out: { type: 'string', help: 'output folder' },
     force: { type: 'boolean', help: 'replace a non-empty output folder' },
   },
@@ -58,12 +64,22 @@ export const forwardCommand: Command = {
     const dir = required(v, 'model', 'forward');
     const out = required(v, 'out', 'forward');
     checkOutDir(out, !!v.force);
-    const { plan, lm, gpu, input } = await loadCliModel(dir, async (plan) => {
+    const { plan, lm, gpu, input } = await loadCliModel(dir, async (plan, name) => {
       const ids = promptIds(plan, v, 'forward');
-      return { input: { ids, hooks: hookList(v.hooks, plan.config), edits: await addEdits(v.add, plan.config) }, batch: 1, context: ids.length };
+      const edits = await addEdits(v.add, plan.config);
+      const sae = cliSae(v, plan.config, name, 'forward');
+      const ablate = v.ablate === undefined ? undefined : String(v.ablate);
+      if (ablate !== undefined) hookOption(ablate, plan.config);
+      for (const hook of [sae?.hook, ablate]) if (hook !== undefined && edits.has(hook)) throw new CliError(`sae-lab forward: ${hook} is edited twice (--add, --sae and --ablate each take their own hook)`, 2);
+      if (sae && sae.hook === ablate) throw new CliError(`sae-lab forward: ${ablate} is edited twice (--sae and --ablate)`, 2);
+      return { input: { ids, hooks: hookList(v.hooks, plan.config), edits, sae, ablate }, batch: 1, context: ids.length };
     });
-    const { ids, hooks, edits } = input;
+    const { ids, hooks, edits, sae, ablate } = input;
+    const spliced = sae ? spliceEdit(lm, sae, ids.length, !!v['error-term']) : undefined;
+    for (const [hook, edit] of spliced?.edits ?? []) edits.set(hook, edit);
+    if (ablate !== undefined) edits.set(ablate, fillEdit(lm.device, new Float32Array(plan.config.d)));
     const res = await lm.forward({ ids, read: hooks, edits });
+    spliced?.splice.destroy();
     const T = ids.length;
     const written: Record<string, Uint8Array | string> = {
       'ids.json': JSON.stringify(ids) + '\n',

@@ -24,18 +24,19 @@ export interface CliModel<T> {
 
 /**
  * The model of folder `dir` on the device. `prepare` checks the command's input against the model (before
- * any weight is read or device made) and says how many sequences of how many tokens it needs room for.
+ * any weight is read or device made), given the model's name, and says how many sequences of how many tokens it needs room for.
  */
-export async function loadCliModel<T>(dir: string, prepare: (plan: ModelPlan) => Promise<{ input: T; batch: number; context: number }>): Promise<CliModel<T>> {
+export async function loadCliModel<T>(dir: string, prepare: (plan: ModelPlan, name: string) => Promise<{ input: T; batch: number; context: number }>): Promise<CliModel<T>> {
   dir = modelDir(dir);
+  const name = basename(resolve(dir));
   const files = nodeModelFiles(dir);
   try {
     const plan = await openModel(files);
-    const { input, batch, context } = await prepare(plan);
+    const { input, batch, context } = await prepare(plan, name);
     if (context > plan.config.maxPositions) throw new CliError(`${dir}: ${context} tokens are more than the model's ${plan.config.maxPositions} positions`);
     const gpu = await requestNodeDevice((limits) => checkLmFits(plan.config, batch, context, limits, dir));
     const lm = LanguageModel.create(gpu.device, plan.config, await readWeights(plan), dir, batch, context);
-    return { name: basename(resolve(dir)), path: resolve(dir), plan, lm, gpu, input };
+    return { name, path: resolve(dir), plan, lm, gpu, input };
   } finally {
     await files.close();
   }

@@ -110,6 +110,11 @@ export class SaeSplice {
   }
 }
 
+/** the token ids a splice leaves alone: the model's BOS and EOS */
+export function specialTokenIds(c: LmConfig): number[] {
+  return [...(c.bosTokenId !== null ? [c.bosTokenId] : []), ...c.eosTokenIds];
+}
+
 /** The hook's activation replaced by `vector` at every position (zeros: zero ablation; a mean: mean ablation). */
 export function fillEdit(device: GPUDevice, vector: Float32Array): HookEdit {
   return {
