@@ -11,10 +11,15 @@ export class CliError extends Error {
   }
 }
 
+/** parsed options: a string, a flag, or the strings of an option given more than once */
+export type CliValues = Record<string, string | boolean | string[] | undefined>;
+
 export interface OptionSpec {
   type: 'string' | 'boolean';
   help: string;
   default?: string;
+  /** may be given more than once (the value is then a list) */
+  multiple?: boolean;
 }
 
 export interface Command {
@@ -22,16 +27,16 @@ export interface Command {
   summary: string;
   usage: string;
   options: Record<string, OptionSpec>;
-  run(values: Record<string, string | boolean | undefined>): Promise<number>;
+  run(values: CliValues): Promise<number>;
 }
 
-export function parseCommand(cmd: Command, argv: string[]): Record<string, string | boolean | undefined> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
-  for (const [name, spec] of Object.entries(cmd.options)) options[name] = { type: spec.type };
+export function parseCommand(cmd: Command, argv: string[]): CliValues {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' } };
+  for (const [name, spec] of Object.entries(cmd.options)) options[name] = { type: spec.type, multiple: spec.multiple };
   try {
     const { values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
     for (const [name, spec] of Object.entries(cmd.options)) if (values[name] === undefined && spec.default !== undefined) values[name] = spec.default;
-    return values;
+    return values as CliValues;
   } catch (e) {
     throw new CliError(`sae-lab ${cmd.name}: ${(e as Error).message} (see sae-lab ${cmd.name} --help)`, 2);
   }

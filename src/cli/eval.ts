@@ -60,8 +60,7 @@ export const evalCommand: Command = {
     const dir = required(v, 'sae', 'eval');
     if (v.model !== undefined) {
       if (v.data !== undefined) throw new CliError('sae-lab eval: give --data (activations) or --model (the SAE spliced into its model), not both', 2);
-      const { sae } = loadSaeFolder(dir);
-      const { documents, ...report } = await evalOnModel(v, dir, sae);
+      const { documents, ...report } = await evalOnModel(v, dir);
       void documents;
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       return 0;

@@ -7,7 +7,7 @@ import { loadNodeUseLite, modelVersions } from '../data/harvest/node-model.ts';
 import { HarvestFolderWriter } from '../data/harvest/node-writer.ts';
 import { harvestCorpus, type HarvestProgress, type HarvestSummary } from '../data/harvest/pipeline.ts';
 import { UNIVERSAL_TAGS } from '../data/harvest/brown.ts';
-import { CliError, intOption, required, type Command } from './args.ts';
+import { CliError, intOption, required, type Command, type CliValues } from './args.ts';
 import { runLmHarvest } from './lm-harvest.ts';
 import { checkOutDir } from './output.ts';
 
@@ -53,7 +53,7 @@ export const harvestCommand: Command = {
 };
 
 /** the command's options, checked; a bad one is a one-line usage error */
-export function harvestOptions(v: Record<string, string | boolean | undefined>): HarvestCliOptions {
+export function harvestOptions(v: CliValues): HarvestCliOptions {
   const layer = required(v, 'layer', 'harvest');
   if (!(HARVEST_LAYERS as readonly string[]).includes(layer)) {
     throw new CliError(`sae-lab harvest: --layer must be one of ${HARVEST_LAYERS.join(', ')}, got '${layer}'`, 2);

@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import { builtinDocuments, CORPUS_SPLITS, plainDocuments, type CorpusSplit, type LmDocument } from '../model/corpus.ts';
 import { corpusPackages, nodeCorpusReader } from '../model/node-corpus.ts';
 import type { LmConfig } from '../model/config.ts';
-import { CliError, intOption } from './args.ts';
+import { CliError, intOption, type CliValues } from './args.ts';
 
 export interface CliCorpus {
   documents: AsyncIterable<LmDocument> | LmDocument[];
@@ -14,7 +14,7 @@ export interface CliCorpus {
 }
 
 /** --split or --text, checked; the text file is read (and refused) before any model is loaded */
-export async function openCorpus(v: Record<string, string | boolean | undefined>, cmd: string, defaultSplit: CorpusSplit): Promise<CliCorpus> {
+export async function openCorpus(v: CliValues, cmd: string, defaultSplit: CorpusSplit): Promise<CliCorpus> {
   const split = String(v.split ?? defaultSplit) as CorpusSplit;
   if (!CORPUS_SPLITS.includes(split)) throw new CliError(`sae-lab ${cmd}: --split must be one of ${CORPUS_SPLITS.join(', ')}, got '${split}'`, 2);
   const file = v.text as string | undefined;
@@ -48,7 +48,7 @@ async function readText(file: string): Promise<string> {
 }
 
 /** --context: tokens per sequence, BOS included (default 128, or the model's positions if fewer) */
-export function contextOption(v: Record<string, string | boolean | undefined>, c: LmConfig): number {
+export function contextOption(v: CliValues, c: LmConfig): number {
   const context = v.context !== undefined ? intOption(v, 'context', 2) : Math.min(128, c.maxPositions);
   if (context > c.maxPositions) throw new CliError(`--context ${context} is more than the model's ${c.maxPositions} positions`, 2);
   return context;

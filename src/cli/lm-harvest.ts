@@ -7,13 +7,13 @@ import { UNIVERSAL_TAGS } from '../data/harvest/brown.ts';
 import { HarvestFolderWriter } from '../data/harvest/node-writer.ts';
 import { harvestModel, type LmHarvestProgress, type LmHarvestSummary } from '../model/harvest.ts';
 import { HookError, parseHook } from '../model/hooks.ts';
-import { CliError, intOption, required } from './args.ts';
+import { CliError, intOption, required, type CliValues } from './args.ts';
 import { contextOption, openCorpus } from './lm-corpus.ts';
 import { loadCliModel } from './model.ts';
 import { checkOutDir } from './output.ts';
 
 /** the LM form of `sae-lab harvest` (the command dispatches here when --model is given) */
-export async function runLmHarvest(v: Record<string, string | boolean | undefined>, log: (line: string) => void): Promise<LmHarvestSummary> {
+export async function runLmHarvest(v: CliValues, log: (line: string) => void): Promise<LmHarvestSummary> {
   const dir = required(v, 'model', 'harvest');
   const hook = required(v, 'hook', 'harvest');
   required(v, 'tokens', 'harvest');

@@ -5,6 +5,7 @@ import { evalCommand } from './eval.ts';
 import { featuresCommand } from './features.ts';
 import { forwardCommand } from './forward.ts';
 import { generateCommand } from './generate.ts';
+import { attributeCommand, conceptCommand, effectsCommand } from './feature-effects.ts';
 import { perplexityCommand } from './perplexity.ts';
 import { fidelityCommand } from './fidelity.ts';
 import { splitCommand } from './splitting.ts';
@@ -15,7 +16,7 @@ import { DataError } from '../data/errors.ts';
 import { DoesNotFitError } from '../engine/memory.ts';
 import { NoAdapterError } from '../engine/node-device.ts';
 
-const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, evalCommand, featuresCommand, fidelityCommand, splitCommand, forwardCommand, generateCommand, perplexityCommand, benchCommand];
+const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, evalCommand, featuresCommand, fidelityCommand, splitCommand, forwardCommand, generateCommand, perplexityCommand, effectsCommand, attributeCommand, conceptCommand, benchCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(9)}${c.summary}`);

@@ -5,7 +5,9 @@ import { SaeSplice, checkSaeForModel, specialTokenIds, type FeatureEdits, type S
 import type { HookEdit, LanguageModel } from '../model/lm.ts';
 import type { LmConfig } from '../model/config.ts';
 import type { SaeWeights } from '../engine/sae.ts';
-import { CliError } from './args.ts';
+import { CliError, required } from './args.ts';
+import { loadCliModel, type CliModel } from './model.ts';
+import type { ModelPlan } from '../model/folder.ts';
 import { loadSaeFolder } from './eval.ts';
 
 export const SAE_OPTIONS = {
@@ -51,6 +53,16 @@ export function cliSae(v: Record<string, unknown>, c: LmConfig, modelName: strin
   const steer = pairs(v.steer, 'steer', sae, dir).map(({ feature, x }) => ({ feature, alpha: x }));
   const clamp = pairs(v.clamp, 'clamp', sae, dir).map(({ feature, x }) => ({ feature, value: x }));
   return { dir, sae, hook: checked.hook, edits: { steer, clamp } };
+}
+
+/**
+ * --model with the SAE of --sae on it (checked against each other before the weights are read), with room
+ * for `batch` sequences of `context(plan)` tokens.
+ */
+export async function loadModelWithSae(v: Record<string, unknown>, cmd: string, batch: number, context: (plan: ModelPlan) => number): Promise<CliModel<CliSae>> {
+  const model = required(v, 'model', cmd);
+  required(v, 'sae', cmd);
+  return loadCliModel(model, async (plan, name) => ({ input: cliSae(v, plan.config, name, cmd)!, batch, context: context(plan) }));
 }
 
 /** The splice on the model's device and its edit at the hook (the caller destroys the splice). */

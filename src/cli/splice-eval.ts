@@ -5,11 +5,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureSpliceFidelity, type SpliceFidelity } from '../model/sae-fidelity.ts';
-import { SaeSplice, checkSaeForModel, specialTokenIds } from '../model/sae-splice.ts';
-import type { SaeWeights } from '../engine/sae.ts';
-import { CliError, intOption } from './args.ts';
+import { SaeSplice, specialTokenIds } from '../model/sae-splice.ts';
+import { CliError, intOption, type CliValues } from './args.ts';
+import { loadModelWithSae } from './sae-edits.ts';
 import { contextOption, openCorpus } from './lm-corpus.ts';
-import { loadCliModel } from './model.ts';
 import { writeFiles } from './output.ts';
 
 export const MODEL_EVAL_OPTIONS = {
@@ -21,20 +20,12 @@ export const MODEL_EVAL_OPTIONS = {
   batch: { type: 'string', help: 'with --model: sequences per forward pass', default: '4' },
 } as const;
 
-export async function evalOnModel(v: Record<string, string | boolean | undefined>, dir: string, sae: SaeWeights): Promise<SpliceFidelity & { model: string; adapter: string; corpus: Record<string, unknown> }> {
+export async function evalOnModel(v: CliValues, dir: string): Promise<SpliceFidelity & { model: string; adapter: string; corpus: Record<string, unknown> }> {
   const tokens = intOption(v, 'tokens');
   const batch = intOption(v, 'batch');
   const corpus = await openCorpus(v, 'eval', 'heldout');
-  const { name, lm, plan, gpu, input: hook } = await loadCliModel(String(v.model), async (plan, name) => {
-    let checked;
-    try {
-      checked = checkSaeForModel(sae, dir, plan.config, name);
-    } catch (e) {
-      throw new CliError((e as Error).message);
-    }
-    if (checked.warning) process.stderr.write(`warning: ${checked.warning}\n`);
-    return { input: checked.hook, batch, context: contextOption(v, plan.config) };
-  });
+  const { name, lm, plan, gpu, input } = await loadModelWithSae(v, 'eval', batch, (plan) => contextOption(v, plan.config));
+  const { hook, sae } = input;
   const { context } = lm.capacity;
   const splice = new SaeSplice(lm.device, sae, batch * context, specialTokenIds(plan.config));
   try {

@@ -15,6 +15,7 @@ import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { Trainer, type StepMetrics } from '../engine/trainer.ts';
+import { trainSteps } from '../engine/train-loop.ts';
 import { describeTuning, tuneStep, type TunerCache } from '../engine/tuner.ts';
 import { fileTunerCache, tunerCachePath } from './tuner-cache.ts';
 import type { SaeWeights } from '../engine/sae.ts';
@@ -59,19 +60,18 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
   }
   const trainer = Trainer.create(device, cfg, stats, initParams(cfg, stats), { metricsEvery: 25, onMetrics: (r) => (last = r[r.length - 1]), gemms: tuning?.choices });
   try {
-    const t0 = performance.now();
-    let next = batches.batch(0);
-    let lastReport = t0;
-    for (let t = 0; t < cfg.steps; t++) {
-      const batch = await next;
-      if (t + 1 < cfg.steps) next = batches.batch(t + 1); // read ahead while the GPU works
-      await trainer.step(batch);
-      const now = performance.now();
-      if (o.onProgress && (now - lastReport > 1000 || t + 1 === cfg.steps)) {
-        lastReport = now;
-        o.onProgress(t + 1, last, ((t + 1) * cfg.batch) / ((now - t0) / 1000));
-      }
-    }
+    let lastReport = performance.now();
+    const t0 = lastReport;
+    await trainSteps({
+      trainer, batches, steps: cfg.steps,
+      afterStep: (done) => {
+        const now = performance.now();
+        if (o.onProgress && (now - lastReport > 1000 || done === cfg.steps)) {
+          lastReport = now;
+          o.onProgress(done, last, (done * cfg.batch) / ((now - t0) / 1000));
+        }
+      },
+    });
     const history = await trainer.flushMetrics();
     const seconds = (performance.now() - t0) / 1000;
     const sae = await trainer.exportSae();

@@ -10,13 +10,13 @@ export class SaeDataPanel extends SessionView {
     const input = e.target as HTMLInputElement;
     const files = [...(input.files ?? [])];
     input.value = '';
-    if (files.length) void this.session?.importFiles(files);
+    if (files.length) void this.session?.datasets.importFiles(files);
   }
 
   private _onHarvestText(e: SubmitEvent): void {
     e.preventDefault();
     const form = new FormData(e.target as HTMLFormElement);
-    void this.session?.createTextDataset(String(form.get('text') ?? ''), String(form.get('name') ?? '').trim());
+    void this.session?.datasets.createTextDataset(String(form.get('text') ?? ''), String(form.get('name') ?? '').trim());
   }
 
   /** a dropped or chosen .txt file fills the text box */
@@ -30,24 +30,24 @@ export class SaeDataPanel extends SessionView {
   }
 
   private async _onExport(ds: DatasetManifest): Promise<void> {
-    const { npy, sidecar } = await this.session!.exportNpy(ds.id);
+    const { npy, sidecar } = await this.session!.datasets.exportNpy(ds.id);
     download(new Blob([npy as Uint8Array<ArrayBuffer>]), `${ds.name.replace(/\.npy$/, '')}.npy`);
     if (sidecar) download(new Blob([sidecar as Uint8Array<ArrayBuffer>]), `${ds.name.replace(/\.npy$/, '')}.tokens.jsonl`);
   }
 
   private _onRename(ds: DatasetManifest): void {
     const name = prompt('New name', ds.name);
-    if (name && name !== ds.name) void this.session?.rename(ds.id, name);
+    if (name && name !== ds.name) void this.session?.datasets.rename(ds.id, name);
   }
 
   private _onDelete(ds: DatasetManifest): void {
-    if (confirm(`Delete ${ds.name}?`)) void this.session?.remove(ds.id);
+    if (confirm(`Delete ${ds.name}?`)) void this.session?.datasets.remove(ds.id);
   }
 
   override render() {
     const s = this.session;
     if (!s) return html``;
-    const imp = s.importing;
+    const imp = s.datasets.importing;
     const pct = imp && imp.progress.rows > 0 ? Math.round((100 * imp.progress.rowsDone) / imp.progress.rows) : 0;
     return html`
       <h2>Datasets</h2>
@@ -61,14 +61,14 @@ export class SaeDataPanel extends SessionView {
       </label>
       <p class="demo">
         Or start from built-in data:
-        <button ?disabled=${!!imp || !s.models.some((m) => m.builtin)} @click=${() => void s.createLmDemoDataset()} data-testid="demo-lm"
+        <button ?disabled=${!!imp || !s.datasets.models.some((m) => m.builtin)} @click=${() => void s.datasets.createLmDemoDataset()} data-testid="demo-lm"
           title="The lab's own language model (4 blocks, trained on Brown and source code): its residual stream halfway, on 20k tokens of its corpus">
           Language model on Brown + code (20k tokens)
         </button>
-        <button ?disabled=${!!imp} @click=${() => void s.createBrownDataset()} data-testid="demo-brown">
+        <button ?disabled=${!!imp} @click=${() => void s.datasets.createBrownDataset()} data-testid="demo-brown">
           Sentence encoder on the Brown corpus (20k tokens)
         </button>
-        <button ?disabled=${!!imp} @click=${() => void s.createToyDataset()} data-testid="demo-toy">
+        <button ?disabled=${!!imp} @click=${() => void s.datasets.createToyDataset()} data-testid="demo-toy">
           Toy superposition (256 known directions)
         </button>
       </p>
@@ -88,14 +88,14 @@ export class SaeDataPanel extends SessionView {
       ${imp
         ? html`<div class="progress" data-testid="import-progress">
             ${imp.file}: <progress max="100" .value=${pct}></progress> ${pct}% ${imp.progress.stage ?? ''}
-            <button @click=${() => s.cancelImport()}>Cancel</button>
+            <button @click=${() => s.datasets.cancelImport()}>Cancel</button>
           </div>`
         : ''}
       ${s.message ? html`<p class=${s.message.kind} data-testid="message">${s.message.text}</p>` : ''}
-      <table data-testid="datasets" data-loaded=${s.loaded}>
+      <table data-testid="datasets" data-loaded=${s.datasets.loaded}>
         <thead><tr><th>name</th><th>rows × d</th><th>dtype</th><th>size</th><th>held out by</th><th>created</th><th></th></tr></thead>
         <tbody>
-          ${s.datasets.map(
+          ${s.datasets.list.map(
             (ds) => html`<tr data-id=${ds.id}>
               <td class="name">${ds.name}</td>
               <td>${ds.rows.toLocaleString('en-US')} × ${ds.d}</td>
@@ -112,7 +112,7 @@ export class SaeDataPanel extends SessionView {
           )}
         </tbody>
       </table>
-      ${s.datasets.length === 0 ? html`<p class="empty">No datasets stored in this browser yet.</p>` : ''}
+      ${s.datasets.list.length === 0 ? html`<p class="empty">No datasets stored in this browser yet.</p>` : ''}
     `;
   }
 

@@ -10,22 +10,22 @@ export class SaeExplorePanel extends SessionView {
   private _onChoose(e: Event): void {
     const select = e.target as HTMLSelectElement;
     const [kind, id] = select.value.split(':') as ['run' | 'imported', string];
-    if (id) void this.session?.exploreSae(kind, id, select.selectedOptions[0]!.text);
+    if (id) void this.session?.explorer.open(kind, id, select.selectedOptions[0]!.text);
   }
 
   private _onRead(e: SubmitEvent): void {
     e.preventDefault();
     const text = String(new FormData(e.target as HTMLFormElement).get('text') ?? '');
-    void this.session?.readSentence(text);
+    void this.session?.explorer.read(text);
   }
 
   override render() {
     const s = this.session;
     if (!s) return html``;
-    const ex = s.exploring;
+    const ex = s.explorer.state;
     const choices = [
-      ...s.runs.filter((r) => r.step > 0).map((r) => ({ value: `run:${r.id}`, label: `run: ${r.config.arch} F=${r.config.features} on ${r.datasetName} (step ${r.step})` })),
-      ...s.saes.map((x) => ({ value: `imported:${x.id}`, label: `SAELens: ${x.name}` })),
+      ...s.training.runs.filter((r) => r.step > 0).map((r) => ({ value: `run:${r.id}`, label: `run: ${r.config.arch} F=${r.config.features} on ${r.datasetName} (step ${r.step})` })),
+      ...s.saes.list.map((x) => ({ value: `imported:${x.id}`, label: `SAELens: ${x.name}` })),
     ];
     const effect = ex?.effect;
     return html`
@@ -38,7 +38,7 @@ export class SaeExplorePanel extends SessionView {
       ${ex
         ? html`<p class="status" data-testid="explore-status" data-busy=${ex.busy}>${ex.label} at ${ex.layer}${ex.busy ? ' · working…' : ''}</p>
             <p>
-              <button ?disabled=${ex.busy} @click=${() => void s.measureFidelity()} data-testid="fidelity">Downstream fidelity</button>
+              <button ?disabled=${ex.busy} @click=${() => void s.explorer.measureFidelity()} data-testid="fidelity">Downstream fidelity</button>
               ${ex.fidelity
                 ? html`<span data-testid="fidelity-result" data-recovered=${ex.fidelity.recovered}>
                     <b>${(100 * ex.fidelity.recovered).toFixed(1)}%</b> recovered with x̂ spliced in, over the last ${ex.fidelity.sentences} Brown
@@ -61,7 +61,7 @@ export class SaeExplorePanel extends SessionView {
                         return html`<button class="chip ${ex.feature === f.feature ? 'picked' : ''}" data-feature=${f.feature}
                           style=${c === undefined ? '' : `box-shadow: inset 0 -3px 0 ${c >= 0 ? 'rgba(42,157,143,' : 'rgba(231,111,81,'}${Math.min(1, Math.abs(c) * 50).toFixed(2)})`}
                           title=${c === undefined ? '' : `contribution ${ex.attribution!.direction}: ${c.toExponential(2)}`}
-                          @click=${() => s.pickFeature(f.feature)}>#${f.feature} <small>${f.act.toPrecision(2)}</small>${c === undefined ? '' : html` <small class="contrib">${c >= 0 ? '+' : ''}${c.toExponential(1)}</small>`}</button>`;
+                          @click=${() => s.explorer.pick(f.feature)}>#${f.feature} <small>${f.act.toPrecision(2)}</small>${c === undefined ? '' : html` <small class="contrib">${c >= 0 ? '+' : ''}${c.toExponential(1)}</small>`}</button>`;
                       })}
                       ${effect && effect.result.nextLayerChange.length
                         ? html`<div class="change" title="‖Δ‖/‖x‖ of this token at ${effect.result.nextLayer}"
@@ -72,7 +72,7 @@ export class SaeExplorePanel extends SessionView {
                 </div>`
               : ''}
             ${ex.reading
-              ? html`<form @submit=${(e: SubmitEvent) => { e.preventDefault(); void s.attribute(String(new FormData(e.target as HTMLFormElement).get('target') ?? '')); }}>
+              ? html`<form @submit=${(e: SubmitEvent) => { e.preventDefault(); void s.explorer.attribute(String(new FormData(e.target as HTMLFormElement).get('target') ?? '')); }}>
                   <button type="submit" ?disabled=${ex.busy} data-testid="attribute">Attribute</button> each token's features to the output
                   <input name="target" size="40" placeholder="along the clean output, or toward this sentence" />
                   ${ex.attribution ? html`<span data-testid="attribution">(${ex.attribution.direction}; the number under each feature: the output's drop when it is ablated at that token)</span>` : ''}
@@ -80,8 +80,8 @@ export class SaeExplorePanel extends SessionView {
               : ''}
             ${ex.feature !== undefined
               ? html`<p>
-                  <button ?disabled=${ex.busy} @click=${() => void s.intervene('ablate')} data-testid="ablate">Ablate #${ex.feature}</button>
-                  <button ?disabled=${ex.busy} @click=${() => void s.intervene('steer', 4)} data-testid="steer">Steer #${ex.feature} ×4</button>
+                  <button ?disabled=${ex.busy} @click=${() => void s.explorer.intervene('ablate')} data-testid="ablate">Ablate #${ex.feature}</button>
+                  <button ?disabled=${ex.busy} @click=${() => void s.explorer.intervene('steer', 4)} data-testid="steer">Steer #${ex.feature} ×4</button>
                 </p>`
               : ''}
             ${effect

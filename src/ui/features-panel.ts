@@ -22,16 +22,16 @@ export class SaeFeaturesPanel extends SessionView {
   private _onChoose(e: Event): void {
     const select = e.target as HTMLSelectElement;
     const [kind, id] = select.value.split(':') as ['run' | 'imported', string];
-    if (id) void this.session?.openFeatures(kind, id, select.selectedOptions[0]!.text);
+    if (id) void this.session?.features.open(kind, id, select.selectedOptions[0]!.text);
   }
 
   private async _onExport(): Promise<void> {
-    const out = await this.session?.exportFeatures();
+    const out = await this.session?.features.export();
     if (out) download(new Blob([out.zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), `${out.name}.zip`);
   }
 
   private _rows(): FeatureRow[] {
-    const view = this.session!.featureView!;
+    const view = this.session!.features.view!;
     let rows = view.table!.features.filter((f) => f.density > 0);
     // ' Paris' (a leading space: a word start) matches the piece '▁Paris' exactly; 'par' matches any piece containing it
     const q = view.query.toLowerCase();
@@ -51,10 +51,10 @@ export class SaeFeaturesPanel extends SessionView {
   override render() {
     const s = this.session;
     if (!s) return html``;
-    const view = s.featureView;
+    const view = s.features.view;
     const choices = [
-      ...s.runs.filter((r) => r.step > 0).map((r) => ({ value: `run:${r.id}`, label: `run: ${r.config.arch} F=${r.config.features} on ${r.datasetName} (step ${r.step})` })),
-      ...s.saes.map((x) => ({ value: `imported:${x.id}`, label: `SAELens: ${x.name}` })),
+      ...s.training.runs.filter((r) => r.step > 0).map((r) => ({ value: `run:${r.id}`, label: `run: ${r.config.arch} F=${r.config.features} on ${r.datasetName} (step ${r.step})` })),
+      ...s.saes.list.map((x) => ({ value: `imported:${x.id}`, label: `SAELens: ${x.name}` })),
     ];
     const card = view?.card;
     return html`
@@ -64,14 +64,14 @@ export class SaeFeaturesPanel extends SessionView {
         ${choices.map((c) => html`<option value=${c.value}>${c.label}</option>`)}
       </select></label>
       ${view
-        ? html`<form @submit=${(e: SubmitEvent) => { e.preventDefault(); void s.computeFeatures(String(new FormData(e.target as HTMLFormElement).get('dataset'))); }}>
+        ? html`<form @submit=${(e: SubmitEvent) => { e.preventDefault(); void s.features.compute(String(new FormData(e.target as HTMLFormElement).get('dataset'))); }}>
               on the held-out rows of
-              <select name="dataset">${s.datasets.map((d) => html`<option value=${d.id}>${d.name}</option>`)}</select>
+              <select name="dataset">${s.datasets.list.map((d) => html`<option value=${d.id}>${d.name}</option>`)}</select>
               <button type="submit" ?disabled=${!!view.job} data-testid="features-compute">Compute feature statistics</button>
               ${view.table ? html`<button type="button" ?disabled=${!!view.job} @click=${this._onExport} data-testid="features-export">Export feature data (JSON)</button>` : ''}
               ${view.job
                 ? html`<progress max="1" .value=${view.job.fraction} data-testid="features-progress"></progress> ${view.job.stage}
-                    <button type="button" @click=${() => s.cancelFeatures()} data-testid="features-cancel">Cancel</button>`
+                    <button type="button" @click=${() => s.features.cancel()} data-testid="features-cancel">Cancel</button>`
                 : ''}
             </form>
             ${view.error ? html`<p class="error" data-testid="features-error">${view.error}</p>` : ''}
@@ -80,11 +80,11 @@ export class SaeFeaturesPanel extends SessionView {
                   <div>${this._table(view.table.labelColumn)}</div>
                   <div>
                     <sae-map-view interactive .map=${view.map} .labels=${view.table.features.map((f) => f.topTokens.map(shown).join(' ·'))}
-                      @feature-pick=${(e: CustomEvent<number>) => void s.openCard(e.detail)}
-                      @feature-lasso=${(e: CustomEvent<number[]>) => s.setLasso(e.detail)}></sae-map-view>
+                      @feature-pick=${(e: CustomEvent<number>) => void s.features.openCard(e.detail)}
+                      @feature-lasso=${(e: CustomEvent<number[]>) => s.features.setLasso(e.detail)}></sae-map-view>
                     ${view.lasso
                       ? html`<p class="lasso" data-testid="lasso" data-count=${view.lasso.length}>${view.lasso.length} features in the lasso:
-                          ${view.lasso.slice(0, 40).map((f) => html`<button class="link" @click=${() => void s.openCard(f)}>#${f}</button>`)}${view.lasso.length > 40 ? ' …' : ''}</p>`
+                          ${view.lasso.slice(0, 40).map((f) => html`<button class="link" @click=${() => void s.features.openCard(f)}>#${f}</button>`)}${view.lasso.length > 40 ? ' …' : ''}</p>`
                       : ''}
                   </div>
                 </div>`
@@ -103,7 +103,7 @@ export class SaeFeaturesPanel extends SessionView {
                         ${scores(card.probe.feature)}; a linear probe on the raw activations: ${scores(card.probe.probe)}</p>`
                     : ''}
                   <p class="neighbours">nearest by decoder cosine:
-                    ${card.neighbours.map((n) => html`<button class="link" @click=${() => void s.openCard(n.feature)}>#${n.feature} <small>${n.cos.toFixed(2)}</small></button>`)}</p>
+                    ${card.neighbours.map((n) => html`<button class="link" @click=${() => void s.features.openCard(n.feature)}>#${n.feature} <small>${n.cos.toFixed(2)}</small></button>`)}</p>
                   <div class="cols">
                     <div><h4>Top activations</h4>${card.top.map((ex) => this._example(ex, card.max))}</div>
                     <div>
@@ -121,10 +121,10 @@ export class SaeFeaturesPanel extends SessionView {
   /** feature splitting against another SAE of the same activations */
   private _split(choices: { value: string; label: string }[]) {
     const s = this.session!;
-    const split = s.featureView!.split;
-    const self = `${s.featureView!.kind}:${s.featureView!.id}`;
+    const split = s.features.view!.split;
+    const self = `${s.features.view!.kind}:${s.features.view!.id}`;
     return html`<p>Feature splitting against
-        <select @change=${(e: Event) => { const [k, i] = (e.target as HTMLSelectElement).value.split(':') as ['run' | 'imported', string]; if (i) void s.splitWith(k, i); }} data-testid="split-with">
+        <select @change=${(e: Event) => { const [k, i] = (e.target as HTMLSelectElement).value.split(':') as ['run' | 'imported', string]; if (i) void s.features.splitWith(k, i); }} data-testid="split-with">
           <option value="">another SAE of the same activations…</option>
           ${choices.filter((c) => c.value !== self).map((c) => html`<option value=${c.value}>${c.label}</option>`)}
         </select></p>
@@ -142,20 +142,20 @@ export class SaeFeaturesPanel extends SessionView {
 
   private _table(labelColumn: string | null) {
     const s = this.session!;
-    const view = s.featureView!;
+    const view = s.features.view!;
     const rows = this._rows();
     const sortButton = (key: 'density' | 'max' | 'purity', text: string) =>
-      html`<button class="sort ${view.sort === key ? 'on' : ''}" @click=${() => s.setFeatureQuery(view.query, key)}>${text}</button>`;
+      html`<button class="sort ${view.sort === key ? 'on' : ''}" @click=${() => s.features.setQuery(view.query, key)}>${text}</button>`;
     return html`<p>
         ${view.table!.features.filter((f) => f.density > 0).length} live features over ${view.table!.rows.toLocaleString('en-US')} held-out rows of ${view.table!.datasetName}.
         Sort by ${sortButton('density', 'density')} ${sortButton('max', 'max activation')} ${labelColumn ? sortButton('purity', 'label purity') : ''}
-        · search token <input .value=${view.query} @input=${(e: Event) => s.setFeatureQuery((e.target as HTMLInputElement).value)} placeholder=" Paris" data-testid="features-search" />
+        · search token <input .value=${view.query} @input=${(e: Event) => s.features.setQuery((e.target as HTMLInputElement).value)} placeholder=" Paris" data-testid="features-search" />
       </p>
       <table data-testid="features-table" data-rows=${rows.length}>
         <thead><tr><th>feature</th><th>density</th><th>max</th>${labelColumn ? html`<th>label</th><th>purity</th><th>lift</th>` : ''}<th>top tokens</th></tr></thead>
         <tbody>
           ${rows.slice(0, SHOWN_ROWS).map(
-            (f) => html`<tr data-feature=${f.feature} @click=${() => void s.openCard(f.feature)}>
+            (f) => html`<tr data-feature=${f.feature} @click=${() => void s.features.openCard(f.feature)}>
               <td>#${f.feature}</td><td>${f.density.toExponential(2)}</td><td>${f.max.toPrecision(3)}</td>
               ${labelColumn ? html`<td>${f.label ?? ''}</td><td>${f.purity?.toFixed(3) ?? ''}</td><td>${f.lift?.toFixed(1) ?? ''}</td>` : ''}
               <td>${f.topTokens.map((t) => html`<code>${shown(t)}</code> `)}</td>

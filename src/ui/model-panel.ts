@@ -21,11 +21,11 @@ export class SaeModelPanel extends SessionView {
     const input = e.target as HTMLInputElement;
     const files = [...(input.files ?? [])];
     input.value = '';
-    if (files.length) void this.session?.addModel(files).then((m) => m && (this.chosen = m.id));
+    if (files.length) void this.session?.datasets.addModel(files).then((m) => m && (this.chosen = m.id));
   }
 
   private _model(): ModelSummary | undefined {
-    const models = this.session?.models ?? [];
+    const models = this.session?.datasets.models ?? [];
     return models.find((m) => m.id === this.chosen) ?? models[0];
   }
 
@@ -35,7 +35,7 @@ export class SaeModelPanel extends SessionView {
     if (!model) return;
     const form = new FormData(e.target as HTMLFormElement);
     const text = this.source === 'text' ? String(form.get('text') ?? '') : undefined;
-    void this.session?.createModelDataset({
+    void this.session?.datasets.createModelDataset({
       model: model.id,
       hook: String(form.get('hook')),
       tokens: Number(form.get('tokens')),
@@ -58,7 +58,7 @@ export class SaeModelPanel extends SessionView {
   override render() {
     const s = this.session;
     if (!s) return html``;
-    const busy = !!s.importing || s.addingModel;
+    const busy = !!s.datasets.importing || s.datasets.addingModel;
     const model = this._model();
     // the middle of the model's residual stream is where SAEs are usually trained
     const hooks = model?.hooks ?? [];
@@ -69,13 +69,13 @@ export class SaeModelPanel extends SessionView {
       <table data-testid="models">
         <thead><tr><th>model</th><th>family</th><th>shape</th><th>size</th><th></th></tr></thead>
         <tbody>
-          ${s.models.map(
+          ${s.datasets.models.map(
             (m) => html`<tr data-id=${m.id}>
               <td class="name">${m.name}</td>
               <td>${m.family}</td>
               <td>${m.shape}</td>
               <td>${(m.bytes / 2 ** 20).toFixed(1)} MiB</td>
-              <td>${m.builtin ? html`<span class="note">ships with the lab</span>` : html`<button @click=${() => confirm(`Delete the model ${m.name}?`) && void s.removeModel(m.id)}>Delete</button>`}</td>
+              <td>${m.builtin ? html`<span class="note">ships with the lab</span>` : html`<button @click=${() => confirm(`Delete the model ${m.name}?`) && void s.datasets.removeModel(m.id)}>Delete</button>`}</td>
             </tr>`,
           )}
         </tbody>
@@ -86,7 +86,7 @@ export class SaeModelPanel extends SessionView {
           <input type="file" webkitdirectory ?disabled=${busy} @change=${this._onFiles} data-testid="model-folder" />
         </label>
         <label>or its files <input type="file" multiple accept=".json,.safetensors" ?disabled=${busy} @change=${this._onFiles} data-testid="model-files" /></label>
-        ${s.addingModel ? html`<span data-testid="model-adding">checking the model…</span>` : ''}
+        ${s.datasets.addingModel ? html`<span data-testid="model-adding">checking the model…</span>` : ''}
       </p>
       ${model
         ? html`<form class="harvest" @submit=${this._onHarvest} data-testid="lm-harvest"
@@ -94,7 +94,7 @@ export class SaeModelPanel extends SessionView {
             @drop=${(e: DragEvent) => { e.preventDefault(); void this._onTextFile(e.dataTransfer?.files); }}>
             <label>Harvest
               <select name="model" @change=${(e: Event) => (this.chosen = (e.target as HTMLSelectElement).value)} data-testid="lm-model">
-                ${s.models.map((m) => html`<option value=${m.id} ?selected=${m.id === model.id}>${m.name}</option>`)}
+                ${s.datasets.models.map((m) => html`<option value=${m.id} ?selected=${m.id === model.id}>${m.name}</option>`)}
               </select>
             </label>
             <label>at
@@ -116,11 +116,11 @@ export class SaeModelPanel extends SessionView {
             <button type="submit" ?disabled=${busy} data-testid="lm-harvest-go">Harvest</button>
           </form>`
         : html`<p class="empty">No language model yet: add a Hugging Face folder.</p>`}
-      ${s.importing
+      ${s.datasets.importing
         ? html`<div class="progress" data-testid="lm-progress">
-            ${s.importing.file}: <progress max="100" .value=${s.importing.progress.rows > 0 ? Math.round((100 * s.importing.progress.rowsDone) / s.importing.progress.rows) : 0}></progress>
-            ${s.importing.progress.rowsDone.toLocaleString('en-US')} / ${s.importing.progress.rows.toLocaleString('en-US')} ${s.importing.progress.stage ?? ''}
-            <button @click=${() => s.cancelImport()} data-testid="lm-cancel">Cancel</button>
+            ${s.datasets.importing.file}: <progress max="100" .value=${s.datasets.importing.progress.rows > 0 ? Math.round((100 * s.datasets.importing.progress.rowsDone) / s.datasets.importing.progress.rows) : 0}></progress>
+            ${s.datasets.importing.progress.rowsDone.toLocaleString('en-US')} / ${s.datasets.importing.progress.rows.toLocaleString('en-US')} ${s.datasets.importing.progress.stage ?? ''}
+            <button @click=${() => s.datasets.cancelImport()} data-testid="lm-cancel">Cancel</button>
           </div>`
         : ''}
     `;

@@ -33,16 +33,16 @@ export class SaeRunPanel extends SessionView {
   private _onStart(e: Event): void {
     e.preventDefault();
     const { datasetId, config } = this._formConfig(e.target as HTMLFormElement);
-    void this.session?.startRun(datasetId, config);
+    void this.session?.training.start(datasetId, config);
   }
 
   private _onTime(): void {
     const { datasetId, config } = this._formConfig(this.renderRoot.querySelector('form')!);
-    void this.session?.estimateTime(datasetId, config);
+    void this.session?.training.estimateTime(datasetId, config);
   }
 
   private async _onExport(runId: string): Promise<void> {
-    const { name, zip } = await this.session!.exportSae(runId);
+    const { name, zip } = await this.session!.training.exportSae(runId);
     download(new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), `${name}.zip`);
   }
 
@@ -61,7 +61,7 @@ export class SaeRunPanel extends SessionView {
   /** GPU memory the form's configuration needs (engine/memory.ts), for the selected dataset. */
   private _estimate(): string {
     const form = this.renderRoot.querySelector('form');
-    const ds = this.session?.datasets.find((x) => x.id === (form ? String(new FormData(form).get('dataset')) : ''));
+    const ds = this.session?.datasets.list.find((x) => x.id === (form ? String(new FormData(form).get('dataset')) : ''));
     if (!form || !ds) return '';
     const f = new FormData(form);
     const cfg = defaultConfig({ d: ds.d, arch: f.get('arch') === 'standard' ? 'standard' : 'topk', features: Number(f.get('features')), batch: Number(f.get('batch')), k: Number(f.get('k')) });
@@ -71,7 +71,7 @@ export class SaeRunPanel extends SessionView {
 
   private _onQuickDemo(): void {
     const form = this.renderRoot.querySelector('form')!;
-    void this.session?.quickDemo(String(new FormData(form).get('dataset')));
+    void this.session?.training.quickDemo(String(new FormData(form).get('dataset')));
   }
 
   private _onPreset(e: Event): void {
@@ -83,14 +83,14 @@ export class SaeRunPanel extends SessionView {
   override render() {
     const s = this.session;
     if (!s) return html``;
-    const run = s.run;
+    const run = s.training.run;
     const running = run?.status === 'running';
     const last = run?.history[run.history.length - 1];
     const p = PRESETS['quick (TopK)']!;
     return html`
       <h2>Train</h2>
       <form @submit=${this._onStart} @input=${() => this.requestUpdate()} data-testid="run-form">
-        <label>dataset <select name="dataset" required>${s.datasets.map((ds) => html`<option value=${ds.id}>${ds.name} (${ds.rows}×${ds.d})</option>`)}</select></label>
+        <label>dataset <select name="dataset" required>${s.datasets.list.map((ds) => html`<option value=${ds.id}>${ds.name} (${ds.rows}×${ds.d})</option>`)}</select></label>
         <label>preset <select @change=${this._onPreset}>${Object.keys(PRESETS).map((k) => html`<option>${k}</option>`)}</select></label>
         <label>variant <select name="arch"><option value="topk">TopK</option><option value="standard">standard (L1)</option></select></label>
         <label>features <input name="features" type="number" min="1" .value=${String(p.features)} /></label>
@@ -100,15 +100,15 @@ export class SaeRunPanel extends SessionView {
         <label>batch <input name="batch" type="number" min="1" .value=${String(p.batch)} /></label>
         <label>steps <input name="steps" type="number" min="1" .value=${String(p.steps)} /></label>
         <span class="estimate" data-testid="memory-estimate">${this.estimate}</span>
-        <button type="button" ?disabled=${running || s.datasets.length === 0} @click=${this._onTime} data-testid="time-it"
+        <button type="button" ?disabled=${running || s.datasets.list.length === 0} @click=${this._onTime} data-testid="time-it"
           title="Times a few steps of this configuration on this adapter">Time it</button>
-        ${s.timeEstimate ? html`<span class="estimate" data-testid="time-estimate">${s.timeEstimate}</span>` : ''}
-        <button type="submit" ?disabled=${running || s.datasets.length === 0} data-testid="start">Start</button>
-        <button type="button" ?disabled=${running || s.datasets.length === 0} @click=${this._onQuickDemo} data-testid="quick-demo"
+        ${s.training.timeEstimate ? html`<span class="estimate" data-testid="time-estimate">${s.training.timeEstimate}</span>` : ''}
+        <button type="submit" ?disabled=${running || s.datasets.list.length === 0} data-testid="start">Start</button>
+        <button type="button" ?disabled=${running || s.datasets.list.length === 0} @click=${this._onQuickDemo} data-testid="quick-demo"
           title="A TopK SAE sized to the dataset, trained for as many steps as this adapter runs in about two minutes">
           Quick demo (~2 min)
         </button>
-        <button type="button" ?disabled=${!running} @click=${() => s.pauseRun()} data-testid="pause">Pause</button>
+        <button type="button" ?disabled=${!running} @click=${() => s.training.pause()} data-testid="pause">Pause</button>
       </form>
       ${run
         ? html`<p class="status" data-testid="run-status" data-status=${run.status}>
@@ -135,15 +135,15 @@ export class SaeRunPanel extends SessionView {
             </div>
             <sae-born-strip .born=${run.born} total=${run.bornTotal}></sae-born-strip>`
         : ''}
-      ${s.runs.length
+      ${s.training.runs.length
         ? html`<h3>Runs</h3>
             <table data-testid="runs">
               <thead><tr><th title="show side by side">compare</th><th>dataset</th><th>variant</th><th>features</th><th>step</th><th>status</th><th>last loss</th><th></th></tr></thead>
               <tbody>
-                ${s.runs.map(
+                ${s.training.runs.map(
                   (r) => html`<tr data-id=${r.id} data-status=${r.status} data-step=${r.step}>
-                    <td><input type="checkbox" .checked=${s.compared.some((c) => c.id === r.id)} ?disabled=${r.step === 0}
-                      @change=${() => void s.toggleCompare(r.id)} data-testid="compare" /></td>
+                    <td><input type="checkbox" .checked=${s.training.compared.some((c) => c.id === r.id)} ?disabled=${r.step === 0}
+                      @change=${() => void s.training.toggleCompare(r.id)} data-testid="compare" /></td>
                     <td>${r.datasetName}</td>
                     <td>${r.config.arch}</td>
                     <td>${r.config.features}</td>
@@ -152,7 +152,7 @@ export class SaeRunPanel extends SessionView {
                     <td>${r.lastLoss?.toPrecision(4) ?? '—'}</td>
                     <td>
                       ${r.status !== 'done' && !running
-                        ? html`<button @click=${() => void s.resumeRun(r.id)} data-testid="resume">Resume</button>`
+                        ? html`<button @click=${() => void s.training.resume(r.id)} data-testid="resume">Resume</button>`
                         : ''}
                       ${r.step > 0 ? html`<button @click=${() => this._onExport(r.id)} data-testid="export-sae">Export SAE</button>` : ''}
                     </td>
@@ -160,7 +160,7 @@ export class SaeRunPanel extends SessionView {
                 )}
               </tbody>
             </table>
-            ${s.compared.length ? html`<h3>Side by side</h3><sae-compare-chart .runs=${s.compared}></sae-compare-chart>` : ''}`
+            ${s.training.compared.length ? html`<h3>Side by side</h3><sae-compare-chart .runs=${s.training.compared}></sae-compare-chart>` : ''}`
         : ''}
     `;
   }

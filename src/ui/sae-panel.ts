@@ -8,13 +8,13 @@ export class SaeSaePanel extends SessionView {
     const input = e.target as HTMLInputElement;
     const files = [...(input.files ?? [])];
     input.value = '';
-    if (files.length) void this.session?.importSae(files);
+    if (files.length) void this.session?.saes.import(files);
   }
 
   private _onEvaluate(e: Event, saeId: string): void {
     e.preventDefault();
     const form = new FormData(e.target as HTMLFormElement);
-    void this.session?.evaluateSae(saeId, String(form.get('dataset')), form.get('rows') === 'all' ? 'all' : 'held-out');
+    void this.session?.saes.evaluate(saeId, String(form.get('dataset')), form.get('rows') === 'all' ? 'all' : 'held-out');
   }
 
   override render() {
@@ -29,9 +29,9 @@ export class SaeSaePanel extends SessionView {
       <table data-testid="saes">
         <thead><tr><th>name</th><th>architecture</th><th>d_in × features</th><th>evaluate on</th><th>result</th></tr></thead>
         <tbody>
-          ${s.saes.map((sae) => {
-            const ev = s.evaluations[sae.id];
-            const datasets = s.datasets.filter((d) => d.d === sae.d);
+          ${s.saes.list.map((sae) => {
+            const ev = s.saes.evaluations[sae.id];
+            const datasets = s.datasets.list.filter((d) => d.d === sae.d);
             return html`<tr data-id=${sae.id}>
               <td>${sae.name}</td>
               <td>${sae.arch}</td>
@@ -59,7 +59,7 @@ export class SaeSaePanel extends SessionView {
           })}
         </tbody>
       </table>
-      ${s.saes.length === 0 ? html`<p class="muted">No SAEs imported yet.</p>` : ''}
+      ${s.saes.list.length === 0 ? html`<p class="muted">No SAEs imported yet.</p>` : ''}
     `;
   }
 

@@ -178,7 +178,7 @@ export interface GpuApi {
    * The SAE of a run at its last checkpoint (raw units) or an imported one, with the model layer its data
    * was harvested from (null when the data did not come from the shipped model).
    */
-  saeWeights(kind: 'run' | 'imported', id: string): Promise<{ sae: SaeWeights; layer: HarvestLayer | null }>;
+  saeWeights(kind: 'run' | 'imported', id: string): Promise<{ sae: SaeWeights; layer: HarvestLayer | null; label: string }>;
   /**
    * The feature explorer's statistics of an SAE over a dataset's held-out rows (a GPU job: progress,
    * cancellable), stored with the SAE; resolves to the feature table.

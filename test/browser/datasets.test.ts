@@ -123,12 +123,12 @@ describe('datasets in the browser', () => {
     await page.locator('[data-testid=datasets] tbody tr', { hasText: 'kept.npy' }).waitFor({ timeout: 60_000 });
     const before = await storedRecords(page);
     // The disk fills after 5 of the 12 chunks (Chromium cannot lower a page's real quota mid-import).
-    await page.evaluate(() => document.querySelector('sae-app')!.session.failStorageAt(5));
+    await page.evaluate(() => document.querySelector('sae-app')!.session.datasets.failStorageAt(5));
     await page.locator('[data-testid=import-file]').setInputFiles(npyFile('quota.npy', 196_608, 64)); // 48 MiB
     const message = page.locator('[data-testid=message].error');
     await message.waitFor({ timeout: 60_000 });
     await expect(message.textContent()).resolves.toMatch(/^quota\.npy: .*(quota|storage)/i);
-    await page.evaluate(() => document.querySelector('sae-app')!.session.failStorageAt(null));
+    await page.evaluate(() => document.querySelector('sae-app')!.session.datasets.failStorageAt(null));
     expect(await storedRecords(page)).toEqual(before);
     await screenshot(page, 'datasets-quota-exceeded');
     await page.close();

@@ -23,12 +23,12 @@ describe('exploring features on the real model', () => {
     await form.locator('select[name=arch]').selectOption('topk');
     await page.locator('[data-testid=start]').click();
     await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 180_000 });
-    const runId = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.runId!);
+    const runId = await page.evaluate(() => document.querySelector('sae-app')!.session.training.run!.runId!);
     // a smaller SAE on the same activations, for feature splitting
     await form.locator('input[name=features]').fill('32');
     await page.locator('[data-testid=start]').click();
-    await page.waitForFunction((first) => { const r = document.querySelector('sae-app')!.session.run; return r?.runId !== first && r?.status === 'done'; }, runId, { timeout: 180_000 });
-    const smallId = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.runId!);
+    await page.waitForFunction((first) => { const r = document.querySelector('sae-app')!.session.training.run; return r?.runId !== first && r?.status === 'done'; }, runId, { timeout: 180_000 });
+    const smallId = await page.evaluate(() => document.querySelector('sae-app')!.session.training.run!.runId!);
 
     await page.locator('[data-testid=explore-sae]').selectOption({ value: `run:${runId}` });
     await page.locator('[data-testid=explore-status][data-busy=false]').waitFor({ timeout: 60_000 });
@@ -47,7 +47,7 @@ describe('exploring features on the real model', () => {
       await page.locator(`[data-testid=${button}]`).click();
       const effect = page.locator('[data-testid=explore-effect]', { hasText: button === 'ablate' ? 'ablated' : 'steered' });
       await effect.waitFor({ timeout: 60_000 }).catch(async (e) => {
-        throw new Error(`${(e as Error).message}; explorer: ${await page.evaluate(() => JSON.stringify({ ...document.querySelector('sae-app')!.session.exploring, reading: undefined }))}`);
+        throw new Error(`${(e as Error).message}; explorer: ${await page.evaluate(() => JSON.stringify({ ...document.querySelector('sae-app')!.session.explorer.state, reading: undefined }))}`);
       });
       return Number(await effect.getAttribute('data-cosine'));
     };
@@ -62,8 +62,8 @@ describe('exploring features on the real model', () => {
     // attribution: every shown token × feature, by exact differences, in one batched model run
     await page.locator('[data-testid=attribute]').click();
     await page.locator('[data-testid=attribution]').waitFor({ timeout: 60_000 });
-    const contributions = await page.evaluate(() => document.querySelector('sae-app')!.session.exploring!.attribution!.contributions);
-    const reading = await page.evaluate(() => document.querySelector('sae-app')!.session.exploring!.reading!.features.map((f) => f.length));
+    const contributions = await page.evaluate(() => document.querySelector('sae-app')!.session.explorer.state!.attribution!.contributions);
+    const reading = await page.evaluate(() => document.querySelector('sae-app')!.session.explorer.state!.reading!.features.map((f) => f.length));
     expect(contributions.map((c) => c.length)).toEqual(reading);
     expect(contributions.flat().every(Number.isFinite)).toBe(true);
     expect(contributions.flat().some((c) => Math.abs(c) > 1e-4)).toBe(true);
@@ -98,7 +98,7 @@ describe('exploring features on the real model', () => {
     const box = (await canvas.boundingBox())!;
     const point = (i: number) =>
       page.evaluate((f) => (document.querySelector('sae-app')!.shadowRoot!.querySelector('sae-features-panel')!.shadowRoot!.querySelector('sae-map-view') as unknown as { pointOf(i: number): [number, number] }).pointOf(f), i);
-    const alive = await page.evaluate(() => document.querySelector('sae-app')!.session.featureView!.table!.features.find((f) => f.density > 0)!.feature);
+    const alive = await page.evaluate(() => document.querySelector('sae-app')!.session.features.view!.table!.features.find((f) => f.density > 0)!.feature);
     const [px, py] = await point(alive);
     await page.mouse.move(box.x + px, box.y + py);
     await expect(page.locator('[data-testid=map-tip]').textContent()).resolves.toMatch(/^#\d+/);

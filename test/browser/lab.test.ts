@@ -23,7 +23,7 @@ describe('the lab, presented', () => {
     await page.locator('[data-testid=present]').click();
     const state = () =>
       page.evaluate(() => {
-        const r = document.querySelector('sae-app')!.session.run;
+        const r = document.querySelector('sae-app')!.session.training.run;
         return r && { runId: r.runId, status: r.status, step: r.step, steps: r.steps, loss: r.history.map((h) => h.loss), refreshes: r.map?.refreshes ?? 0, mapF: r.map?.F ?? 0, mapPoints: r.map ? r.map.xy.length / 2 : 0, born: r.born, bornTotal: r.bornTotal, error: r.error };
       });
     const waitFor = async (what: string, ok: (s: NonNullable<Awaited<ReturnType<typeof state>>>) => boolean, ms = 180_000) => {

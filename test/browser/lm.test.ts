@@ -67,7 +67,7 @@ describe('language models in the page', () => {
     await run.locator('select[name=arch]').selectOption('topk');
     await page.locator('[data-testid=start]').click();
     await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 240_000 });
-    const runId = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.runId!);
+    const runId = await page.evaluate(() => document.querySelector('sae-app')!.session.training.run!.runId!);
 
     await page.locator('[data-testid=features-sae]').selectOption({ value: `run:${runId}` });
     await page.locator('[data-testid=features-compute]').click();
@@ -81,7 +81,7 @@ describe('language models in the page', () => {
     await card.scrollIntoViewIfNeeded();
     await screenshot(page, 'lm-features');
 
-    const zip = await page.evaluate(async (id) => Array.from((await document.querySelector('sae-app')!.session.exportSae(id)).zip), runId);
+    const zip = await page.evaluate(async (id) => Array.from((await document.querySelector('sae-app')!.session.training.exportSae(id)).zip), runId);
     const files = unzipSync(Uint8Array.from(zip));
     const cfg = JSON.parse(new TextDecoder().decode(Object.entries(files).find(([n]) => n.endsWith('cfg.json'))![1]));
     expect(cfg.metadata).toMatchObject({ model_name: 'builtin-lm', hook_name: 'blocks.2.hook_resid_pre', context_size: 64, prepend_bos: true });

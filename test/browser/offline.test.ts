@@ -135,9 +135,9 @@ describe('offline', () => {
       await form.locator(`input[name=${name}]`).fill(value);
     }
     await page.locator('[data-testid=start]').click();
-    await page.waitForFunction(() => (document.querySelector('sae-app')!.session.run?.step ?? 0) >= 20, undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => (document.querySelector('sae-app')!.session.training.run?.step ?? 0) >= 20, undefined, { timeout: 60_000 });
     await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 120_000 });
-    expect(await page.evaluate(() => document.querySelector('sae-app')!.session.run!.step)).toBe(200);
+    expect(await page.evaluate(() => document.querySelector('sae-app')!.session.training.run!.step)).toBe(200);
     await screenshot(page, 'offline-trained');
     const trainSeconds = (Date.now() - offlineStarted) / 1000;
 

@@ -49,24 +49,24 @@ let whole: { loss: number[]; digest: string } | undefined;
 
 const runState = (page: Page) =>
   page.evaluate(() => {
-    const r = document.querySelector('sae-app')!.session.run!;
+    const r = document.querySelector('sae-app')!.session.training.run!;
     return { runId: r.runId!, step: r.step, steps: r.history.map((h) => h.step), loss: r.history.map((h) => h.loss) };
   });
 
 /** Waits until the run in the page has passed `step`; on a timeout, says what state the run was in. */
 async function waitForStep(page: Page, step: number): Promise<void> {
   try {
-    await page.waitForFunction((n) => (document.querySelector('sae-app')!.session.run?.step ?? 0) >= n, step);
+    await page.waitForFunction((n) => (document.querySelector('sae-app')!.session.training.run?.step ?? 0) >= n, step);
   } catch (e) {
     const state = await page.evaluate(() => {
-      const r = document.querySelector('sae-app')!.session.run;
+      const r = document.querySelector('sae-app')!.session.training.run;
       return r && { status: r.status, step: r.step, error: r.error, notice: r.notice };
     });
     throw new Error(`run never reached step ${step}: ${JSON.stringify(state)} (${(e as Error).message})`);
   }
 }
 
-const digest = (page: Page, runId: string) => page.evaluate((id) => document.querySelector('sae-app')!.session.paramsDigest(id), runId);
+const digest = (page: Page, runId: string) => page.evaluate((id) => document.querySelector('sae-app')!.session.training.paramsDigest(id), runId);
 
 describe('training in the browser', () => {
   it('trains a stored dataset in the GPU worker; the loss falls', async () => {
@@ -85,7 +85,7 @@ describe('training in the browser', () => {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(run.loss.slice(-15))).toBeLessThan(0.8 * mean(run.loss.slice(0, 15)));
     // the data stream from IndexedDB: every batch was read through it, and it says how fast
-    const stream = await page.evaluate(() => document.querySelector('sae-app')!.session.run!);
+    const stream = await page.evaluate(() => document.querySelector('sae-app')!.session.training.run!);
     expect(stream.stream!.rows).toBe(150 * 64);
     expect(stream.stream!.deliveredRowsPerS).toBeGreaterThan(0);
     console.log(`data stream: ${Math.round(stream.stream!.deliveredRowsPerS)} rows/s delivered from IndexedDB, ${Math.round(stream.tokensPerS)} rows/s consumed by training, waited ${stream.stream!.waitMs.toFixed(0)} ms`);
@@ -104,16 +104,16 @@ describe('training in the browser', () => {
     expect(tuned).toBe(kernels!.split(' · ').length);
     // the density histogram of the last checkpoint interval covers every feature
     await page.locator('[data-testid=density-chart]', { hasText: 'at step 150' }).waitFor();
-    const density = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.density!);
+    const density = await page.evaluate(() => document.querySelector('sae-app')!.session.training.run!.density!);
     expect(density.counts.reduce((a, b) => a + b, 0)).toBe(64);
     expect(density.tokens).toBe(50 * 64); // steps 100..150 of batch 64, since the checkpoint at 100
     // the decoder norms, and the dictionary map laid out at least twice (the first and the last checkpoint)
     await page.locator('[data-testid=norm-chart]', { hasText: 'decoder norms at step 150' }).waitFor();
     await page.locator('[data-testid=map][data-step="150"]').waitFor({ timeout: 60_000 }).catch(async (e) => {
-      throw new Error(`${e.message}: ${await page.evaluate(() => JSON.stringify({ notice: document.querySelector('sae-app')!.session.run!.notice, step: document.querySelector('sae-app')!.session.run!.map?.step }))}`);
+      throw new Error(`${e.message}: ${await page.evaluate(() => JSON.stringify({ notice: document.querySelector('sae-app')!.session.training.run!.notice, step: document.querySelector('sae-app')!.session.training.run!.map?.step }))}`);
     });
     const map = await page.evaluate(() => {
-      const m = document.querySelector('sae-app')!.session.run!.map!;
+      const m = document.querySelector('sae-app')!.session.training.run!.map!;
       return { F: m.F, refreshes: m.refreshes, xy: [...m.xy], density: [...m.density] };
     });
     expect(map.F).toBe(64);
@@ -163,7 +163,7 @@ describe('training in the browser', () => {
     await expect(page.locator('[data-testid=time-estimate]', { hasText: 'steps here' }).textContent()).resolves.toMatch(/≈ [\d.]+ m?s\/step → [\d.]+ (s|min|h) for \d+ steps here/);
     await page.locator('[data-testid=quick-demo]').click();
     await waitForStep(page, 20);
-    const steps = await page.evaluate(() => document.querySelector('sae-app')!.session.run!.steps);
+    const steps = await page.evaluate(() => document.querySelector('sae-app')!.session.training.run!.steps);
     expect(steps).toBeGreaterThanOrEqual(100);
     expect(steps).toBeLessThanOrEqual(5000);
     await page.locator('[data-testid=pause]').click();
@@ -208,7 +208,7 @@ describe('training in the browser', () => {
     // the two runs side by side: their loss curves on one chart, each as long as its history
     for (const id of [first.runId, cut.runId]) await page.locator(`[data-testid=runs] tr[data-id="${id}"] [data-testid=compare]`).check();
     await page.locator('[data-testid=compare-chart][data-runs="2"]').waitFor();
-    const compared = await page.evaluate(() => document.querySelector('sae-app')!.session.compared.map((r) => r.history.length));
+    const compared = await page.evaluate(() => document.querySelector('sae-app')!.session.training.compared.map((r) => r.history.length));
     expect(compared).toEqual([STEPS, STEPS]);
     await screenshot(page, 'training-side-by-side');
     await page.close();
@@ -223,7 +223,7 @@ describe('training in the browser', () => {
     await importToy(page);
     await startRun(page, STEPS);
     await waitForStep(page, 70);
-    await page.evaluate(() => document.querySelector('sae-app')!.session.loseDevice());
+    await page.evaluate(() => document.querySelector('sae-app')!.session.training.loseDevice());
     await page.locator('[data-testid=run-notice]', { hasText: 'device was lost' }).waitFor({ timeout: 60_000 });
     await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 120_000 });
     const run = await runState(page);

@@ -1,0 +1,38 @@
+// The one training loop the page's GPU worker and the CLI both run: batches read PREFETCH_DEPTH steps ahead
+// of the GPU (data/prefetch.ts), one trainer step each, and the caller's hooks between steps (other GPU
+// jobs, checkpoints, progress). It stops at `steps` or when `stopped()` says so.
+import type { RowBatchSource } from '../data/batches.ts';
+import { BatchPrefetcher, type StreamStats } from '../data/prefetch.ts';
+import type { Trainer } from './trainer.ts';
+
+/** batches read ahead of the GPU: enough to hide a store's latency, few enough to keep memory small */
+export const PREFETCH_DEPTH = 2;
+
+export interface TrainLoopOptions {
+  trainer: Trainer;
+  batches: RowBatchSource;
+  /** the step to train up to (exclusive) */
+  steps: number;
+  /** asked before each step: true ends the loop there */
+  stopped?: () => boolean;
+  /** awaited after the batch is read and before its step (the page lets waiting GPU jobs through here) */
+  beforeStep?: () => Promise<void>;
+  /** awaited after each step with the number of steps done and the stream's statistics */
+  afterStep?: (done: number, stream: () => StreamStats) => Promise<void> | void;
+}
+
+/** Trains from the trainer's current step; resolves with the seconds it took. */
+export async function trainSteps(o: TrainLoopOptions): Promise<{ first: number; seconds: number }> {
+  const first = o.trainer.stepCount;
+  const t0 = performance.now();
+  if (first >= o.steps) return { first, seconds: 0 };
+  const stream = new BatchPrefetcher(o.batches, first, o.steps, PREFETCH_DEPTH);
+  const stats = () => stream.stats();
+  for (let step = first; step < o.steps && !o.stopped?.(); step++) {
+    const batch = await stream.take();
+    await o.beforeStep?.();
+    await o.trainer.step(batch);
+    await o.afterStep?.(step + 1, stats);
+  }
+  return { first, seconds: (performance.now() - t0) / 1000 };
+}

@@ -1,0 +1,67 @@
+// The seed's steering experiment on a language model: a prompt continued twice from the same start — by the
+// clean model and with one SAE feature edited at the SAE's hook (its decoder direction added with strength
+// α, or its activation clamped to a value with the error term kept) — greedily or sampled with one seed, and
+// the feature's activation on every token of both texts (read from the clean model, so the colours say
+// where the feature is present in the text, not where it was forced).
+import type { SaeWeights } from '../engine/sae.ts';
+import { encodeCpu } from '../analysis/sae-cpu.ts';
+import { generate } from './generate.ts';
+import type { LanguageModel } from './lm.ts';
+import type { SaeSplice } from './sae-splice.ts';
+import type { LmTokenizer } from './tokenizer.ts';
+
+export interface SteerSpec {
+  feature: number;
+  /** 'add': α·W_dec,i at every position; 'clamp': the feature's activation set to the strength */
+  mode: 'add' | 'clamp';
+  strength: number;
+}
+
+export interface SteerOptions extends SteerSpec {
+  /** new tokens at most */
+  tokens: number;
+  sample?: { seed: number; temperature: number };
+}
+
+export interface Continuation {
+  /** prompt and continuation, one entry per token */
+  ids: number[];
+  tokens: string[];
+  /** the feature's activation on each token (the clean model's, at the SAE's hook) */
+  acts: number[];
+  /** how many of the entries are the prompt */
+  promptLength: number;
+  text: string;
+}
+
+export interface SteerResult {
+  spec: SteerSpec;
+  baseline: Continuation;
+  steered: Continuation;
+}
+
+/** the feature's activation on each token of `ids` (one clean pass up to the hook, the SAE on the CPU) */
+export async function featureActivations(lm: LanguageModel, sae: SaeWeights, hook: string, ids: readonly number[], feature: number): Promise<number[]> {
+  const x = (await lm.forward({ ids, read: [hook], logits: 'none' })).hooks.get(hook)!;
+  const f = encodeCpu(sae, x);
+  return Array.from({ length: ids.length }, (_, t) => f[t * sae.features + feature]!);
+}
+
+async function continuation(lm: LanguageModel, tokenizer: LmTokenizer, sae: SaeWeights, hook: string, prompt: number[], fresh: number[], feature: number): Promise<Continuation> {
+  const ids = [...prompt, ...fresh];
+  return { ids, tokens: tokenizer.pieces(ids), acts: await featureActivations(lm, sae, hook, ids, feature), promptLength: prompt.length, text: tokenizer.decode(fresh) };
+}
+
+export async function steerGeneration(lm: LanguageModel, tokenizer: LmTokenizer, splice: SaeSplice, hook: string, prompt: number[], o: SteerOptions): Promise<SteerResult> {
+  const { sae } = splice;
+  const edit = splice.edit(o.mode === 'add' ? { errorTerm: true, steer: [{ feature: o.feature, alpha: o.strength }] } : { errorTerm: true, clamp: [{ feature: o.feature, value: o.strength }] });
+  const run = (edits?: Map<string, ReturnType<SaeSplice['edit']>>) => generate(lm, prompt, { tokens: o.tokens, sample: o.sample, edits });
+  const plain = await run();
+  const steered = await run(new Map([[hook, edit]]));
+  const spec = { feature: o.feature, mode: o.mode, strength: o.strength };
+  return {
+    spec,
+    baseline: await continuation(lm, tokenizer, sae, hook, prompt, plain, o.feature),
+    steered: await continuation(lm, tokenizer, sae, hook, prompt, steered, o.feature),
+  };
+}

@@ -1,0 +1,27 @@
+// What the GPU worker's jobs share: the device (asked for again after it is lost), the stores, and the one
+// queue every GPU job goes through (training lets the others through between its steps).
+import { RunStore } from '../data/runs.ts';
+import { openStore, type DatasetStore } from '../data/store.ts';
+import { describeAdapter, requestBrowserDevice } from '../engine/device.ts';
+import { GpuQueue } from './gpu-queue.ts';
+
+let device: Promise<{ device: GPUDevice; adapter: string }> | undefined;
+let datasets: Promise<DatasetStore> | undefined;
+let runs: Promise<RunStore> | undefined;
+
+/** one job on the device at a time; training lets the others through between its steps */
+export const jobs = new GpuQueue();
+
+export function getDevice(): Promise<{ device: GPUDevice; adapter: string }> {
+  device ??= requestBrowserDevice().then(({ device, adapter }) => ({ device, adapter: describeAdapter(adapter.info) }));
+  return device;
+}
+
+/** the next getDevice() asks the adapter again (after the device was lost) */
+export function forgetDevice(): void {
+  device = undefined;
+}
+
+export const getRuns = (): Promise<RunStore> => (runs ??= RunStore.open());
+export const getDatasets = (): Promise<DatasetStore> => (datasets ??= openStore());
+

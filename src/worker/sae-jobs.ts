@@ -1,0 +1,126 @@
+// The GPU worker's SAEs: a run's SAE at its checkpoint exported the SAELens way (zipped), SAELens SAEs
+// imported (a folder's files or a .zip of it), listed and evaluated on a dataset; and any of them resolved
+// to its weights for the feature and explore jobs.
+import { transfer } from 'comlink';
+import { unzipSync, zipSync } from 'fflate';
+import { rangeChunks } from '../data/batches.ts';
+import { decodeSaelens, encodeSaelens } from '../data/formats/saelens.ts';
+import { HARVEST_LAYERS, LAYER_NODES, type HarvestLayer } from '../data/harvest/model.ts';
+import { SaeRunner } from '../engine/evaluate.ts';
+import { foldSae, snapshotParams } from '../engine/fold.ts';
+import type { SaeWeights } from '../engine/sae.ts';
+import type { GpuApi } from './api.ts';
+import { getDatasets, getDevice, getRuns, jobs } from './gpu-context.ts';
+
+/** the name of loose files picked without a folder */
+const LOOSE = '';
+
+/** cfg.json and sae_weights.safetensors from a SAELens folder's files or from a .zip of it. */
+async function saeFiles(files: File[]): Promise<{ name: string; cfg: string; weights: Uint8Array }> {
+  let entries: Record<string, Uint8Array> = {};
+  let name = files[0]?.name ?? 'sae';
+  if (files.length === 1 && files[0]!.name.toLowerCase().endsWith('.zip')) {
+    entries = unzipSync(new Uint8Array(await files[0]!.arrayBuffer()));
+    name = name.replace(/\.zip$/i, '');
+  } else {
+    for (const f of files) entries[f.webkitRelativePath || f.name] = new Uint8Array(await f.arrayBuffer());
+    name = files[0]?.webkitRelativePath.split('/')[0] || LOOSE;
+  }
+  const find = (file: string) => Object.keys(entries).find((k) => k === file || k.endsWith(`/${file}`));
+  const cfg = find('cfg.json');
+  const weights = find('sae_weights.safetensors');
+  if (!cfg || !weights) throw new Error(`${name || files[0]?.name}: a SAELens SAE needs cfg.json and sae_weights.safetensors (found: ${Object.keys(entries).join(', ') || 'nothing'})`);
+  return { name, cfg: new TextDecoder().decode(entries[cfg]), weights: entries[weights]! };
+}
+
+/** the shipped model's layer a dataset or hook name speaks of ('… via USE-lite resid0', a node name), if any */
+function layerOf(text: string): HarvestLayer | null {
+  for (const layer of HARVEST_LAYERS) if (text.includes(`USE-lite ${layer}`) || text === LAYER_NODES[layer].node || text === layer) return layer;
+  return null;
+}
+
+export interface ResolvedSae {
+  sae: SaeWeights;
+  /** the sentence encoder's layer its data came from, if it did */
+  layer: HarvestLayer | null;
+  label: string;
+  step: number;
+}
+
+/** A run's SAE at its checkpoint (raw units, with its dataset's provenance as metadata) or an imported one. */
+export async function resolveSae(kind: 'run' | 'imported', id: string): Promise<ResolvedSae> {
+  const runsDb = await getRuns();
+  if (kind === 'imported') {
+    const rec = await runsDb.getSae(id);
+    if (!rec) throw new Error(`no imported SAE ${id}`);
+    const hook = String((rec.sae.metadata as { hook_name?: unknown }).hook_name ?? '');
+    return { sae: rec.sae, layer: layerOf(hook), label: rec.name, step: 0 };
+  }
+  const run = await runsDb.get(id);
+  const snap = run?.snapshot;
+  if (!run || !snap) throw new Error('this run has no checkpoint yet');
+  const manifest = await (await getDatasets()).get(run.datasetId);
+  const label = `${run.config.arch} F=${run.config.features} on ${run.datasetName} at step ${snap.step}`;
+  const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale);
+  // rows harvested from a language model name it and its hook, as an exported cfg.json would
+  sae.metadata = { ...sae.metadata, ...(manifest?.source.provenance ?? {}) };
+  return { sae, layer: layerOf(`${manifest?.source.name ?? ''} ${run.datasetName}`), label, step: snap.step };
+}
+
+export const saeApi: Pick<GpuApi, 'exportSae' | 'importSae' | 'listSaes' | 'evaluateSae' | 'saeWeights'> = {
+  async exportSae(runId: string) {
+    const run = await (await getRuns()).get(runId);
+    const snap = run?.snapshot;
+    if (!run || !snap) throw new Error('this run has no checkpoint yet: train at least one checkpoint interval');
+    const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale);
+    // Density over the training tokens seen (held-out statistics come with the feature explorer).
+    const tokens = Math.max(1, snap.step * snap.config.batch);
+    const sparsity = Float32Array.from(snap.fireCount, (c) => Math.log10(c / tokens + 1e-10));
+    // rows harvested from a language model name it, its hook, context and BOS, as SAELens records them
+    const provenance = (await (await getDatasets()).get(run.datasetId))?.source.provenance ?? {};
+    const files = encodeSaelens(sae, sparsity, { dataset_path: run.datasetName, training_steps: snap.step, ...provenance });
+    const name = `sae-${run.config.arch}-${run.config.features}-${run.datasetName.replace(/[^\w.-]+/g, '_')}-step${snap.step}`;
+    const zip = zipSync(Object.fromEntries(Object.entries(files).map(([f, bytes]) => [`${name}/${f}`, bytes])));
+    return transfer({ name, zip }, [zip.buffer as ArrayBuffer]);
+  },
+
+  async importSae(files: File[]) {
+    const { name, cfg, weights } = await saeFiles(files);
+    const sae = decodeSaelens(cfg, weights, name);
+    // Loose files carry no folder name: name the SAE after the model and hook it was trained on.
+    const meta = sae.metadata as { model_name?: string; hook_name?: string };
+    const label = name !== LOOSE ? name : [meta.model_name, meta.hook_name].filter(Boolean).join(' ') || 'imported SAE';
+    const rec = { id: crypto.randomUUID(), name: label, sae, created: Date.now() };
+    await (await getRuns()).putSae(rec);
+    return { id: rec.id, name: label, arch: sae.arch, d: sae.d, features: sae.features, created: rec.created };
+  },
+
+  async listSaes() {
+    return (await getRuns()).listSaes();
+  },
+
+  async evaluateSae(saeId: string, datasetId: string, which: 'held-out' | 'all') {
+    const rec = await (await getRuns()).getSae(saeId);
+    if (!rec) throw new Error(`no imported SAE ${saeId}`);
+    const store = await getDatasets();
+    const manifest = await store.get(datasetId);
+    if (!manifest || manifest.status !== 'complete') throw new Error(`dataset ${datasetId} is not stored`);
+    if (manifest.d !== rec.sae.d) throw new Error(`${manifest.name} has rows of width ${manifest.d}; the SAE ${rec.name} has d_in=${rec.sae.d}`);
+    const rows = await store.rowSource(manifest.id);
+    const ranges: [number, number][] = which === 'all' ? [[0, rows.rows]] : (await store.split(manifest.id)).heldOut;
+    return jobs.run(async () => {
+      const runner = new SaeRunner((await getDevice()).device, rec.sae, 512);
+      try {
+        const { density: _density, ...metrics } = await runner.evaluate(rangeChunks(rows, ranges));
+        return metrics;
+      } finally {
+        runner.destroy();
+      }
+    });
+  },
+
+  async saeWeights(kind: 'run' | 'imported', id: string) {
+    const { sae, layer, label } = await resolveSae(kind, id);
+    return { sae, layer, label };
+  },
+};
