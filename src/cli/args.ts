@@ -32,7 +32,7 @@ export interface Command {
 
 export function parseCommand(cmd: Command, argv: string[]): CliValues {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' } };
-  for (const [name, spec] of Object.entries(cmd.options)) options[name] = { type: spec.type, multiple: spec.multiple };
+  for (const [name, spec] of Object.entries(cmd.options)) options[name] = spec.multiple ? { type: spec.type, multiple: true } : { type: spec.type };
   try {
     const { values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
     for (const [name, spec] of Object.entries(cmd.options)) if (values[name] === undefined && spec.default !== undefined) values[name] = spec.default;

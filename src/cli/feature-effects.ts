@@ -54,7 +54,7 @@ export const effectsCommand: Command = {
         if ((n += b.sequences.reduce((s, q) => s + q.ids.length, 0)) >= tokens) break;
       }
       const weights = await readWeights(plan);
-      const text = (id: number) => plan.tokenizer.pieces([id])[0]!;
+      const text = (id: number) => plan.tokenizer.tokenLabel(id);
       const d = input.sae.d;
       const out = [];
       for (const feature of features) {

@@ -6,7 +6,7 @@
 import type { SaeWeights } from '../engine/sae.ts';
 import { encodeCpu } from '../analysis/sae-cpu.ts';
 import { generate } from './generate.ts';
-import type { LanguageModel } from './lm.ts';
+import type { HookEdit, LanguageModel } from './lm.ts';
 import type { SaeSplice } from './sae-splice.ts';
 import type { LmTokenizer } from './tokenizer.ts';
 
@@ -14,7 +14,8 @@ export interface SteerSpec {
   feature: number;
   /** 'add': α·W_dec,i at every position; 'clamp': the feature's activation set to the strength */
   mode: 'add' | 'clamp';
-  strength: number;
+  /** one steered continuation per strength (several: a sweep that shows where the text turns) */
+  strengths: number[];
 }
 
 export interface SteerOptions extends SteerSpec {
@@ -37,7 +38,8 @@ export interface Continuation {
 export interface SteerResult {
   spec: SteerSpec;
   baseline: Continuation;
-  steered: Continuation;
+  /** one per strength, in order */
+  steered: Continuation[];
 }
 
 /** the feature's activation on each token of `ids` (one clean pass up to the hook, the SAE on the CPU) */
@@ -52,16 +54,17 @@ async function continuation(lm: LanguageModel, tokenizer: LmTokenizer, sae: SaeW
   return { ids, tokens: tokenizer.pieces(ids), acts: await featureActivations(lm, sae, hook, ids, feature), promptLength: prompt.length, text: tokenizer.decode(fresh) };
 }
 
-export async function steerGeneration(lm: LanguageModel, tokenizer: LmTokenizer, splice: SaeSplice, hook: string, prompt: number[], o: SteerOptions): Promise<SteerResult> {
+export async function steerGeneration(lm: LanguageModel, tokenizer: LmTokenizer, splice: SaeSplice, hook: string, prompt: number[], o: SteerOptions, signal?: AbortSignal): Promise<SteerResult> {
   const { sae } = splice;
-  const edit = splice.edit(o.mode === 'add' ? { errorTerm: true, steer: [{ feature: o.feature, alpha: o.strength }] } : { errorTerm: true, clamp: [{ feature: o.feature, value: o.strength }] });
-  const run = (edits?: Map<string, ReturnType<SaeSplice['edit']>>) => generate(lm, prompt, { tokens: o.tokens, sample: o.sample, edits });
-  const plain = await run();
-  const steered = await run(new Map([[hook, edit]]));
-  const spec = { feature: o.feature, mode: o.mode, strength: o.strength };
-  return {
-    spec,
-    baseline: await continuation(lm, tokenizer, sae, hook, prompt, plain, o.feature),
-    steered: await continuation(lm, tokenizer, sae, hook, prompt, steered, o.feature),
+  const run = (edits?: Map<string, HookEdit>) => {
+    signal?.throwIfAborted();
+    return generate(lm, prompt, { tokens: o.tokens, sample: o.sample, edits, onToken: () => !signal?.aborted });
   };
+  const edit = (strength: number) =>
+    splice.edit(o.mode === 'add' ? { errorTerm: true, steer: [{ feature: o.feature, alpha: strength }] } : { errorTerm: true, clamp: [{ feature: o.feature, value: strength }] });
+  const baseline = await continuation(lm, tokenizer, sae, hook, prompt, await run(), o.feature);
+  const steered: Continuation[] = [];
+  for (const strength of o.strengths) steered.push(await continuation(lm, tokenizer, sae, hook, prompt, await run(new Map([[hook, edit(strength)]])), o.feature));
+  signal?.throwIfAborted();
+  return { spec: { feature: o.feature, mode: o.mode, strengths: [...o.strengths] }, baseline, steered };
 }

@@ -48,6 +48,12 @@ export class LmTokenizer {
     return this.tok.decode([...ids], { skip_special_tokens: false });
   }
 
+  /** one id's text for a list of tokens: ‹id› where the id is part of a character's bytes (it decodes to U+FFFD) */
+  tokenLabel(id: number): string {
+    const p = this.tok.decode([id], { skip_special_tokens: false });
+    return p.includes('\uFFFD') ? `‹${id}›` : p;
+  }
+
   /** each id's own text, for showing tokens one by one */
   pieces(ids: readonly number[]): string[] {
     return ids.map((id) => this.tok.decode([id], { skip_special_tokens: false }));

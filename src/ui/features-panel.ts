@@ -5,6 +5,8 @@
 import { css, html } from 'lit';
 import { SessionView } from './session-view.ts';
 import { download } from './download.ts';
+import { barsFigure, scatterFigure } from './figures.ts';
+import './figure-export.ts';
 import type { Example, FeatureRow } from '../analysis/feature-card.ts';
 import './histogram-chart.ts';
 import './map-view.ts';
@@ -82,6 +84,7 @@ export class SaeFeaturesPanel extends SessionView {
                     <sae-map-view interactive .map=${view.map} .labels=${view.table.features.map((f) => f.topTokens.map(shown).join(' ·'))}
                       @feature-pick=${(e: CustomEvent<number>) => void s.features.openCard(e.detail)}
                       @feature-lasso=${(e: CustomEvent<number[]>) => s.features.setLasso(e.detail)}></sae-map-view>
+                    ${view.map ? html`<sae-figure-export label="map" .figure=${() => scatterFigure(`map-${view.label.replace(/[^\w.=-]+/g, '_').slice(0, 60)}`, `The dictionary of ${view.label}: UMAP of the decoder directions (cosine neighbours), each feature coloured by its log10 density on the held-out rows of ${view.table!.datasetName}.`, { xy: view.map!.xy, value: view.map!.density, valueLabel: 'log10 density' })}></sae-figure-export>` : ''}
                     ${view.lasso
                       ? html`<p class="lasso" data-testid="lasso" data-count=${view.lasso.length}>${view.lasso.length} features in the lasso:
                           ${view.lasso.slice(0, 40).map((f) => html`<button class="link" @click=${() => void s.features.openCard(f)}>#${f}</button>`)}${view.lasso.length > 40 ? ' …' : ''}</p>`
@@ -102,12 +105,14 @@ export class SaeFeaturesPanel extends SessionView {
                     ? html`<p class="probe" data-testid="feature-probe">as a ${card.probe.label} detector on the held-out rows — this feature (fires → ${card.probe.label}):
                         ${scores(card.probe.feature)}; a linear probe on the raw activations: ${scores(card.probe.probe)}</p>`
                     : ''}
+                  ${this._inModel(card.feature)}
                   <p class="neighbours">nearest by decoder cosine:
                     ${card.neighbours.map((n) => html`<button class="link" @click=${() => void s.features.openCard(n.feature)}>#${n.feature} <small>${n.cos.toFixed(2)}</small></button>`)}</p>
                   <div class="cols">
                     <div><h4>Top activations</h4>${card.top.map((ex) => this._example(ex, card.max))}</div>
                     <div>
                       <sae-histogram-chart .bars=${card.histogram} x-label="activation" y-label="rows" color="#f4a261" caption="activations when firing (held-out rows)"></sae-histogram-chart>
+                      <sae-figure-export .figure=${() => barsFigure(`feature-${card.feature}-activations`, `Activations of feature #${card.feature} of ${view.label} when it fires, on the held-out rows of ${view.table?.datasetName ?? 'its dataset'} (density ${card.density.toExponential(2)}).`, { ...card.histogram, xLabel: 'activation', yLabel: 'rows', color: '#f4a261' })}></sae-figure-export>
                       <h4>Across the range (sampled per interval)</h4>
                       ${card.samples.map((ex) => this._example(ex, card.max))}
                     </div>
@@ -116,6 +121,21 @@ export class SaeFeaturesPanel extends SessionView {
               : ''}`
         : ''}
     `;
+  }
+
+  /** for an SAE of a language model's hook: what the feature does in the model (read in the language-model panel) */
+  private _inModel(feature: number) {
+    const s = this.session!;
+    const view = s.features.view!;
+    const lm = s.lm.state;
+    const here = lm && lm.kind === view.kind && lm.id === view.id && lm.view?.feature === feature ? lm.view : undefined;
+    return html`<p class="in-model">
+      <button class="link" @click=${() => void s.lm.openFeature(view.kind, view.id, view.label, feature).then(() => (this.getRootNode() as ShadowRoot).querySelector('sae-lm-panel')?.scrollIntoView())}
+        data-testid="feature-in-model">In the language model: logit effects, measured effect, steering →</button>
+      ${here
+        ? html`<br /><small data-testid="card-logits">promotes ${here.logits.promoted.slice(0, 6).map((t) => html`<code>${shown(t.token)}</code> `)}
+            · suppresses ${here.logits.suppressed.slice(0, 6).map((t) => html`<code>${shown(t.token)}</code> `)}</small>`
+        : ''}</p>`;
   }
 
   /** feature splitting against another SAE of the same activations */

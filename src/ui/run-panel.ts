@@ -7,6 +7,8 @@ import './histogram-chart.ts';
 import './map-view.ts';
 import './born-strip.ts';
 import './compare-chart.ts';
+import './figure-export.ts';
+import { densityFigure, lossFigure, mapFigure, normsFigure } from './run-figures.ts';
 import './loss-chart.ts';
 import { defaultConfig } from '../engine/config.ts';
 import { estimateMemory } from '../engine/memory.ts';
@@ -80,6 +82,14 @@ export class SaeRunPanel extends SessionView {
     for (const [k, v] of Object.entries(preset ?? {})) (form.elements.namedItem(k) as HTMLInputElement).value = String(v);
   }
 
+  /** the run in progress as figures name it: its configuration and dataset */
+  private _runLabel(): string {
+    const s = this.session!;
+    const id = s.training.run?.runId;
+    const r = s.training.runs.find((x) => x.id === id);
+    return r ? `${r.config.arch} F=${r.config.features} on ${r.datasetName}` : 'the run';
+  }
+
   override render() {
     const s = this.session;
     if (!s) return html``;
@@ -133,6 +143,12 @@ export class SaeRunPanel extends SessionView {
                 caption=${run.decoderNorms ? `decoder norms at step ${run.decoderNorms.step}: ${run.decoderNorms.min.toFixed(3)} – ${run.decoderNorms.max.toFixed(3)}` : 'decoder norms: after the first checkpoint'}></sae-histogram-chart>
               <sae-map-view .map=${run.map}></sae-map-view>
             </div>
+            <p class="exports" data-testid="run-figures">
+              <sae-figure-export label="loss curves" .figure=${() => lossFigure(run, this._runLabel())}></sae-figure-export>
+              <sae-figure-export label="density" .figure=${() => densityFigure(run, this._runLabel())}></sae-figure-export>
+              <sae-figure-export label="decoder norms" .figure=${() => normsFigure(run, this._runLabel())}></sae-figure-export>
+              <sae-figure-export label="map" .figure=${() => mapFigure(run, this._runLabel())}></sae-figure-export>
+            </p>
             <sae-born-strip .born=${run.born} total=${run.bornTotal}></sae-born-strip>`
         : ''}
       ${s.training.runs.length

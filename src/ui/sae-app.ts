@@ -6,6 +6,7 @@ import './run-panel.ts';
 import './sae-panel.ts';
 import './explore-panel.ts';
 import './features-panel.ts';
+import './lm-panel.ts';
 import { SaeSession } from './session.ts';
 
 export class SaeApp extends LitElement {
@@ -55,6 +56,7 @@ export class SaeApp extends LitElement {
       <sae-run-panel .session=${this.session} ?presenting=${this.presenting}></sae-run-panel>
       <sae-sae-panel .session=${this.session}></sae-sae-panel>
       <sae-features-panel .session=${this.session}></sae-features-panel>
+      <sae-lm-panel .session=${this.session}></sae-lm-panel>
       <sae-explore-panel .session=${this.session}></sae-explore-panel>
     `;
   }
@@ -68,7 +70,7 @@ export class SaeApp extends LitElement {
     /* presenting: the live views only, scaled up for the back of the room */
     :host([presenting]) { max-width: none; background: #fff; min-height: 100vh; box-sizing: border-box; }
     :host([presenting]) header p:not(.gpu) { display: none; }
-    :host([presenting]) sae-data-panel, :host([presenting]) sae-model-panel, :host([presenting]) sae-sae-panel, :host([presenting]) sae-explore-panel, :host([presenting]) sae-features-panel { display: none; }
+    :host([presenting]) sae-data-panel, :host([presenting]) sae-model-panel, :host([presenting]) sae-sae-panel, :host([presenting]) sae-explore-panel, :host([presenting]) sae-features-panel, :host([presenting]) sae-lm-panel { display: none; }
     :host([presenting]) sae-run-panel { zoom: 1.35; }
   `;
 }

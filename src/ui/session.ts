@@ -7,6 +7,7 @@ import type { SessionCore } from './session/core.ts';
 import { Datasets } from './session/datasets.ts';
 import { Explorer } from './session/explorer.ts';
 import { Features } from './session/features.ts';
+import { LmLab } from './session/lm-lab.ts';
 import { Saes } from './session/saes.ts';
 import { Training } from './session/training.ts';
 
@@ -14,6 +15,7 @@ export { LM_DEMO, type ImportState } from './session/datasets.ts';
 export { quickDemoConfig, type ComparedRun, type DictionaryMap, type RunState } from './session/training.ts';
 export type { FeatureView } from './session/features.ts';
 export type { ExploreState } from './session/explorer.ts';
+export type { LmLabState, SteerRequest } from './session/lm-lab.ts';
 
 export class SaeSession extends EventTarget implements SessionCore {
   readonly data: Remote<DataApi>;
@@ -25,6 +27,7 @@ export class SaeSession extends EventTarget implements SessionCore {
   readonly saes: Saes;
   readonly features: Features;
   readonly explorer: Explorer;
+  readonly lm: LmLab;
   readonly ready: Promise<void>;
 
   constructor() {
@@ -36,6 +39,7 @@ export class SaeSession extends EventTarget implements SessionCore {
     this.saes = new Saes(this, this.datasets);
     this.features = new Features(this);
     this.explorer = new Explorer(this);
+    this.lm = new LmLab(this, this.datasets);
     this.ready = this.data.start().then(() => Promise.all([this.datasets.refresh(), this.datasets.refreshModels()])).then(() => undefined);
     void this.training.refresh();
     void this.saes.refresh();

@@ -8,6 +8,12 @@ import type { FeatureEdit, Fidelity } from '../analysis/splice.ts';
 import type { FeatureCard, FeatureTable } from '../analysis/feature-card.ts';
 import type { SplitCounts, SplitFamily } from '../analysis/splitting.ts';
 import type { FeatureJobProgress } from './feature-job.ts';
+import type { LogitEffects } from '../model/logit-effects.ts';
+import type { FeatureOnText } from '../model/feature-effects.ts';
+import type { SteerResult } from '../model/steering.ts';
+import type { NextTokenAttribution } from '../model/attribution.ts';
+import type { SpliceFidelity } from '../model/sae-fidelity.ts';
+import type { ConceptResult } from '../model/concept.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import type { LayoutOptions, LayoutProgress, NeighbourGraph } from '../analysis/umap-layout.ts';
 import type { RunSummary } from '../data/runs.ts';
@@ -239,4 +245,24 @@ export interface ExploreApi {
   fidelity(sentences: number): Promise<Fidelity>;
   /** each token's shown features' contributions to the output along the clean output or toward `target`, by exact differences */
   attribute(text: string, reading: TokenReading, target?: string): Promise<Attribution>;
+}
+
+/** One feature of the SAE open in the language-model worker: what it does in the model. */
+export interface LmFeatureView {
+  feature: number;
+  logits: LogitEffects;
+  onText: FeatureOnText;
+}
+
+/** The language-model worker (src/worker/lm-worker.ts): the seed's experiments with an SAE spliced into a causal model. */
+export interface LmApi {
+  /** Loads the model (cached) and splices the SAE in at its hook; refuses an SAE that cannot read the model, warns about one trained on another. */
+  open(req: { model: string; modelName: string; saeKey: string; sae: SaeWeights; saeLabel: string }): Promise<{ hook: string; warning?: string; maxPositions: number }>;
+  /** The prompt continued by the clean model and with the feature edited at each strength (cancellable). */
+  steer(req: { prompt: string; feature: number; mode: 'add' | 'clamp'; strengths: number[]; tokens: number; sample?: { seed: number; temperature: number } }): Promise<SteerResult>;
+  feature(feature: number): Promise<LmFeatureView>;
+  attribute(prompt: string, target: string): Promise<NextTokenAttribution & { tokens: string[]; targetToken: string }>;
+  fidelity(tokens: number, onProgress: (done: number, total: number) => void): Promise<Omit<SpliceFidelity, 'documents'>>;
+  concept(forTexts: string[], against: string[]): Promise<ConceptResult>;
+  cancel(): void;
 }

@@ -28,7 +28,7 @@ let models: Promise<ModelStore> | undefined;
 let device: Promise<{ device: GPUDevice; adapter: GPUAdapter }> | undefined;
 const getModels = () => (models ??= ModelStore.open());
 
-async function getDevice(): Promise<{ device: GPUDevice; adapter: GPUAdapter }> {
+export async function getDevice(): Promise<{ device: GPUDevice; adapter: GPUAdapter }> {
   device ??= requestBrowserDevice().then((got) => {
     void got.device.lost.then(() => (device = undefined));
     return got;
@@ -80,7 +80,7 @@ export async function removeModel(id: string): Promise<boolean> {
   return (await getModels()).remove(id);
 }
 
-async function modelFiles(id: string): Promise<ModelFiles> {
+export async function modelFiles(id: string): Promise<ModelFiles> {
   if (id === BUILTIN_MODEL) return builtinFiles();
   const { name, files } = await (await getModels()).files(id);
   return blobModelFiles(name, files);

@@ -3,10 +3,10 @@
 // their token contexts, export it with the model's provenance in cfg.json; add the gpt2-tiny folder as one's own model, harvest it on typed text,
 // find it again after a reload; and every kind of bad folder refused with the file and the problem, with
 // nothing stored.
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Download, Page } from 'playwright-core';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GPT2, LLAMA, badModelFolders } from '../support/bad-models.ts';
@@ -19,6 +19,11 @@ beforeAll(async () => {
   page = await openLab(lab);
 }, 120_000);
 afterAll(async () => lab?.close());
+
+/** a download's contents as text */
+async function readDownload(d: Download): Promise<string> {
+  return readFileSync((await d.path())!, 'utf8');
+}
 
 /** the models the page lists, by id */
 const listedModels = () => page.locator('[data-testid=models] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
@@ -80,6 +85,37 @@ describe('language models in the page', () => {
     expect((await card.textContent())!.length).toBeGreaterThan(100);
     await card.scrollIntoViewIfNeeded();
     await screenshot(page, 'lm-features');
+
+    // from the card to the language model: what the feature does there, then steer it on a prompt
+    await card.locator('[data-testid=feature-in-model]').click();
+    const lm = page.locator('sae-lm-panel');
+    const fv = lm.locator('[data-testid=lm-feature-view]');
+    await fv.waitFor({ timeout: 180_000 });
+    expect(await lm.locator('[data-testid=lm-status]').textContent()).toContain('spliced into builtin-lm at blocks.2.hook_resid_pre');
+    expect(await fv.locator('[data-testid=lm-promoted] li').count()).toBe(10);
+    expect(await fv.locator('[data-testid=lm-suppressed] li').count()).toBe(10);
+    await expect(fv.locator('[data-testid=lm-measured]').textContent()).resolves.toMatch(/Measured on [\d,]+ held-out tokens/);
+    await expect(card.locator('[data-testid=card-logits]').textContent()).resolves.toContain('promotes');
+    await fv.scrollIntoViewIfNeeded();
+    await screenshot(page, 'lm-feature-in-model');
+    await lm.locator('[data-testid=lm-prompt]').fill('The jury said that the city');
+    await lm.locator('[data-testid=lm-strength]').fill('40');
+    await lm.locator('[data-testid=lm-steer-go]').click();
+    const result = lm.locator('[data-testid=lm-steer-result]');
+    await result.waitFor({ timeout: 180_000 });
+    const plain = await result.locator('[data-testid=lm-baseline] .text').textContent();
+    const steered = await result.locator('[data-testid=lm-steered] .text').textContent();
+    expect(plain!.startsWith('The jury said that the city') || plain!.includes('jury')).toBe(true);
+    expect(steered).not.toBe(plain);
+    await result.scrollIntoViewIfNeeded();
+    await screenshot(page, 'lm-steered');
+    // the comparison as a figure: an SVG with its caption, and the numbers behind it
+    const [svg] = await Promise.all([page.waitForEvent('download'), lm.locator('[data-testid=lm-steer-form] ~ sae-figure-export [data-testid=figure-svg]').first().click()]);
+    const text = await readDownload(svg);
+    expect(text).toMatch(/^<svg/);
+    expect(text).toContain('Steering feature #');
+    const [data] = await Promise.all([page.waitForEvent('download'), lm.locator('[data-testid=lm-steer-form] ~ sae-figure-export [data-testid=figure-data]').first().click()]);
+    expect(JSON.parse(await readDownload(data)).data.steered[0].strength).toBe(40);
 
     const zip = await page.evaluate(async (id) => Array.from((await document.querySelector('sae-app')!.session.training.exportSae(id)).zip), runId);
     const files = unzipSync(Uint8Array.from(zip));
