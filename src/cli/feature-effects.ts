@@ -8,8 +8,8 @@ import { conceptFeatures } from '../model/concept.ts';
 import { featureOnText } from '../model/feature-effects.ts';
 import { logitEffects } from '../model/logit-effects.ts';
 import { SaeSplice, specialTokenIds } from '../model/sae-splice.ts';
-import { sequenceBatches, type SequenceBatch } from '../model/sequences.ts';
-import { readWeights } from '../model/folder.ts';
+import { collectBatches } from '../model/sequences.ts';
+import { DOCUMENT_HEAD_CHARS, documentHeads } from '../model/corpus.ts';
 import { CliError, intOption, required, type Command } from './args.ts';
 import { contextOption, openCorpus } from './lm-corpus.ts';
 import { loadModelWithSae } from './sae-edits.ts';
@@ -29,13 +29,13 @@ function featureList(arg: unknown, F: number): number[] {
 export const effectsCommand: Command = {
   name: 'effects',
   summary: "What SAE features do in their model: logit effects, strongest activations on held-out text, measured ablation effect; prints JSON.",
-  usage: 'sae-lab effects --model DIR --sae DIR --feature F[,F…] [--split heldout|train|all | --text FILE] [--tokens 2048] [--context 64]',
+  usage: 'sae-lab effects --model DIR --sae DIR --feature F[,F…] [--split heldout|train|all | --text FILE] [--tokens 4096] [--context 64]',
   options: {
     ...MODEL_SAE,
     feature: { type: 'string', help: 'feature indices, comma-separated' },
     split: { type: 'string', help: 'documents of the built-in corpus to read', default: 'heldout' },
     text: { type: 'string', help: 'read this UTF-8 text file instead (one document per paragraph)' },
-    tokens: { type: 'string', help: 'tokens of text to read', default: '2048' },
+    tokens: { type: 'string', help: 'tokens of text to read, from the first 600 characters of each document', default: '4096' },
     context: { type: 'string', help: 'tokens per sequence, BOS included (default 64)', default: '64' },
   },
   async run(v) {
@@ -43,17 +43,11 @@ export const effectsCommand: Command = {
     const tokens = intOption(v, 'tokens');
     const batch = 8;
     const corpus = await openCorpus(v, 'effects', 'heldout');
-    const { name, lm, plan, gpu, input } = await loadModelWithSae(v, 'effects', batch, (plan) => contextOption(v, plan.config));
+    const { name, lm, plan, gpu, input, weights } = await loadModelWithSae(v, 'effects', batch, (plan) => contextOption(v, plan.config));
     const features = featureList(v.feature, input.sae.features);
     const splice = new SaeSplice(lm.device, input.sae, batch * lm.capacity.context, specialTokenIds(plan.config));
     try {
-      const batches: SequenceBatch[] = [];
-      let n = 0;
-      for await (const b of sequenceBatches(plan.tokenizer, plan.config, corpus.documents, { context: lm.capacity.context, batch })) {
-        batches.push(b);
-        if ((n += b.sequences.reduce((s, q) => s + q.ids.length, 0)) >= tokens) break;
-      }
-      const weights = await readWeights(plan);
+      const { batches } = await collectBatches(plan.tokenizer, plan.config, documentHeads(corpus.documents, DOCUMENT_HEAD_CHARS), { context: lm.capacity.context, batch, tokens });
       const text = (id: number) => plan.tokenizer.tokenLabel(id);
       const d = input.sae.d;
       const out = [];

@@ -7,6 +7,7 @@ import { requestNodeDevice, type NodeGpu } from '../engine/node-device.ts';
 import { openModel, readWeights, type ModelPlan } from '../model/folder.ts';
 import { nodeModelFiles } from '../model/node-files.ts';
 import { LanguageModel } from '../model/lm.ts';
+import type { LmWeights } from '../model/config.ts';
 import { checkLmFits } from '../model/memory.ts';
 import { CliError } from './args.ts';
 
@@ -16,6 +17,8 @@ export interface CliModel<T> {
   /** the folder's absolute path */
   path: string;
   plan: ModelPlan;
+  /** the weights as read (on the device in lm; kept for work on the CPU such as logit effects) */
+  weights: LmWeights;
   lm: LanguageModel;
   gpu: NodeGpu;
   /** what `prepare` made of the command's input */
@@ -35,8 +38,9 @@ export async function loadCliModel<T>(dir: string, prepare: (plan: ModelPlan, na
     const { input, batch, context } = await prepare(plan, name);
     if (context > plan.config.maxPositions) throw new CliError(`${dir}: ${context} tokens are more than the model's ${plan.config.maxPositions} positions`);
     const gpu = await requestNodeDevice((limits) => checkLmFits(plan.config, batch, context, limits, dir));
-    const lm = LanguageModel.create(gpu.device, plan.config, await readWeights(plan), dir, batch, context);
-    return { name, path: resolve(dir), plan, lm, gpu, input };
+    const weights = await readWeights(plan);
+    const lm = LanguageModel.create(gpu.device, plan.config, weights, dir, batch, context);
+    return { name, path: resolve(dir), plan, weights, lm, gpu, input };
   } finally {
     await files.close();
   }

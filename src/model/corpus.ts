@@ -108,3 +108,14 @@ export async function* builtinDocuments(r: CorpusReader, split: CorpusSplit = 't
     else yield await r.code(code[c++]);
   }
 }
+
+/** characters a feature's reading takes from the start of each document (a few sequences of 64 tokens) */
+export const DOCUMENT_HEAD_CHARS = 600;
+
+/**
+ * The first `chars` characters of each document (its words cut to match): a sample spread over many
+ * documents, so that a reading of a few thousand tokens meets prose and code alike.
+ */
+export async function* documentHeads(docs: AsyncIterable<LmDocument> | Iterable<LmDocument>, chars: number): AsyncGenerator<LmDocument> {
+  for await (const d of docs) yield { ...d, text: d.text.slice(0, chars), words: d.words.filter((w) => w.end <= chars) };
+}

@@ -21,7 +21,7 @@ export interface FeatureExample {
 }
 
 export interface FeatureOnText {
-  /** next-token predictions read */
+  /** next-token predictions read (from positions that are not special tokens) */
   tokens: number;
   /** positions where the feature fired */
   fires: number;
@@ -35,6 +35,7 @@ export interface FeatureOnText {
 export async function featureOnText(lm: LanguageModel, tokenizer: LmTokenizer, splice: SaeSplice, hook: string, feature: number, batches: SequenceBatch[], o: { examples?: number; before?: number; after?: number } = {}): Promise<FeatureOnText> {
   const { sae } = splice;
   const V = lm.config.vocab;
+  const special = new Set(splice.specialIds);
   const ablate = new Map([[hook, splice.edit({ errorTerm: true, clamp: [{ feature, value: 0 }] })]]);
   const found: { act: number; ids: number[]; acts: number[]; t: number }[] = [];
   let tokens = 0;
@@ -49,6 +50,7 @@ export async function featureOnText(lm: LanguageModel, tokenizer: LmTokenizer, s
     b.sequences.forEach((s, q) => {
       const acts = s.ids.map((_, t) => f[(q * b.T + t) * sae.features + feature]!);
       for (let t = 0; t + 1 < s.ids.length; t++) {
+        if (special.has(s.ids[t]!)) continue; // the splice leaves special tokens alone: the SAE never reads them
         const at = (q * b.T + t) * V;
         const next = s.ids[t + 1]!;
         const d = logSoftmax(clean.logits!, at, V)[next]! - logSoftmax(ablated, at, V)[next]!;

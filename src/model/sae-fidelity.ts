@@ -11,7 +11,7 @@
 import type { LmDocument } from './corpus.ts';
 import type { HookEdit, LanguageModel } from './lm.ts';
 import { fillEdit, specialTokenIds, type SaeSplice } from './sae-splice.ts';
-import { sequenceBatches, type SequenceBatch } from './sequences.ts';
+import { collectBatches } from './sequences.ts';
 import type { LmTokenizer } from './tokenizer.ts';
 
 export interface SpliceFidelity {
@@ -65,27 +65,14 @@ export function klDivergence(lp: Float64Array, lq: Float64Array): number {
   return kl;
 }
 
-/** The batches the measure reads, kept so the mean can be taken before the ablated passes (a few MB at most). */
-async function gatherBatches(tokenizer: LmTokenizer, lm: LanguageModel, documents: AsyncIterable<LmDocument> | Iterable<LmDocument>, o: FidelityOptions, names: string[]) {
-  const out: SequenceBatch[] = [];
-  let predicted = 0;
-  const limit = o.tokens ?? Infinity;
-  for await (const b of sequenceBatches(tokenizer, lm.config, documents, { context: o.context, batch: o.batch, signal: o.signal, onDocument: (n) => void names.push(n) })) {
-    out.push(b);
-    predicted += b.sequences.reduce((s, q) => s + q.ids.length - 1, 0);
-    if (predicted >= limit) break;
-  }
-  if (out.length === 0) throw new RangeError('no text to measure on: the documents give no tokens');
-  return out;
-}
-
 export async function measureSpliceFidelity(lm: LanguageModel, tokenizer: LmTokenizer, splice: SaeSplice, documents: AsyncIterable<LmDocument> | Iterable<LmDocument>, o: FidelityOptions): Promise<SpliceFidelity> {
   const c = lm.config;
   const start = performance.now();
   const batch = Math.min(o.batch, Math.max(1, Math.floor(splice.rows / o.context)));
   lm.reserve(batch, o.context);
-  const documentsRead: string[] = [];
-  const batches = await gatherBatches(tokenizer, lm, documents, { ...o, batch }, documentsRead);
+  // kept in memory (a few MB at most) so that the mean is taken before the ablated passes
+  const { batches, documents: documentsRead } = await collectBatches(tokenizer, c, documents, { context: o.context, batch, signal: o.signal, tokens: o.tokens ?? Infinity });
+  if (batches.length === 0) throw new RangeError('no text to measure on: the documents give no tokens');
   const special = new Set(specialTokenIds(c));
   // the hook's mean over the evaluation tokens (special tokens left out, as the SAE never reads them)
   const mean = new Float64Array(c.d);

@@ -126,3 +126,20 @@ export async function* sequenceBatches(
   }
   if (pending.length > 0) yield flush();
 }
+
+/** The batches holding the first `tokens` next-token predictions (or a few more: whole sequences) of the documents, in memory. */
+export async function collectBatches(
+  tokenizer: LmTokenizer,
+  c: LmConfig,
+  documents: AsyncIterable<LmDocument> | Iterable<LmDocument>,
+  o: SequenceOptions & { tokens: number },
+): Promise<{ batches: SequenceBatch[]; documents: string[] }> {
+  const batches: SequenceBatch[] = [];
+  const names: string[] = [];
+  let n = 0;
+  for await (const b of sequenceBatches(tokenizer, c, documents, { ...o, onDocument: (name, i) => (names.push(name), o.onDocument?.(name, i)) })) {
+    batches.push(b);
+    if ((n += b.sequences.reduce((s, q) => s + q.ids.length - 1, 0)) >= o.tokens) break;
+  }
+  return { batches, documents: names };
+}

@@ -8,7 +8,7 @@ import type { SaeWeights } from '../engine/sae.ts';
 import { attributeNextToken } from '../model/attribution.ts';
 import { browserCorpusReader } from '../model/browser-corpus.ts';
 import { conceptFeatures } from '../model/concept.ts';
-import { builtinDocuments, type LmDocument } from '../model/corpus.ts';
+import { DOCUMENT_HEAD_CHARS, builtinDocuments, documentHeads } from '../model/corpus.ts';
 import { featureOnText } from '../model/feature-effects.ts';
 import { openModel, readWeights, type ModelPlan } from '../model/folder.ts';
 import { LanguageModel } from '../model/lm.ts';
@@ -16,7 +16,7 @@ import type { LmWeights } from '../model/config.ts';
 import { logitEffects } from '../model/logit-effects.ts';
 import { measureSpliceFidelity } from '../model/sae-fidelity.ts';
 import { SaeSplice, checkSaeForModel, specialTokenIds } from '../model/sae-splice.ts';
-import { sequenceBatches, type SequenceBatch } from '../model/sequences.ts';
+import { collectBatches, type SequenceBatch } from '../model/sequences.ts';
 import { steerGeneration } from '../model/steering.ts';
 import type { LmApi } from './api.ts';
 import { getDevice, modelFiles } from './lm-jobs.ts';
@@ -24,8 +24,8 @@ import { getDevice, modelFiles } from './lm-jobs.ts';
 /** room on the device: the fidelity's and the examples' batches of sequences */
 const BATCH = 8;
 const CONTEXT = 64;
-/** held-out tokens a feature's examples and measured effect are read from */
-const FEATURE_TOKENS = 2048;
+/** held-out tokens (from the start of each document) a feature's examples and measured effect are read from */
+const FEATURE_TOKENS = 4096;
 
 interface Loaded {
   modelId: string;
@@ -78,14 +78,8 @@ const contextOf = (l: Loaded) => Math.min(CONTEXT, l.plan.config.maxPositions);
 
 function heldOutText(l: Loaded): Promise<SequenceBatch[]> {
   l.text ??= (async () => {
-    const docs: AsyncIterable<LmDocument> = builtinDocuments(await browserCorpusReader(self.location.href, import.meta.env.BASE_URL), 'heldout');
-    const out: SequenceBatch[] = [];
-    let n = 0;
-    for await (const b of sequenceBatches(l.plan.tokenizer, l.plan.config, docs, { context: contextOf(l), batch: BATCH })) {
-      out.push(b);
-      if ((n += b.sequences.reduce((s, q) => s + q.ids.length, 0)) >= FEATURE_TOKENS) break;
-    }
-    return out;
+    const docs = documentHeads(builtinDocuments(await browserCorpusReader(self.location.href, import.meta.env.BASE_URL), 'heldout'), DOCUMENT_HEAD_CHARS);
+    return (await collectBatches(l.plan.tokenizer, l.plan.config, docs, { context: contextOf(l), batch: BATCH, tokens: FEATURE_TOKENS })).batches;
   })();
   return l.text;
 }
