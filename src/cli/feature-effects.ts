@@ -9,7 +9,7 @@ import { featureOnText } from '../model/feature-effects.ts';
 import { logitEffects } from '../model/logit-effects.ts';
 import { SaeSplice, specialTokenIds } from '../model/sae-splice.ts';
 import { collectBatches } from '../model/sequences.ts';
-import { DOCUMENT_HEAD_CHARS, documentHeads } from '../model/corpus.ts';
+import { DOCUMENT_SAMPLE_CHARS, documentSamples } from '../model/corpus.ts';
 import { CliError, intOption, required, type Command } from './args.ts';
 import { contextOption, openCorpus } from './lm-corpus.ts';
 import { loadModelWithSae } from './sae-edits.ts';
@@ -35,7 +35,7 @@ export const effectsCommand: Command = {
     feature: { type: 'string', help: 'feature indices, comma-separated' },
     split: { type: 'string', help: 'documents of the built-in corpus to read', default: 'heldout' },
     text: { type: 'string', help: 'read this UTF-8 text file instead (one document per paragraph)' },
-    tokens: { type: 'string', help: 'tokens of text to read, from the first 600 characters of each document', default: '4096' },
+    tokens: { type: 'string', help: 'tokens of text to read, 600 characters from each document', default: '4096' },
     context: { type: 'string', help: 'tokens per sequence, BOS included (default 64)', default: '64' },
   },
   async run(v) {
@@ -47,7 +47,7 @@ export const effectsCommand: Command = {
     const features = featureList(v.feature, input.sae.features);
     const splice = new SaeSplice(lm.device, input.sae, batch * lm.capacity.context, specialTokenIds(plan.config));
     try {
-      const { batches } = await collectBatches(plan.tokenizer, plan.config, documentHeads(corpus.documents, DOCUMENT_HEAD_CHARS), { context: lm.capacity.context, batch, tokens });
+      const { batches } = await collectBatches(plan.tokenizer, plan.config, documentSamples(corpus.documents, DOCUMENT_SAMPLE_CHARS), { context: lm.capacity.context, batch, tokens });
       const text = (id: number) => plan.tokenizer.tokenLabel(id);
       const d = input.sae.d;
       const out = [];

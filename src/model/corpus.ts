@@ -109,13 +109,19 @@ export async function* builtinDocuments(r: CorpusReader, split: CorpusSplit = 't
   }
 }
 
-/** characters a feature's reading takes from the start of each document (a few sequences of 64 tokens) */
-export const DOCUMENT_HEAD_CHARS = 600;
+/** characters a feature's reading takes from each document (a few sequences of 64 tokens) */
+export const DOCUMENT_SAMPLE_CHARS = 600;
 
 /**
- * The first `chars` characters of each document (its words cut to match): a sample spread over many
+ * `chars` characters of each document — prose from its start, code from the line after its middle (a
+ * source file's start is its licence header) — with its words cut to match: a sample spread over many
  * documents, so that a reading of a few thousand tokens meets prose and code alike.
  */
-export async function* documentHeads(docs: AsyncIterable<LmDocument> | Iterable<LmDocument>, chars: number): AsyncGenerator<LmDocument> {
-  for await (const d of docs) yield { ...d, text: d.text.slice(0, chars), words: d.words.filter((w) => w.end <= chars) };
+export async function* documentSamples(docs: AsyncIterable<LmDocument> | Iterable<LmDocument>, chars: number): AsyncGenerator<LmDocument> {
+  for await (const d of docs) {
+    const start = d.kind === 'code' ? d.text.indexOf('\n', Math.floor(d.text.length / 2)) + 1 : 0;
+    const end = start + chars;
+    const words = d.words.filter((w) => w.start >= start && w.end <= end).map((w) => ({ ...w, start: w.start - start, end: w.end - start }));
+    yield { ...d, text: d.text.slice(start, end), words };
+  }
 }

@@ -65,13 +65,17 @@ export async function featureOnText(lm: LanguageModel, tokenizer: LmTokenizer, s
   }
   const before = o.before ?? 12;
   const after = o.after ?? 4;
-  const examples = found
-    .sort((a, b) => b.act - a.act)
-    .slice(0, o.examples ?? 8)
-    .map(({ act, ids, acts, t }) => {
-      const s = Math.max(0, t - before);
-      const e = Math.min(ids.length, t + after + 1);
-      return { tokens: tokenizer.pieces(ids.slice(s, e)), acts: acts.slice(s, e), at: t - s, act, next: tokenizer.pieces([ids[t + 1]!])[0]! };
-    });
+  // the strongest firings, one per distinct window of text (documents can repeat a passage word for word)
+  const examples: FeatureExample[] = [];
+  const seen = new Set<string>();
+  for (const { act, ids, acts, t } of found.sort((a, b) => b.act - a.act)) {
+    if (examples.length >= (o.examples ?? 8)) break;
+    const s = Math.max(0, t - before);
+    const e = Math.min(ids.length, t + after + 1);
+    const key = ids.slice(s, e).join(',');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    examples.push({ tokens: tokenizer.pieces(ids.slice(s, e)), acts: acts.slice(s, e), at: t - s, act, next: tokenizer.pieces([ids[t + 1]!])[0]! });
+  }
   return { tokens, fires, examples, ablationDrop: fires ? drop / fires : null, ablationDropElsewhere: tokens > fires ? elsewhere / (tokens - fires) : null };
 }

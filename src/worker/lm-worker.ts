@@ -8,7 +8,7 @@ import type { SaeWeights } from '../engine/sae.ts';
 import { attributeNextToken } from '../model/attribution.ts';
 import { browserCorpusReader } from '../model/browser-corpus.ts';
 import { conceptFeatures } from '../model/concept.ts';
-import { DOCUMENT_HEAD_CHARS, builtinDocuments, documentHeads } from '../model/corpus.ts';
+import { DOCUMENT_SAMPLE_CHARS, builtinDocuments, documentSamples } from '../model/corpus.ts';
 import { featureOnText } from '../model/feature-effects.ts';
 import { openModel, readWeights, type ModelPlan } from '../model/folder.ts';
 import { LanguageModel } from '../model/lm.ts';
@@ -78,7 +78,7 @@ const contextOf = (l: Loaded) => Math.min(CONTEXT, l.plan.config.maxPositions);
 
 function heldOutText(l: Loaded): Promise<SequenceBatch[]> {
   l.text ??= (async () => {
-    const docs = documentHeads(builtinDocuments(await browserCorpusReader(self.location.href, import.meta.env.BASE_URL), 'heldout'), DOCUMENT_HEAD_CHARS);
+    const docs = documentSamples(builtinDocuments(await browserCorpusReader(self.location.href, import.meta.env.BASE_URL), 'heldout'), DOCUMENT_SAMPLE_CHARS);
     return (await collectBatches(l.plan.tokenizer, l.plan.config, docs, { context: contextOf(l), batch: BATCH, tokens: FEATURE_TOKENS })).batches;
   })();
   return l.text;
