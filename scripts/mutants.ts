@@ -72,6 +72,11 @@ const MUTATIONS: Mutation[] = [
   { name: 'attention: scores not scaled', file: 'attention.wgsl', from: 'q[k] = Q[q0 + k] * u.scale;', to: 'q[k] = Q[q0 + k];', tests: LM_TESTS },
   { name: 'attention: values cached from the key head', file: 'attention.wgsl', from: 'Vc[slot + k] = QKV[vbase + k];', to: 'Vc[slot + k] = QKV[base + k];', tests: LM_TESTS },
   { name: 'residual: add_vector adds the wrong coordinate', file: 'residual.wgsl', from: 'X[i] += v[i % u.d];', to: 'X[i] += v[(i + 1u) % u.d];', tests: LM_TESTS },
+  { name: 'splice: the error term kept when it should be dropped', file: 'splice.wgsl', from: 'if (!ERROR_TERM) { x = Xhat[i]; }', to: '', tests: LM_TESTS },
+  { name: 'splice: special tokens replaced too', file: 'splice.wgsl', from: 'if (keep[r] == 1u) {', to: 'if (false) {', tests: LM_TESTS },
+  { name: 'splice: a clamp moves by the target, not by target − f', file: 'splice.wgsl', from: 'coef[i] = clampTo[c] - now;', to: 'coef[i] = clampTo[c];', tests: LM_TESTS },
+  { name: 'splice: TopK clamp reads the first kept entry', file: 'splice.wgsl', from: 'if (idx[r * u.k + j] == f) { now = val[r * u.k + j]; }', to: 'if (idx[r * u.k + j] == f) { now = val[r * u.k]; }', tests: LM_TESTS },
+  { name: 'splice: steering not added at special tokens', file: 'splice.wgsl', from: 'X[i] = x + steer[j];', to: 'X[i] = x;', tests: LM_TESTS },
   { name: 'residual: take_last takes the first position', file: 'residual.wgsl', from: 'dst[i] = src[(b * u.T + u.T - 1u) * u.d + i % u.d];', to: 'dst[i] = src[(b * u.T) * u.d + i % u.d];', tests: LM_TESTS },
 ];
 
