@@ -58,7 +58,7 @@ fn splice_out(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
     X[i] = x + steer[j];
     return;
   }
-  
+  if (!ERROR_TERM) { x = Xhat[i]; }
   x += steer[j];
   for (var c = 0u; c < u.nc; c++) { x += coefIn[r * u.nc + c] * Wc[c * u.d + j]; }
   X[i] = x;
