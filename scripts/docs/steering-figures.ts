@@ -30,7 +30,7 @@ try {
     if (ex.mode === 'clamp') await lm.locator('[data-testid=lm-mode-clamp]').check();
     await lm.locator('[data-testid=lm-sweep]').fill(ex.sweep);
     await lm.locator('[data-testid=lm-sweep-go]').click();
-    await lm.locator(`[data-testid=lm-steered][data-strength="${ex.sweep.split(' ').at(-1)}"]`).waitFor({ timeout: 600_000 });
+    await lm.locator(`[data-testid=lm-steer-result][data-feature="${ex.feature}"] [data-testid=lm-steered][data-strength="${ex.sweep.split(' ').at(-1)}"]`).waitFor({ timeout: 600_000 });
     for (const link of ['figure-svg', 'figure-data']) {
       const [file] = await Promise.all([page.waitForEvent('download'), lm.locator(`[data-testid=lm-steer-form] ~ sae-figure-export [data-testid=${link}]`).first().click()]);
       const target = join(out, `${ex.name}.${link === 'figure-svg' ? 'svg' : 'json'}`);

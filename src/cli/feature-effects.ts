@@ -83,7 +83,7 @@ export const attributeCommand: Command = {
     try {
       const ids = plan.tokenizer.encode(text);
       const target = /^#\d+$/.test(targetArg) ? Number(targetArg.slice(1)) : onlyToken(plan.tokenizer.encodeRaw(targetArg), targetArg);
-      const r = await attributeNextToken(lm, input.sae, input.hook, ids, target, { perPosition: intOption(v, 'per-position') });
+      const r = await attributeNextToken(lm, input.sae, input.hook, ids, target, { perPosition: intOption(v, 'per-position'), skip: specialTokenIds(plan.config) });
       const pieces = plan.tokenizer.pieces(ids);
       const top = r.contributions.slice(0, intOption(v, 'top')).map((c) => ({ ...c, token: pieces[c.position] }));
       process.stdout.write(JSON.stringify({ tokens: pieces, target: { id: target, token: plan.tokenizer.pieces([target])[0] }, log_prob: r.logProb, tried: r.contributions.length, contributions: top }) + '\n');

@@ -45,7 +45,14 @@ export function deltaEdit(device: GPUDevice, delta: Float32Array): HookEdit {
  * Each active (position, feature) of `ids` at `hook` — the `perPosition` strongest at each position — and its
  * exact contribution to log p(target) at the last position. `batch` ablations share a forward pass.
  */
-export async function attributeNextToken(lm: LanguageModel, sae: SaeWeights, hook: string, ids: readonly number[], target: number, o: { perPosition?: number; batch?: number; signal?: AbortSignal } = {}): Promise<NextTokenAttribution> {
+export async function attributeNextToken(
+  lm: LanguageModel,
+  sae: SaeWeights,
+  hook: string,
+  ids: readonly number[],
+  target: number,
+  o: { perPosition?: number; batch?: number; signal?: AbortSignal; /** token ids whose positions are left out (the special tokens an SAE never reads) */ skip?: readonly number[] } = {},
+): Promise<NextTokenAttribution> {
   const c = lm.config;
   const T = ids.length;
   const V = c.vocab;
@@ -56,6 +63,7 @@ export async function attributeNextToken(lm: LanguageModel, sae: SaeWeights, hoo
   const F = sae.features;
   const tried: Omit<Contribution, 'contribution'>[] = [];
   for (let t = 0; t < T; t++) {
+    if (o.skip?.includes(ids[t]!)) continue;
     const active = [...Array(F).keys()].filter((i) => f[t * F + i]! > 0).sort((a, b) => f[t * F + b]! - f[t * F + a]!);
     for (const i of active.slice(0, o.perPosition ?? 8)) tried.push({ position: t, feature: i, act: f[t * F + i]! });
   }

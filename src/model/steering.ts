@@ -2,7 +2,7 @@
 // clean model and with one SAE feature edited at the SAE's hook (its decoder direction added with strength
 // α, or its activation clamped to a value with the error term kept) — greedily or sampled with one seed, and
 // the feature's activation on every token of both texts (read from the clean model, so the colours say
-// where the feature is present in the text, not where it was forced).
+// where the feature is present in the text, not where it was forced; none on special tokens).
 import type { SaeWeights } from '../engine/sae.ts';
 import { encodeCpu } from '../analysis/sae-cpu.ts';
 import { generate } from './generate.ts';
@@ -42,29 +42,32 @@ export interface SteerResult {
   steered: Continuation[];
 }
 
-/** the feature's activation on each token of `ids` (one clean pass up to the hook, the SAE on the CPU) */
-export async function featureActivations(lm: LanguageModel, sae: SaeWeights, hook: string, ids: readonly number[], feature: number): Promise<number[]> {
+/**
+ * The feature's activation on each token of `ids` (one clean pass up to the hook, the SAE on the CPU); 0 on
+ * special tokens, which the SAE never reads.
+ */
+export async function featureActivations(lm: LanguageModel, sae: SaeWeights, hook: string, ids: readonly number[], feature: number, specialIds: readonly number[]): Promise<number[]> {
   const x = (await lm.forward({ ids, read: [hook], logits: 'none' })).hooks.get(hook)!;
   const f = encodeCpu(sae, x);
-  return Array.from({ length: ids.length }, (_, t) => f[t * sae.features + feature]!);
+  return Array.from({ length: ids.length }, (_, t) => (specialIds.includes(ids[t]!) ? 0 : f[t * sae.features + feature]!));
 }
 
-async function continuation(lm: LanguageModel, tokenizer: LmTokenizer, sae: SaeWeights, hook: string, prompt: number[], fresh: number[], feature: number): Promise<Continuation> {
+async function continuation(lm: LanguageModel, tokenizer: LmTokenizer, splice: SaeSplice, hook: string, prompt: number[], fresh: number[], feature: number): Promise<Continuation> {
   const ids = [...prompt, ...fresh];
-  return { ids, tokens: tokenizer.pieces(ids), acts: await featureActivations(lm, sae, hook, ids, feature), promptLength: prompt.length, text: tokenizer.decode(fresh) };
+  const acts = await featureActivations(lm, splice.sae, hook, ids, feature, splice.specialIds);
+  return { ids, tokens: tokenizer.pieces(ids), acts, promptLength: prompt.length, text: tokenizer.decode(fresh) };
 }
 
 export async function steerGeneration(lm: LanguageModel, tokenizer: LmTokenizer, splice: SaeSplice, hook: string, prompt: number[], o: SteerOptions, signal?: AbortSignal): Promise<SteerResult> {
-  const { sae } = splice;
   const run = (edits?: Map<string, HookEdit>) => {
     signal?.throwIfAborted();
     return generate(lm, prompt, { tokens: o.tokens, sample: o.sample, edits, onToken: () => !signal?.aborted });
   };
   const edit = (strength: number) =>
     splice.edit(o.mode === 'add' ? { errorTerm: true, steer: [{ feature: o.feature, alpha: strength }] } : { errorTerm: true, clamp: [{ feature: o.feature, value: strength }] });
-  const baseline = await continuation(lm, tokenizer, sae, hook, prompt, await run(), o.feature);
+  const baseline = await continuation(lm, tokenizer, splice, hook, prompt, await run(), o.feature);
   const steered: Continuation[] = [];
-  for (const strength of o.strengths) steered.push(await continuation(lm, tokenizer, sae, hook, prompt, await run(new Map([[hook, edit(strength)]])), o.feature));
+  for (const strength of o.strengths) steered.push(await continuation(lm, tokenizer, splice, hook, prompt, await run(new Map([[hook, edit(strength)]])), o.feature));
   signal?.throwIfAborted();
   return { spec: { feature: o.feature, mode: o.mode, strengths: [...o.strengths] }, baseline, steered };
 }

@@ -156,7 +156,7 @@ export function tokensFigure(name: string, caption: string, rows: { label: strin
     let x = 12;
     r.tokens.forEach((t, i) => {
       const shown = t.replace(/\n/g, '⏎');
-      const w = Math.max(8, shown.length * 7.2 + 4);
+      const w = Math.max(4, shown.length * 7.23); // a 12 px monospace glyph's advance
       if (x + w > width - 12) {
         x = 12;
         y += 22;
@@ -164,8 +164,8 @@ export function tokensFigure(name: string, caption: string, rows: { label: strin
       const a = r.acts[i]! / max;
       const prompt = r.from !== undefined && i < r.from;
       body += `<rect x="${x}" y="${y}" width="${w.toFixed(1)}" height="18" fill="${a > 0 ? `rgba(230,57,70,${(0.15 + 0.85 * a).toFixed(2)})` : '#fff'}" stroke="${prompt ? '#cbd2d9' : 'none'}"/>`;
-      body += `<text x="${(x + 2).toFixed(1)}" y="${y + 13}" font-family="ui-monospace, monospace" font-size="12" fill="${prompt ? '#52606d' : '#1f2933'}" xml:space="preserve">${esc(shown)}</text>`;
-      x += w + 1;
+      body += `<text x="${x.toFixed(1)}" y="${y + 13}" font-family="ui-monospace, monospace" font-size="12" fill="${prompt ? '#52606d' : '#1f2933'}" xml:space="preserve">${esc(shown)}</text>`;
+      x += w;
     });
     y += 30;
   }

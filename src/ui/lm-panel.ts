@@ -6,7 +6,7 @@
 // features of a concept from texts for and against it. Every figure exports as SVG, PNG and its numbers.
 import { css, html, nothing } from 'lit';
 import { SessionView } from './session-view.ts';
-import type { SteerRequest } from './session.ts';
+import type { LmLabState, SteerRequest } from './session.ts';
 import { barsFigure, lineFigure, tokensFigure } from './figures.ts';
 import type { Continuation } from '../model/steering.ts';
 import './figure-export.ts';
@@ -169,7 +169,7 @@ export class SaeLmPanel extends SessionView {
         <button type="submit" value="sweep" ?disabled=${!!st.busy} data-testid="lm-sweep-go">Sweep</button>
       </form>
       ${r
-        ? html`<div class="compare" data-testid="lm-steer-result">
+        ? html`<div class="compare" data-testid="lm-steer-result" data-feature=${req!.feature}>
               <div data-testid="lm-baseline"><b>Without the edit</b>${tokenRow(r.baseline, max)}</div>
               ${r.steered.map((c, k) => html`<div data-testid="lm-steered" data-strength=${r.spec.strengths[k]!}><b>With ${what(r.spec.strengths[k]!)}</b>${tokenRow(c, max)}</div>`)}
             </div>
@@ -203,7 +203,9 @@ export class SaeLmPanel extends SessionView {
         <button type="submit" ?disabled=${!!st.busy} data-testid="lm-attr-go">Attribute</button>
       </form>
       ${a
-        ? html`<p>log p(<code>${shown(a.targetToken)}</code>) = ${a.logProb.toFixed(3)} after “${a.prompt}”. Each active feature removed alone at one position (exact ablation, error term kept); the largest changes:</p>
+        ? html`<p>log p(<code>${shown(a.targetToken)}</code>) = ${a.logProb.toFixed(3)} after “${a.prompt}”. Each active feature removed alone at one position (exact ablation, error term kept).
+              On the tokens, the sum of their features' contributions (red: they raise the target, blue: they lower it); the largest ones:</p>
+            ${this._attributionTokens(a)}
             <table data-testid="lm-attribution"><tr><th>token</th><th>feature</th><th>activation</th><th>Δ log p</th></tr>
               ${a.contributions.slice(0, 15).map((c) => html`<tr><td><code>${shown(a.tokens[c.position]!)}</code> (${c.position})</td><td><button class="link" @click=${() => void this.session!.lm.pick(c.feature)}>#${c.feature}</button></td><td>${c.act.toPrecision(3)}</td><td>${c.contribution >= 0 ? '+' : ''}${c.contribution.toFixed(4)}</td></tr>`)}
             </table>`
@@ -211,12 +213,26 @@ export class SaeLmPanel extends SessionView {
     </details>`;
   }
 
+  /** the prompt's tokens shaded by the summed contribution of the features tried at each */
+  private _attributionTokens(a: NonNullable<LmLabState['attribution']>) {
+    const sums = a.tokens.map((_, t) => a.contributions.filter((c) => c.position === t).reduce((s, c) => s + c.contribution, 0));
+    const max = Math.max(1e-9, ...sums.map(Math.abs));
+    return html`<div class="text" data-testid="lm-attribution-tokens">${a.tokens.map((t, i) => {
+      const v = sums[i]! / max;
+      const colour = v >= 0 ? `rgba(230, 57, 70, ${(0.85 * v).toFixed(2)})` : `rgba(69, 123, 157, ${(-0.85 * v).toFixed(2)})`;
+      return html`<span class="tok" title="Σ contributions ${sums[i]!.toFixed(4)}" style="background: ${colour}">${shown(t)}</span>`;
+    })}</div>`;
+  }
+
   private renderFidelity() {
     const st = this.session!.lm.state!;
     const f = st.fidelity;
     return html`<details class="card" ?open=${!!f}>
       <summary><b>CE loss and KL with the SAE spliced in</b></summary>
-      <button ?disabled=${!!st.busy} @click=${() => void this.session!.lm.measureFidelity()} data-testid="lm-fidelity-go">Measure on 2,048 held-out tokens</button>
+      <form class="row" @submit=${(e: SubmitEvent) => { e.preventDefault(); void this.session!.lm.measureFidelity(Number(new FormData(e.target as HTMLFormElement).get('tokens')) || 2048); }}>
+        Measure on <input name="tokens" type="number" min="16" step="any" value="2048" style="width:6rem" data-testid="lm-fidelity-tokens" /> held-out tokens
+        <button type="submit" ?disabled=${!!st.busy} data-testid="lm-fidelity-go">Measure</button>
+      </form>
       ${st.fidelityProgress !== undefined ? html`<progress max="1" .value=${st.fidelityProgress}></progress>` : nothing}
       ${f
         ? html`<table data-testid="lm-fidelity" data-score=${f.ce_loss_score}>

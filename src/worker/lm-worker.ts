@@ -122,8 +122,8 @@ const api: LmApi = {
     const ids = l.plan.tokenizer.encode(prompt);
     const t = l.plan.tokenizer.encodeRaw(target);
     if (t.length !== 1) throw new Error(`'${target}' is ${t.length} tokens for this model's tokenizer; give one token (a leading space is part of a word's token)`);
-    const r = await attributeNextToken(l.lm, l.sae, l.hook, ids, t[0]!, { perPosition: 6, batch: BATCH, signal: newJob() });
-    return { ...r, tokens: l.plan.tokenizer.pieces(ids), targetToken: l.plan.tokenizer.pieces(t)[0]!, contributions: r.contributions.slice(0, 40) };
+    const r = await attributeNextToken(l.lm, l.sae, l.hook, ids, t[0]!, { perPosition: 6, batch: BATCH, signal: newJob(), skip: l.splice.specialIds });
+    return { ...r, tokens: l.plan.tokenizer.pieces(ids), targetToken: l.plan.tokenizer.pieces(t)[0]! };
   },
 
   async fidelity(tokens, onProgress) {

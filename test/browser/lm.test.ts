@@ -117,6 +117,24 @@ describe('language models in the page', () => {
     const [data] = await Promise.all([page.waitForEvent('download'), lm.locator('[data-testid=lm-steer-form] ~ sae-figure-export [data-testid=figure-data]').first().click()]);
     expect(JSON.parse(await readDownload(data)).data.steered[0].strength).toBe(40);
 
+    // the next token attributed to features, shown on the prompt's tokens; the CE loss and KL scores
+    await lm.locator('summary', { hasText: 'Attribute a next token' }).click();
+    await lm.locator('[data-testid=lm-attr-prompt]').fill('The jury said that the');
+    await lm.locator('[data-testid=lm-attr-target]').fill(' city');
+    await lm.locator('[data-testid=lm-attr-go]').click();
+    await lm.locator('[data-testid=lm-attribution] tr').nth(3).waitFor({ timeout: 120_000 });
+    expect(await lm.locator('[data-testid=lm-attribution-tokens] .tok').count()).toBeGreaterThan(4);
+    await lm.locator('summary', { hasText: 'CE loss and KL' }).click();
+    await lm.locator('[data-testid=lm-fidelity-tokens]').fill('256');
+    await lm.locator('[data-testid=lm-fidelity-go]').click();
+    const fidelity = lm.locator('[data-testid=lm-fidelity]');
+    await fidelity.waitFor({ timeout: 300_000 });
+    const score = Number(await fidelity.getAttribute('data-score'));
+    expect(score).toBeGreaterThan(0);
+    expect(score).toBeLessThanOrEqual(1);
+    await fidelity.scrollIntoViewIfNeeded();
+    await screenshot(page, 'lm-attribution-fidelity');
+
     const zip = await page.evaluate(async (id) => Array.from((await document.querySelector('sae-app')!.session.training.exportSae(id)).zip), runId);
     const files = unzipSync(Uint8Array.from(zip));
     const cfg = JSON.parse(new TextDecoder().decode(Object.entries(files).find(([n]) => n.endsWith('cfg.json'))![1]));

@@ -98,6 +98,24 @@ describe('an SAE spliced in from the command line', () => {
     expect(clamped.code, clamped.stderr).toBe(0);
     expect(JSON.parse(clamped.stdout).ids).not.toEqual(plain.ids);
     expect(clamped.stderr).toBe('');
+
+    // the feature tools print what they found as JSON
+    const run = (...args: string[]) => {
+      const r = cli(...args, '--model', GPT2, '--sae', saeDir);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const att = run('attribute', '--text', TEXT, '--target', `#${ids[4]}`, '--top', '5');
+    expect(att.target.id).toBe(ids[4]);
+    expect(att.contributions.length).toBeLessThanOrEqual(5);
+    expect(att.contributions.every((c: { position: number }) => c.position > 0 && c.position < att.tokens.length)).toBe(true);
+    const eff = run('effects', '--feature', '0,1', '--text', 'text.txt', '--tokens', '64', '--context', '16');
+    expect(eff.features.map((f: { feature: number }) => f.feature)).toEqual([0, 1]);
+    expect(eff.features[0].logit_effects.promoted).toHaveLength(10);
+    expect(eff.features[0].on_text.tokens).toBeGreaterThan(10);
+    const con = run('concept', '--for', 'The jury said it', '--for', 'the city was on fire', '--against', 'and the man who ran it', '--top', '3');
+    expect(con.features).toHaveLength(3);
+    expect(con.tokens.for).toBeGreaterThan(5);
   }, 240_000);
 
   it('refuses an SAE that does not fit the model, naming both', () => {

@@ -66,8 +66,9 @@ describe.each(['gpt2-tiny', 'llama-tiny'])('feature tools on %s', (model) => {
 
     // attribution: each tried (position, feature) equals the float64 model with that one activation removed
     const target = ids[5]!;
-    const r = await attributeNextToken(lm, sae, HOOK, ids, target, { perPosition: 2, batch: 3 });
+    const r = await attributeNextToken(lm, sae, HOOK, ids, target, { perPosition: 2, batch: 3, skip: specialTokenIds(c) });
     expect(r.contributions.length).toBeGreaterThan(3);
+    expect(r.contributions.some((a) => a.position === 0)).toBe(false); // the BOS position is never read by the SAE
     const acts = saeActivations64(sae, referenceForward(c, f.weights, ids, { read: [HOOK] }).hooks.get(HOOK)!);
     const lpClean = logSoftmax(clean.subarray(t * V, (t + 1) * V))[target]!;
     expect(r.logProb).toBeCloseTo(lpClean, 4);
