@@ -23,10 +23,7 @@ export class SaeExplorePanel extends SessionView {
     const s = this.session;
     if (!s) return html``;
     const ex = s.explorer.state;
-    const choices = [
-      ...s.training.runs.filter((r) => r.step > 0).map((r) => ({ value: `run:${r.id}`, label: `run: ${r.config.arch} F=${r.config.features} on ${r.datasetName} (step ${r.step})` })),
-      ...s.saes.list.map((x) => ({ value: `imported:${x.id}`, label: `SAELens: ${x.name}` })),
-    ];
+    const choices = s.saeChoices();
     const effect = ex?.effect;
     return html`
       <h2>Explore features in the sentence encoder</h2>

@@ -54,10 +54,7 @@ export class SaeFeaturesPanel extends SessionView {
     const s = this.session;
     if (!s) return html``;
     const view = s.features.view;
-    const choices = [
-      ...s.training.runs.filter((r) => r.step > 0).map((r) => ({ value: `run:${r.id}`, label: `run: ${r.config.arch} F=${r.config.features} on ${r.datasetName} (step ${r.step})` })),
-      ...s.saes.list.map((x) => ({ value: `imported:${x.id}`, label: `SAELens: ${x.name}` })),
-    ];
+    const choices = s.saeChoices();
     const card = view?.card;
     return html`
       <h2>Features</h2>

@@ -78,11 +78,8 @@ export class SaeLmPanel extends SessionView {
     const s = this.session;
     if (!s) return nothing;
     const st = s.lm.state;
-    // SAEs trained on a language model's hook: runs on harvested datasets, and imported SAEs naming a hook
-    const choices = [
-      ...s.training.runs.filter((r) => r.step > 0 && s.datasets.list.find((d) => d.id === r.datasetId)?.source.provenance?.hook_name).map((r) => ({ value: `run:${r.id}`, label: `run: ${r.config.arch} F=${r.config.features} on ${r.datasetName} (step ${r.step})` })),
-      ...s.saes.list.map((x) => ({ value: `imported:${x.id}`, label: `SAELens: ${x.name}` })),
-    ];
+    // SAEs of a language model's hook: runs on its harvests, and the imported SAEs (their cfg.json says which)
+    const choices = s.saeChoices({ fromModel: true });
     return html`
       <h2>Steer the language model</h2>
       <p class="hint">Splices an SAE trained on a language model's hook back in at that hook. Pick a feature to see what it does in the model, then steer it:

@@ -45,6 +45,18 @@ export class SaeSession extends EventTarget implements SessionCore {
     void this.saes.refresh();
   }
 
+  /**
+   * Every SAE a panel can open, as `kind:id` values with labels: runs with a checkpoint (those harvested from a
+   * language model's hook alone, with `fromModel`), then the imported SAELens SAEs.
+   */
+  saeChoices(o: { fromModel?: boolean } = {}): { value: string; label: string }[] {
+    const hooked = (datasetId: string) => !!this.datasets.list.find((d) => d.id === datasetId)?.source.provenance?.hook_name;
+    return [
+      ...this.training.runs.filter((r) => r.step > 0 && (!o.fromModel || hooked(r.datasetId))).map((r) => ({ value: `run:${r.id}`, label: `run: ${r.config.arch} F=${r.config.features} on ${r.datasetName} (step ${r.step})` })),
+      ...this.saes.list.map((x) => ({ value: `imported:${x.id}`, label: `SAELens: ${x.name}` })),
+    ];
+  }
+
   changed(): void {
     this.dispatchEvent(new Event('change'));
   }
