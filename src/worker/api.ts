@@ -257,7 +257,7 @@ export interface LmFeatureView {
 /** The language-model worker (src/worker/lm-worker.ts): the seed's experiments with an SAE spliced into a causal model. */
 export interface LmApi {
   /** Loads the model (cached) and splices the SAE in at its hook; refuses an SAE that cannot read the model, warns about one trained on another. */
-  open(req: { model: string; modelName: string; saeKey: string; sae: SaeWeights; saeLabel: string }): Promise<{ hook: string; warning?: string; maxPositions: number }>;
+  open(req: { model: string; modelName: string; sae: SaeWeights; saeLabel: string }): Promise<{ hook: string; warning?: string }>;
   /** The prompt continued by the clean model and with the feature edited at each strength (cancellable). */
   steer(req: { prompt: string; feature: number; mode: 'add' | 'clamp'; strengths: number[]; tokens: number; sample?: { seed: number; temperature: number } }): Promise<SteerResult>;
   feature(feature: number): Promise<LmFeatureView>;

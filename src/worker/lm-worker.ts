@@ -32,7 +32,6 @@ interface Loaded {
   plan: ModelPlan;
   weights: LmWeights;
   lm: LanguageModel;
-  saeKey?: string;
   sae?: SaeWeights;
   splice?: SaeSplice;
   hook?: string;
@@ -85,15 +84,14 @@ function heldOutText(l: Loaded): Promise<SequenceBatch[]> {
 }
 
 const api: LmApi = {
-  async open({ model, modelName, saeKey, sae, saeLabel }) {
+  async open({ model, modelName, sae, saeLabel }) {
     const l = await loadModel(model);
     const checked = checkSaeForModel(sae, saeLabel, l.plan.config, modelName);
-    if (l.saeKey !== saeKey) {
-      l.splice?.destroy();
-      l.splice = new SaeSplice(l.lm.device, sae, BATCH * contextOf(l), specialTokenIds(l.plan.config));
-      Object.assign(l, { saeKey, sae, hook: checked.hook });
-    }
-    return { hook: checked.hook, warning: checked.warning, maxPositions: l.plan.config.maxPositions };
+    // spliced in anew every time: a run's SAE changes as it trains
+    l.splice?.destroy();
+    l.splice = new SaeSplice(l.lm.device, sae, BATCH * contextOf(l), specialTokenIds(l.plan.config));
+    Object.assign(l, { sae, hook: checked.hook });
+    return { hook: checked.hook, warning: checked.warning };
   },
 
   async steer(req) {

@@ -63,15 +63,15 @@ export class LmLab {
       if (!stored) throw new Error(named ? `${label} was trained on ${named}, which is not among this browser's models: add its folder in the Language models panel` : `${label} does not say which model it was trained on (no model_name in its cfg.json)`);
       state.modelName = named;
       this.worker ??= wrap<LmApi>(new Worker(new URL('../../worker/lm-worker.ts', import.meta.url), { type: 'module' }));
-      const opened = await this.worker.open({ model: stored.id, modelName: named, saeKey: `${kind}:${id}`, sae, saeLabel: label });
+      const opened = await this.worker.open({ model: stored.id, modelName: named, sae, saeLabel: label });
       state.hook = opened.hook;
       state.warning = opened.warning;
     });
   }
 
-  /** From a feature's card: the SAE opened here (unless it is already) and the feature read in the model. */
+  /** From a feature's card: the SAE opened here (as it is now: a run's SAE changes as it trains) and the feature read in the model. */
   async openFeature(kind: 'run' | 'imported', id: string, label: string, feature: number): Promise<void> {
-    if (this.state?.kind !== kind || this.state.id !== id || !this.state.hook) await this.open(kind, id, label);
+    await this.open(kind, id, label);
     await this.pick(feature);
   }
 
