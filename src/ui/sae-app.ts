@@ -31,7 +31,9 @@ export class SaeApp extends LitElement {
   private async _present(): Promise<void> {
     this.presenting = true;
     await document.documentElement.requestFullscreen?.().catch(() => undefined); // refused without a user gesture (tests): stay in the page
-    await this.session.presentDemo();
+    // ?demo-seconds=N: a shorter (or longer) demo than the two minutes, for a lightning talk
+    const seconds = Number(new URLSearchParams(location.search).get('demo-seconds')) || undefined;
+    await this.session.presentDemo(seconds);
   }
 
   private _stopPresenting(): void {

@@ -68,11 +68,12 @@ export class SaeSession extends EventTarget implements SessionCore {
 
   /**
    * The presenter's one click: the language-model demo's dataset (harvested now unless already stored; the
-   * sentence encoder's where the build has no built-in model), then the quick demo on it. Resolves once training has started.
+   * sentence encoder's where the build has no built-in model), then the quick demo on it, sized to train for
+   * about `seconds`. Resolves once training has started.
    */
-  async presentDemo(): Promise<void> {
+  async presentDemo(seconds?: number): Promise<void> {
     await this.ready;
     const ds = await this.datasets.demoDataset();
-    if (ds) void this.training.quickDemo(ds.id);
+    if (ds) void this.training.quickDemo(ds.id, seconds);
   }
 }

@@ -74,12 +74,12 @@ export async function startLab(): Promise<Lab> {
   };
 }
 
-/** Opens the lab and waits until the session has listed the stored datasets. */
-export async function openLab(lab: Lab): Promise<Page> {
+/** Opens the lab (with `query`, e.g. '?demo-seconds=40') and waits until the session has listed the stored datasets. */
+export async function openLab(lab: Lab, query = ''): Promise<Page> {
   const page = await lab.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(lab.url);
+  await page.goto(lab.url + query);
   await page.locator('[data-testid=datasets][data-loaded=true]').waitFor();
   await page.locator('[data-testid=gpu-status]', { hasText: 'adapter' }).waitFor();
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
