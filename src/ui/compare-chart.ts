@@ -5,7 +5,7 @@ import uPlot from 'uplot';
 import uPlotCss from 'uplot/dist/uPlot.min.css?inline';
 import type { ComparedRun } from './session.ts';
 
-const COLORS = ['#1d3557', '#e76f51', '#2a9d8f', '#7a5195', '#f4a261', '#264653', '#bc5090', '#588157'];
+export const COLORS = ['#1d3557', '#e76f51', '#2a9d8f', '#7a5195', '#f4a261', '#264653', '#bc5090', '#588157'];
 
 export class SaeCompareChart extends LitElement {
   static override properties = { runs: { attribute: false } };

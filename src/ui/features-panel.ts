@@ -5,7 +5,7 @@
 import { css, html } from 'lit';
 import { SessionView } from './session-view.ts';
 import { download } from './download.ts';
-import { barsFigure, scatterFigure } from './figures.ts';
+import { barsFigure, scatterFigure, tokensFigure } from './figures.ts';
 import './figure-export.ts';
 import type { Example, FeatureRow } from '../analysis/feature-card.ts';
 import './histogram-chart.ts';
@@ -106,7 +106,9 @@ export class SaeFeaturesPanel extends SessionView {
                   <p class="neighbours">nearest by decoder cosine:
                     ${card.neighbours.map((n) => html`<button class="link" @click=${() => void s.features.openCard(n.feature)}>#${n.feature} <small>${n.cos.toFixed(2)}</small></button>`)}</p>
                   <div class="cols">
-                    <div><h4>Top activations</h4>${card.top.map((ex) => this._example(ex, card.max))}</div>
+                    <div><h4>Top activations</h4>${card.top.map((ex) => this._example(ex, card.max))}
+                      <sae-figure-export .figure=${() => tokensFigure(`feature-${card.feature}-top`, `The strongest activations of feature #${card.feature} of ${view.label} on the held-out rows of ${view.table?.datasetName ?? 'its dataset'}, each in its context (shade: activation).`,
+                        card.top.map((ex) => ({ label: `${ex.act.toPrecision(3)} (row ${ex.row})`, tokens: ex.tokens, acts: ex.acts })), card.top)}></sae-figure-export></div>
                     <div>
                       <sae-histogram-chart .bars=${card.histogram} x-label="activation" y-label="rows" color="#f4a261" caption="activations when firing (held-out rows)"></sae-histogram-chart>
                       <sae-figure-export .figure=${() => barsFigure(`feature-${card.feature}-activations`, `Activations of feature #${card.feature} of ${view.label} when it fires, on the held-out rows of ${view.table?.datasetName ?? 'its dataset'} (density ${card.density.toExponential(2)}).`, { ...card.histogram, xLabel: 'activation', yLabel: 'rows', color: '#f4a261' })}></sae-figure-export>

@@ -166,7 +166,7 @@ export class SaeLmPanel extends SessionView {
         <button type="submit" value="sweep" ?disabled=${!!st.busy} data-testid="lm-sweep-go">Sweep</button>
       </form>
       ${r
-        ? html`<div class="compare" data-testid="lm-steer-result" data-feature=${req!.feature}>
+        ? html`<div class="compare ${sweep ? '' : 'two'}" data-testid="lm-steer-result" data-feature=${req!.feature}>
               <div data-testid="lm-baseline"><b>Without the edit</b>${tokenRow(r.baseline, max)}</div>
               ${r.steered.map((c, k) => html`<div data-testid="lm-steered" data-strength=${r.spec.strengths[k]!}><b>With ${what(r.spec.strengths[k]!)}</b>${tokenRow(c, max)}</div>`)}
             </div>
@@ -279,6 +279,7 @@ export class SaeLmPanel extends SessionView {
     .tok.prompt { outline: 1px solid #cbd2d9; }
     .tok.at { outline: 2px solid #1d3557; }
     .compare > div { margin: 0.4rem 0; }
+    .compare.two { display: grid; grid-template-columns: 1fr 1fr; gap: 1.2rem; }
     table { border-collapse: collapse; font-size: 0.85rem; }
     td, th { padding: 0.1rem 0.6rem; text-align: left; }
     button.link { background: none; border: none; color: #1d4ed8; cursor: pointer; padding: 0; }

@@ -1,7 +1,7 @@
 // The run's live views as figures for a write-up (figures.ts): the loss curves, the feature-density and
 // decoder-norm histograms, and the dictionary map, each from the numbers the page shows.
 import { barsFigure, lineFigure, scatterFigure, type Figure } from './figures.ts';
-import type { RunState } from './session.ts';
+import type { ComparedRun, RunState } from './session.ts';
 
 const slug = (s: string) => s.replace(/[^\w.=-]+/g, '_').slice(0, 60);
 
@@ -13,6 +13,28 @@ export function lossFigure(run: RunState, label: string): Figure {
       { label: 'loss', color: '#1d3557', x: h.map((m) => m.step), y: h.map((m) => m.loss) },
       { label: 'L0', color: '#e76f51', right: true, x: h.map((m) => m.step), y: h.map((m) => m.l0) },
     ],
+  });
+}
+
+/** the health curves: the reconstruction term and the dead fraction (of `features`) by step */
+export function healthFigure(run: RunState, label: string, features: number): Figure {
+  const h = run.history;
+  return lineFigure(`health-${slug(label)}`, `Health of ${label}: the reconstruction term (MSE; FVU for TopK) and the fraction of the ${features} features dead, at every step reported.`, {
+    xLabel: 'step', yLabel: 'reconstruction', y2Label: 'dead fraction',
+    series: [
+      { label: 'reconstruction', color: '#2a9d8f', x: h.map((m) => m.step), y: h.map((m) => m.recon) },
+      { label: 'dead fraction', color: '#6b7280', right: true, x: h.map((m) => m.step), y: h.map((m) => m.dead / Math.max(1, features)) },
+    ],
+  });
+}
+
+/** stored runs side by side: the loss of each by step */
+export function compareFigure(runs: ComparedRun[], colors: readonly string[]): Figure {
+  const steps = Math.max(0, ...runs.map((r) => r.history.length));
+  const x = Array.from({ length: steps }, (_, i) => i);
+  return lineFigure('runs-compared', `The loss of ${runs.length} runs side by side: ${runs.map((r) => r.label).join('; ')}.`, {
+    xLabel: 'step', yLabel: 'loss',
+    series: runs.map((r, k) => ({ label: r.label, color: colors[k % colors.length]!, x, y: x.map((i) => r.history[i]?.loss ?? NaN) })),
   });
 }
 

@@ -8,7 +8,8 @@ import './map-view.ts';
 import './born-strip.ts';
 import './compare-chart.ts';
 import './figure-export.ts';
-import { densityFigure, lossFigure, mapFigure, normsFigure } from './run-figures.ts';
+import { compareFigure, densityFigure, healthFigure, lossFigure, mapFigure, normsFigure } from './run-figures.ts';
+import { COLORS } from './compare-chart.ts';
 import './loss-chart.ts';
 import { defaultConfig } from '../engine/config.ts';
 import { estimateMemory } from '../engine/memory.ts';
@@ -145,6 +146,7 @@ export class SaeRunPanel extends SessionView {
             </div>
             <p class="exports" data-testid="run-figures">
               <sae-figure-export label="loss curves" .figure=${() => lossFigure(run, this._runLabel())}></sae-figure-export>
+              <sae-figure-export label="health" .figure=${() => healthFigure(run, this._runLabel(), run.density?.counts.reduce((a, b) => a + b, 0) ?? 1)}></sae-figure-export>
               <sae-figure-export label="density" .figure=${() => densityFigure(run, this._runLabel())}></sae-figure-export>
               <sae-figure-export label="decoder norms" .figure=${() => normsFigure(run, this._runLabel())}></sae-figure-export>
               <sae-figure-export label="map" .figure=${() => mapFigure(run, this._runLabel())}></sae-figure-export>
@@ -176,7 +178,10 @@ export class SaeRunPanel extends SessionView {
                 )}
               </tbody>
             </table>
-            ${s.training.compared.length ? html`<h3>Side by side</h3><sae-compare-chart .runs=${s.training.compared}></sae-compare-chart>` : ''}`
+            ${s.training.compared.length
+              ? html`<h3>Side by side</h3><sae-compare-chart .runs=${s.training.compared}></sae-compare-chart>
+                  <sae-figure-export .figure=${() => compareFigure(s.training.compared, COLORS)}></sae-figure-export>`
+              : ''}`
         : ''}
     `;
   }
