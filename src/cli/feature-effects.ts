@@ -17,6 +17,7 @@ import { loadModelWithSae } from './sae-edits.ts';
 const MODEL_SAE = {
   model: { type: 'string', help: "Hugging Face model folder; 'builtin' for the lab's own" },
   sae: { type: 'string', help: 'SAELens SAE folder (cfg.json names the hook it reads)' },
+  hook: { type: 'string', help: 'the hook the SAE reads, for an SAE whose cfg.json names none' },
 } as const;
 
 function featureList(arg: unknown, F: number): number[] {

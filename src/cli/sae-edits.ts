@@ -12,6 +12,7 @@ import { loadSaeFolder } from './eval.ts';
 
 export const SAE_OPTIONS = {
   sae: { type: 'string', help: 'SAELens SAE folder to splice in at its hook (cfg.json metadata.hook_name)' },
+  hook: { type: 'string', help: "with --sae: the hook it reads, for an SAE whose cfg.json names none" },
   steer: { type: 'string', help: "F=α[,F=α…]: add α·W_dec of feature F at the SAE's hook at every position" },
   clamp: { type: 'string', help: "F=v[,F=v…]: set feature F's activation to v at every position (the error term kept in generate)" },
 } as const;
@@ -38,14 +39,14 @@ function pairs(arg: unknown, flag: string, sae: SaeWeights, dir: string): { feat
 /** --sae and its edits, checked against the model's config (before its weights are read); undefined without --sae */
 export function cliSae(v: Record<string, unknown>, c: LmConfig, modelName: string, cmd: string): CliSae | undefined {
   if (v.sae === undefined) {
-    for (const flag of ['steer', 'clamp', 'error-term']) if (v[flag] !== undefined && v[flag] !== false) throw new CliError(`sae-lab ${cmd}: --${flag} needs --sae`, 2);
+    for (const flag of ['steer', 'clamp', 'error-term', 'hook']) if (v[flag] !== undefined && v[flag] !== false) throw new CliError(`sae-lab ${cmd}: --${flag} needs --sae`, 2);
     return undefined;
   }
   const dir = String(v.sae);
   const { sae } = loadSaeFolder(dir);
   let checked;
   try {
-    checked = checkSaeForModel(sae, dir, c, modelName);
+    checked = checkSaeForModel(sae, dir, c, modelName, v.hook === undefined ? undefined : String(v.hook));
   } catch (e) {
     throw new CliError((e as Error).message);
   }

@@ -13,6 +13,7 @@ import { writeFiles } from './output.ts';
 
 export const MODEL_EVAL_OPTIONS = {
   model: { type: 'string', help: "with --model: splice the SAE into this Hugging Face model ('builtin': the lab's own) and measure CE loss and KL scores" },
+  hook: { type: 'string', help: "with --model: the hook the SAE reads, for an SAE whose cfg.json names none" },
   split: { type: 'string', help: 'with --model: documents of the built-in corpus to measure on (heldout, train, all)', default: 'heldout' },
   text: { type: 'string', help: 'with --model: measure on this UTF-8 text file instead (one document per paragraph)' },
   context: { type: 'string', help: 'with --model: tokens per sequence, BOS included (default 128)' },

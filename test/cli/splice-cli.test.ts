@@ -124,5 +124,10 @@ describe('an SAE spliced in from the command line', () => {
     const elsewhere = saeFolder('elsewhere', randomSae(64, 16, 'standard', 1, { hook_name: 'blocks.7.hook_mlp_out' }));
     expectRefused(cli('eval', '--sae', elsewhere, '--model', GPT2), "hook 'blocks.7.hook_mlp_out'");
     expectRefused(cli('generate', '--model', GPT2, '--text', 'a', '--tokens', '2', '--steer', '1=2'), '--steer needs --sae');
+    // an SAE whose cfg.json names no hook is spliced in where --hook says
+    const bare = saeFolder('bare', randomSae(64, 16, 'standard', 1));
+    expectRefused(cli('forward', '--model', GPT2, '--text', 'a', '--sae', bare, '--out', 'x'), 'names no hook_name');
+    const r = cli('forward', '--model', GPT2, '--text', 'a b', '--sae', bare, '--hook', HOOK, '--out', 'bare-out');
+    expect(r.code, r.stderr).toBe(0);
   });
 });

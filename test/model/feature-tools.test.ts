@@ -10,6 +10,8 @@ import { featureOnText } from '../../src/model/feature-effects.ts';
 import { directionLogits, logitEffects } from '../../src/model/logit-effects.ts';
 import { SaeSplice, specialTokenIds } from '../../src/model/sae-splice.ts';
 import { sequenceBatches } from '../../src/model/sequences.ts';
+import { steerGeneration } from '../../src/model/steering.ts';
+import { generate } from '../../src/model/generate.ts';
 import { plainDocuments } from '../../src/model/corpus.ts';
 import { referenceForward } from '../../src/reference/transformer.ts';
 import { saeActivations64 } from '../../src/reference/featurestats.ts';
@@ -98,6 +100,28 @@ describe.each(['gpt2-tiny', 'llama-tiny'])('feature tools on %s', (model) => {
     expect(concept.features).toHaveLength(5);
     expect(concept.features[0]!.score).toBeGreaterThanOrEqual(concept.features[4]!.score);
     expect(concept.tokens.for).toBe(ids.length - 1 + 11);
+    splice.destroy();
+    lm.destroy();
+  });
+});
+
+describe('steering a generation', () => {
+  it('continues the prompt clean and with each strength, shading tokens by the clean activation', async () => {
+    const device = await getDevice();
+    const f = await loadLmFixture(`${SHARED_LM}/gpt2-tiny`);
+    const c = f.plan.config;
+    const sae = randomSae(c.d, 24, 'standard', 3, { hook_name: HOOK });
+    const lm = LanguageModel.create(device, c, f.weights, 'gpt2-tiny', 1, 64);
+    const splice = new SaeSplice(device, sae, 64, specialTokenIds(c));
+    const prompt = [c.bosTokenId!, ...f.plan.tokenizer.encodeRaw('The jury said')];
+    const r = await steerGeneration(lm, f.plan.tokenizer, splice, HOOK, prompt, { feature: sae.features - 1, mode: 'clamp', strengths: [0, 60], tokens: 8 });
+    expect(r.baseline.ids.slice(prompt.length)).toEqual(await generate(lm, prompt, { tokens: 8 }));
+    // clamping a feature that never fires to 0 changes nothing; clamping it high changes the text
+    expect(r.steered[0]!.ids).toEqual(r.baseline.ids);
+    expect(r.steered[1]!.ids).not.toEqual(r.baseline.ids);
+    expect(r.steered[1]!.promptLength).toBe(prompt.length);
+    expect(r.baseline.acts[0]).toBe(0); // the BOS is never read by the SAE
+    expect(r.baseline.acts).toHaveLength(r.baseline.tokens.length);
     splice.destroy();
     lm.destroy();
   });
