@@ -2,6 +2,7 @@
 import { CliError, helpText, parseCommand, type Command } from './args.ts';
 import { benchCommand } from './bench.ts';
 import { evalCommand } from './eval.ts';
+import { encodeCommand } from './encode.ts';
 import { featuresCommand } from './features.ts';
 import { forwardCommand } from './forward.ts';
 import { generateCommand } from './generate.ts';
@@ -16,7 +17,7 @@ import { DataError } from '../data/errors.ts';
 import { DoesNotFitError } from '../engine/memory.ts';
 import { NoAdapterError } from '../engine/node-device.ts';
 
-const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, evalCommand, featuresCommand, fidelityCommand, splitCommand, forwardCommand, generateCommand, perplexityCommand, effectsCommand, attributeCommand, conceptCommand, benchCommand];
+const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, evalCommand, encodeCommand, featuresCommand, fidelityCommand, splitCommand, forwardCommand, generateCommand, perplexityCommand, effectsCommand, attributeCommand, conceptCommand, benchCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(9)}${c.summary}`);

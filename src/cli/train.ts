@@ -84,7 +84,7 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
     const metrics = {
       ...evalMetrics,
       dead_frac_train: deadTrain,
-      mse_note: 'mse_per_token = mean over held-out tokens of ‖x − x̂‖² in raw units (SAELens "mse" divides by d)',
+      mse_note: 'mse_per_token = mean over held-out tokens of ‖x − x̂‖² in raw units: SAELens 6 training mse_loss (summed over d, averaged over tokens); its run_evals "mse" also divides each token by the evaluation batch\'s token count',
       steps: cfg.steps,
       tokens,
       seconds,

@@ -9,7 +9,7 @@ import type { SaeWeights } from './sae.ts';
 import { sparseDecode } from './sparse-decode.ts';
 
 export interface EvalMetrics {
-  /** mean over tokens of ‖x − x̂‖² (SAELens's "mse" is this divided by d) */
+  /** mean over tokens of ‖x − x̂‖² (SAELens's training `mse_loss`: summed over d, averaged over tokens) */
   mse_per_token: number;
   /** Σ‖x − x̂‖² / Σ‖x − mean(x)‖², pooled over the evaluation rows */
   fvu: number;

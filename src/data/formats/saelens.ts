@@ -97,6 +97,8 @@ interface ParsedConfig {
   features: number;
   k?: number;
   applyBDecToInput: boolean;
+  /** TopK: the pre-activations are multiplied by ‖W_dec,i‖ before the selection, and divided back in the decoder */
+  rescaleByDecoderNorm: boolean;
   metadata: Record<string, unknown>;
 }
 
@@ -106,9 +108,10 @@ interface ParsedConfig {
  */
 export function decodeSaelens(cfgJson: string, weights: Uint8Array, name: string): SaeWeights {
   const cfg = parseSaelensConfig(cfgJson, `${name}/${CFG_FILE}`);
-  const tensors = readSafetensorsTensors(weights, `${name}/${WEIGHTS_FILE}`);
-  const get = (key: string, shape: number[]) => tensorOfShape(tensors, key, shape, `${name}/${WEIGHTS_FILE}`);
-  return {
+  const file = `${name}/${WEIGHTS_FILE}`;
+  const tensors = readSafetensorsTensors(weights, file);
+  const get = (key: string, shape: number[]) => tensorOfShape(tensors, key, shape, file);
+  const sae: SaeWeights = {
     arch: cfg.arch,
     d: cfg.d,
     features: cfg.features,
@@ -120,6 +123,28 @@ export function decodeSaelens(cfgJson: string, weights: Uint8Array, name: string
     b_dec: get('b_dec', [cfg.d]),
     metadata: cfg.metadata,
   };
+  if (cfg.rescaleByDecoderNorm) foldDecoderNorms(sae, file);
+  return sae;
+}
+
+/**
+ * SAELens's `rescale_acts_by_decoder_norm` folded into the weights, exactly: its TopK selects among
+ * pre·‖W_dec,i‖ and decodes f / ‖W_dec,i‖ · W_dec,i, which is the plain TopK SAE with W_enc's column i and b_enc,i
+ * multiplied by ‖W_dec,i‖ and W_dec's row i divided by it (the feature activations are the same numbers).
+ */
+function foldDecoderNorms(sae: SaeWeights, file: string): void {
+  const { d, features: F } = sae;
+  for (let i = 0; i < F; i++) {
+    let sq = 0;
+    for (let j = 0; j < d; j++) sq += sae.W_dec[i * d + j]! ** 2;
+    const n = Math.sqrt(sq);
+    if (!(n > 0)) throw new DataError(file, `W_dec row ${i} has norm 0, which rescale_acts_by_decoder_norm divides by`);
+    for (let j = 0; j < d; j++) {
+      sae.W_enc[j * F + i]! *= n;
+      sae.W_dec[i * d + j]! /= n;
+    }
+    sae.b_enc[i]! *= n;
+  }
 }
 
 /** the tensor `key`, which must exist with exactly `shape` */
@@ -128,6 +153,11 @@ function tensorOfShape(tensors: Map<string, DecodedTensor>, key: string, shape: 
   if (!t) throw new DataError(file, `missing tensor '${key}'; the file has: ${[...tensors.keys()].join(', ') || 'nothing'}`);
   if (t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
     throw new DataError(file, `tensor '${key}' has shape [${t.shape.join(', ')}] but cfg.json implies [${shape.join(', ')}]`);
+  }
+  const bad = t.data.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) {
+    const at = shape.length === 2 ? `row ${Math.floor(bad / shape[1]!)}, column ${bad % shape[1]!}` : `index ${bad}`;
+    throw new DataError(file, `tensor '${key}' holds ${t.data[bad]} at ${at}; every weight must be finite`);
   }
   return t.data;
 }
@@ -150,9 +180,11 @@ export function parseSaelensConfig(text: string, file: string): ParsedConfig {
     d: positiveInt(cfg, 'd_in', file),
     features: positiveInt(cfg, 'd_sae', file),
     applyBDecToInput: applyBDec(cfg, file),
+    rescaleByDecoderNorm: cfg.rescale_acts_by_decoder_norm === true,
     metadata: isV6 ? { ...(cfg.metadata as Record<string, unknown>) } : legacyMetadata(cfg),
   };
   if (arch === 'topk') out.k = topkK(cfg, isV6, out.features, file);
+  else if (out.rescaleByDecoderNorm) throw new DataError(file, `rescale_acts_by_decoder_norm true is a TopK setting; this SAE is ${arch}`);
   return out;
 }
 
@@ -186,9 +218,6 @@ function checkNoExtraTransforms(cfg: Record<string, unknown>, file: string): voi
   const reshape = cfg.reshape_activations;
   if (reshape !== undefined && reshape !== null && reshape !== 'none') {
     throw new DataError(file, `reshape_activations ${JSON.stringify(reshape)} is not supported (only "none")`);
-  }
-  if (cfg.rescale_acts_by_decoder_norm === true) {
-    throw new DataError(file, 'rescale_acts_by_decoder_norm true is not supported');
   }
   if (cfg.finetuning_scaling_factor === true) {
     throw new DataError(file, 'finetuning_scaling_factor true is not supported');

@@ -1,0 +1,75 @@
+// sae-lab encode: what an SAE computes on rows, for any tool to check our loading against: feature_acts.npy
+// (N × d_sae) and reconstruction.npy (N × d_in), float32, from the GPU's encoder and decoder (the same
+// SaeRunner evaluation uses). Rows are streamed: both files are written chunk by chunk into a temporary
+// sibling folder that is renamed into place when complete, so a failure leaves nothing.
+import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { rangeChunks } from '../data/batches.ts';
+import { npyHeader } from '../data/formats/npy.ts';
+import { refuseNonFinite } from '../data/stats.ts';
+import { SaeRunner } from '../engine/evaluate.ts';
+import { requestNodeDevice } from '../engine/node-device.ts';
+import { CliError, required, type Command } from './args.ts';
+import { openActivations } from './data.ts';
+import { loadSaeFolder } from './eval.ts';
+import { checkOutDir } from './output.ts';
+
+export const encodeCommand: Command = {
+  name: 'encode',
+  summary: "Run an SAE over rows: its feature activations and reconstructions as .npy (N × d_sae, N × d_in).",
+  usage: 'sae-lab encode --sae DIR --data FILE|FOLDER [--tensor NAME] [--column NAME] --out DIR [--force]',
+  options: {
+    sae: { type: 'string', help: 'SAE folder (cfg.json + sae_weights.safetensors)' },
+    data: { type: 'string', help: 'activations: .npy, .safetensors, or a folder of datasets .arrow shards' },
+    tensor: { type: 'string', help: 'tensor name inside a .safetensors file' },
+    column: { type: 'string', help: 'activation column of an Arrow cache' },
+    out: { type: 'string', help: 'output folder: feature_acts.npy, reconstruction.npy' },
+    force: { type: 'boolean', help: 'replace a non-empty output folder' },
+  },
+  async run(v) {
+    const dir = required(v, 'sae', 'encode');
+    const dataPath = required(v, 'data', 'encode');
+    const out = required(v, 'out', 'encode');
+    checkOutDir(out, !!v.force);
+    const { sae } = loadSaeFolder(dir);
+    const data = await openActivations(dataPath, { tensor: v.tensor as string | undefined, column: v.column as string | undefined });
+    try {
+      const rows = data.rows;
+      if (rows.d !== sae.d) throw new CliError(`${dataPath}: rows have width ${rows.d}, the SAE in ${dir} has d_in=${sae.d}`);
+      await refuseNonFinite(rows);
+      const gpu = await requestNodeDevice();
+      const runner = new SaeRunner(gpu.device, sae, 512);
+      const target = resolve(out);
+      await mkdir(dirname(target), { recursive: true });
+      const tmp = await mkdtemp(join(dirname(target), `.${basename(target)}.partial-`));
+      try {
+        const acts = await open(join(tmp, 'feature_acts.npy'), 'w');
+        const recon = await open(join(tmp, 'reconstruction.npy'), 'w');
+        try {
+          await acts.write(npyHeader([rows.rows, sae.features]));
+          await recon.write(npyHeader([rows.rows, sae.d]));
+          for await (const chunk of rangeChunks(rows, [[0, rows.rows]], runner.batch)) {
+            const r = await runner.forward(chunk);
+            await acts.write(new Uint8Array(r.acts.buffer, r.acts.byteOffset, r.acts.byteLength));
+            await recon.write(new Uint8Array(r.recon.buffer, r.recon.byteOffset, r.recon.byteLength));
+          }
+        } finally {
+          await acts.close();
+          await recon.close();
+        }
+        await rm(target, { recursive: true, force: true });
+        await rename(tmp, target);
+      } catch (e) {
+        await rm(tmp, { recursive: true, force: true });
+        throw e;
+      } finally {
+        runner.destroy();
+        gpu.device.destroy();
+      }
+      process.stderr.write(`wrote ${out}: ${rows.rows} rows → ${sae.features} features (${gpu.adapter})\n`);
+    } finally {
+      await data.close();
+    }
+    return 0;
+  },
+};
