@@ -15,6 +15,8 @@ export interface OpenedData {
   rows: RowSource;
   /** (rows) document id per row, when the data has documents */
   docs?: Int32Array;
+  /** the hook the rows came from where the data names it (an Arrow cache's column, as SAELens names it) */
+  hookName?: string;
   close(): Promise<void>;
 }
 
@@ -35,7 +37,7 @@ async function open(path: string): Promise<FileSource> {
   }
 }
 
-async function openRows(path: string, o: OpenOptions, files: FileSource[]): Promise<{ rows: RowSource; docs?: Int32Array }> {
+async function openRows(path: string, o: OpenOptions, files: FileSource[]): Promise<{ rows: RowSource; docs?: Int32Array; hookName?: string }> {
   let isDir = false;
   try {
     isDir = statSync(path).isDirectory();
@@ -48,7 +50,7 @@ async function openRows(path: string, o: OpenOptions, files: FileSource[]): Prom
     }
     if (!files.some((f) => f.name.endsWith('.arrow'))) throw new CliError(`${path}: folder holds no .arrow shards`);
     const rows = await openArrowShards(files.map((source) => ({ name: source.name, source })), { column: o.column });
-    return { rows, docs: Int32Array.from({ length: rows.rows }, (_, r) => Math.floor(r / rows.contextSize)) };
+    return { rows, docs: Int32Array.from({ length: rows.rows }, (_, r) => Math.floor(r / rows.contextSize)), hookName: rows.column };
   }
   const ext = extname(path).toLowerCase();
   if (ext !== '.npy' && ext !== '.safetensors') {

@@ -11,7 +11,7 @@ import { SaeRunner } from '../engine/evaluate.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { CliError, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
-import { loadSaeFolder } from './eval.ts';
+import { loadSaeFolder } from './sae-folder.ts';
 import { checkOutDir } from './output.ts';
 
 export const encodeCommand: Command = {

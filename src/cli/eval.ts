@@ -1,33 +1,13 @@
 // sae-lab eval: RECIPE §3 metrics (and MMCS against known true directions) of any SAELens-layout SAE on a
 // data file, by default on the same held-out rows its training used (read from metrics.json when present).
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { mmcs } from '../analysis/mmcs.ts';
-import { CFG_FILE, WEIGHTS_FILE, decodeSaelens } from '../data/formats/saelens.ts';
-import { documentRule, heldOutRule, splitRows, type DocumentRule, type HeldOutRule } from '../data/split.ts';
+import { documentRule, heldOutRule, splitRows } from '../data/split.ts';
 import { refuseNonFinite } from '../data/stats.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
-import type { SaeWeights } from '../engine/sae.ts';
 import { CliError, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
-import { evaluateSae } from './train.ts';
+import { evaluateSae, loadSaeFolder } from './sae-folder.ts';
 import { MODEL_EVAL_OPTIONS, evalOnModel } from './splice-eval.ts';
-
-export function loadSaeFolder(dir: string): { sae: SaeWeights; rule?: HeldOutRule | DocumentRule } {
-  const cfgPath = join(dir, CFG_FILE);
-  const weightsPath = join(dir, WEIGHTS_FILE);
-  for (const p of [cfgPath, weightsPath]) if (!existsSync(p)) throw new CliError(`${p}: not found (an SAE folder holds ${CFG_FILE} and ${WEIGHTS_FILE})`);
-  const sae = decodeSaelens(readFileSync(cfgPath, 'utf8'), new Uint8Array(readFileSync(weightsPath)), dir);
-  const metricsPath = join(dir, 'metrics.json');
-  if (!existsSync(metricsPath)) return { sae };
-  try {
-    const held = JSON.parse(readFileSync(metricsPath, 'utf8')).held_out;
-    if (!held) return { sae };
-    return { sae, rule: held.kind === 'documents' ? documentRule(held.seed) : heldOutRule(held.seed) };
-  } catch (e) {
-    throw new CliError(`${metricsPath}: not valid JSON (${(e as Error).message})`);
-  }
-}
 
 async function readTruth(path: string, d: number): Promise<{ truth: Float32Array; n: number }> {
   const t = await openActivations(path);

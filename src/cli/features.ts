@@ -20,7 +20,7 @@ import { SaeRunner } from '../engine/evaluate.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { CliError, numberOption, intOption, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
-import { loadSaeFolder } from './eval.ts';
+import { loadSaeFolder } from './sae-folder.ts';
 
 export const featuresCommand: Command = {
   name: 'features',

@@ -11,7 +11,7 @@ import { corpusSentences } from '../data/harvest/pipeline.ts';
 import { SaeRunner } from '../engine/evaluate.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { CliError, intOption, required, type Command } from './args.ts';
-import { loadSaeFolder } from './eval.ts';
+import { loadSaeFolder } from './sae-folder.ts';
 
 export const fidelityCommand: Command = {
   name: 'fidelity',

@@ -8,7 +8,7 @@ import type { SaeWeights } from '../engine/sae.ts';
 import { CliError, required } from './args.ts';
 import { loadCliModel, type CliModel } from './model.ts';
 import type { ModelPlan } from '../model/folder.ts';
-import { loadSaeFolder } from './eval.ts';
+import { loadSaeFolder } from './sae-folder.ts';
 
 export const SAE_OPTIONS = {
   sae: { type: 'string', help: 'SAELens SAE folder to splice in at its hook (cfg.json metadata.hook_name)' },

@@ -7,7 +7,7 @@ import { DEFAULT_SPLIT_THRESHOLD, decoderLinks, orderFamilies, splitFamilies, ty
 import { WEIGHTS_FILE } from '../data/formats/saelens.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import { CliError, numberOption, required, type Command } from './args.ts';
-import { loadSaeFolder } from './eval.ts';
+import { loadSaeFolder } from './sae-folder.ts';
 import { writeFiles } from './output.ts';
 
 export const splitCommand: Command = {

@@ -1,6 +1,6 @@
 // sae-lab train: stream an activation file through the GPU trainer, then evaluate on the held-out rows
 // and write the SAE the SAELens way, with metrics.json beside it.
-import { createBatchSource, rangeChunks } from '../data/batches.ts';
+import { createBatchSource } from '../data/batches.ts';
 import { encodeSaelens } from '../data/formats/saelens.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,7 +10,7 @@ import { documentRule, heldOutRule, rowsInRanges, splitRows, type DocumentRule, 
 import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
 import type { RowSource } from '../data/sources.ts';
 import { deadSteps, defaultConfig, type TrainConfig } from '../engine/config.ts';
-import { SaeRunner, runnerPlan, type EvalMetrics } from '../engine/evaluate.ts';
+import { runnerPlan, type EvalMetrics } from '../engine/evaluate.ts';
 import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
@@ -21,6 +21,7 @@ import { fileTunerCache, tunerCachePath } from './tuner-cache.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import { CliError, intOption, numberOption, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
+import { evaluateSae } from './sae-folder.ts';
 import { checkOutDir, writeFolder } from './output.ts';
 
 export interface TrainResult {
@@ -104,20 +105,6 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
   }
 }
 
-export async function evaluateSae(
-  device: GPUDevice,
-  sae: SaeWeights,
-  rows: RowSource,
-  ranges: [number, number][],
-): Promise<EvalMetrics & { density: Float64Array }> {
-  const runner = new SaeRunner(device, sae, 512);
-  try {
-    return await runner.evaluate(rangeChunks(rows, ranges));
-  } finally {
-    runner.destroy();
-  }
-}
-
 export const trainCommand: Command = {
   name: 'train',
   summary: 'Train a sparse autoencoder on an activation file and save it the SAELens way.',
@@ -140,6 +127,8 @@ export const trainCommand: Command = {
     out: { type: 'string', help: 'output folder (SAELens layout + metrics.json)' },
     force: { type: 'boolean', help: 'replace a non-empty output folder' },
     'no-tune': { type: 'boolean', help: `skip the start-up tuner: every GEMM takes its default variant (choices are cached in ${tunerCachePath()})` },
+    'hook-name': { type: 'string', help: "the hook the activations came from, for cfg.json's metadata.hook_name (default: harvest.json's, or an Arrow cache's column name)" },
+    'model-name': { type: 'string', help: "the model they came from, for cfg.json's metadata.model_name (default: harvest.json's)" },
     fidelity: { type: 'string', help: 'activations from sae-lab harvest (harvest.json beside them): record the downstream fidelity on this many Brown sentences in metrics.json (0: skip)', default: '0' },
   },
   async run(v) {
@@ -192,7 +181,11 @@ export const trainCommand: Command = {
           process.stderr.write(`downstream fidelity at ${layer}: ${(100 * f.recovered).toFixed(1)}% recovered over ${f.sentences} sentences\n`);
         }
         const sparsity = Float32Array.from(result.density, (p) => Math.log10(p + 1e-10));
-        const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath, ...harvestProvenance(dataPath) });
+        // where the activations came from, as SAELens's HookedSAETransformer.add_sae needs it: the flags, else
+        // harvest.json, else an Arrow cache's column (SAELens names the column after the hook)
+        const named = { ...(v['hook-name'] !== undefined ? { hook_name: String(v['hook-name']) } : {}), ...(v['model-name'] !== undefined ? { model_name: String(v['model-name']) } : {}) };
+        const provenance = { ...(data.hookName ? { hook_name: data.hookName } : {}), ...harvestProvenance(dataPath), ...named };
+        const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath, ...provenance });
         await writeFolder(out, { ...files, 'metrics.json': JSON.stringify(result.metrics, null, 2) + '\n' });
         const m = result.metrics as unknown as EvalMetrics;
         process.stderr.write(`held-out: fvu ${m.fvu.toFixed(4)}  l0 ${m.l0.toFixed(2)}  dead ${(100 * m.dead_frac_eval).toFixed(1)}%  → ${out}\n`);

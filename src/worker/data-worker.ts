@@ -42,7 +42,8 @@ async function openFiles(files: File[]): Promise<{ name: string; rows: ImportSou
     if (other) throw new DataError(other.name, 'an Arrow cache is read from its .arrow shards, dataset_info.json and state.json; choose only those');
     const rows = await openArrowShards(files.map((f) => ({ name: f.name, source: blobSource(f) })));
     const folder = files[0]!.webkitRelativePath.split('/')[0] || `${rows.column} (${rows.shards.length} shard${rows.shards.length === 1 ? '' : 's'})`;
-    return { name: folder, rows, context: await arrowContext(rows), origin: origin(folder) };
+    // SAELens names a cache's column after the hook: an SAE trained on it records where it reads
+    return { name: folder, rows, context: await arrowContext(rows), origin: { ...origin(folder), provenance: { hook_name: rows.column } } };
   }
   const sidecars = files.filter((f) => ext(f) === 'jsonl');
   const main = files.filter((f) => ext(f) !== 'jsonl');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
-import { makeCache } from '../support/arrow-cache.ts';
+import { HOOK, makeCache } from '../support/arrow-cache.ts';
 import { expectRefused, runCli } from '../support/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sae-lab-cli-'));
@@ -114,10 +114,15 @@ describe('sae-lab CLI', () => {
     expect(metrics.data).toMatchObject({ rows: 16 * 64, d: 6 });
     expect(metrics.held_out).toMatchObject({ kind: 'documents' });
     expect(metrics.held_out.rows % 64).toBe(0); // one document per cached context
+    // the cache's column names the hook, so SAELens can attach the SAE where its activations came from
+    expect(JSON.parse(readFileSync(join(dir, 'sae-arrow', 'cfg.json'), 'utf8')).metadata.hook_name).toBe(HOOK);
+    const named = cli('train', '--data', 'cache', '--features', '12', '--steps', '2', '--batch', '32', '--hook-name', 'blocks.3.hook_resid_post', '--model-name', 'gpt2', '--out', 'sae-named');
+    expect(named.code, named.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'sae-named', 'cfg.json'), 'utf8')).metadata).toMatchObject({ hook_name: 'blocks.3.hook_resid_post', model_name: 'gpt2' });
   });
 
   it('every command has --help', () => {
-    for (const c of ['synth', 'train', 'eval', 'features', 'fidelity', 'split', 'bench']) {
+    for (const c of ['synth', 'train', 'eval', 'encode', 'features', 'fidelity', 'split', 'bench', 'effects', 'attribute', 'concept']) {
       const r = cli(c, '--help');
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`sae-lab ${c}`);
