@@ -188,7 +188,7 @@ export const trainCommand: Command = {
         const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath, ...provenance });
         await writeFolder(out, { ...files, 'metrics.json': JSON.stringify(result.metrics, null, 2) + '\n' });
         const m = result.metrics as unknown as EvalMetrics;
-        process.stderr.write(`held-out: fvu ${m.fvu.toFixed(4)}  l0 ${m.l0.toFixed(2)}  dead ${(100 * m.dead_frac_eval).toFixed(1)}%  → ${out}\n`);
+        process.stderr.write(`held-out: fvu ${m.fvu === null ? 'undefined (the held-out rows do not vary)' : m.fvu.toFixed(4)}  l0 ${m.l0.toFixed(2)}  dead ${(100 * m.dead_frac_eval).toFixed(1)}%  → ${out}\n`);
       } finally {
         gpu.device.destroy();
       }

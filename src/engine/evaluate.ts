@@ -11,9 +11,9 @@ import { sparseDecode } from './sparse-decode.ts';
 export interface EvalMetrics {
   /** mean over tokens of ‖x − x̂‖² (SAELens's training `mse_loss`: summed over d, averaged over tokens) */
   mse_per_token: number;
-  /** Σ‖x − x̂‖² / Σ‖x − mean(x)‖², pooled over the evaluation rows */
-  fvu: number;
-  explained_variance: number;
+  /** Σ‖x − x̂‖² / Σ‖x − mean(x)‖², pooled over the evaluation rows; null when the rows do not vary (undefined) */
+  fvu: number | null;
+  explained_variance: number | null;
   /** mean number of active features per token */
   l0: number;
   /** fraction of features firing on no evaluation token */
@@ -382,11 +382,12 @@ class Accumulator {
     const total = this.m2.reduce((a, b) => a + b, 0);
     const density = this.fires.map((c) => c / this.n);
     const frac = (pred: (x: number) => boolean) => density.filter(pred).length / density.length;
-    const fvu = this.sqErr / total;
+    // rows that do not vary leave FVU undefined (0/0 or x/0): said so, not reported as Infinity
+    const fvu = total > 0 ? this.sqErr / total : null;
     return {
       mse_per_token: this.sqErr / this.n,
       fvu,
-      explained_variance: 1 - fvu,
+      explained_variance: fvu === null ? null : 1 - fvu,
       l0: this.l0 / this.n,
       dead_frac_eval: frac((p) => p === 0),
       dense_frac: frac((p) => p > 0.1),

@@ -47,7 +47,7 @@ export class SaeSaePanel extends SessionView {
               </td>
               <td data-testid="evaluation">
                 ${ev?.metrics
-                  ? html`FVU ${ev.metrics.fvu.toFixed(4)} · MSE/token ${ev.metrics.mse_per_token.toPrecision(4)} · L0
+                  ? html`FVU ${ev.metrics.fvu === null ? 'undefined (the rows do not vary)' : ev.metrics.fvu.toFixed(4)} · MSE/token ${ev.metrics.mse_per_token.toPrecision(4)} · L0
                       ${ev.metrics.l0.toFixed(2)} · dead ${pct(ev.metrics.dead_frac_eval)} · ${ev.metrics.eval_tokens} tokens`
                   : ev?.error
                     ? html`<span class="error">${ev.error}</span>`

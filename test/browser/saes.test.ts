@@ -47,7 +47,7 @@ describe('SAELens SAEs in the page', () => {
     const runner = new SaeRunner(await getDevice(), sae);
     const expected = await runner.evaluate([await inputs.readRows(0, inputs.rows)]);
     runner.destroy();
-    expect(shown).toBeCloseTo(expected.fvu, 4);
+    expect(shown).toBeCloseTo(expected.fvu!, 4);
     await screenshot(page, 'saes-evaluated');
     await page.close();
   });

@@ -37,7 +37,7 @@ describe('SaeRunner split into feature shards', () => {
         expectClose(b.recon, a.recon, 1e-5, 'reconstruction');
         const ma = await whole.evaluate([x]);
         const mb = await split.evaluate([x]);
-        expect(Math.abs(mb.fvu / ma.fvu - 1)).toBeLessThan(1e-5);
+        expect(Math.abs(mb.fvu! / ma.fvu! - 1)).toBeLessThan(1e-5);
         expect(mb.l0).toBe(ma.l0);
         expect(Array.from(mb.density)).toEqual(Array.from(ma.density));
         // what the feature statistics read: the encoder's output for one batch
@@ -62,5 +62,20 @@ describe('SaeRunner split into feature shards', () => {
     expect(runnerPlan(d, F, limits).shards.length).toBe(1);
     expect(runnerPlan(d, 10 * F, { ...limits, maxStorageBufferBindingSize: 64 * d * 4, maxBufferSize: 64 * d * 4 } as GPUSupportedLimits).shards.length).toBe(Math.ceil((10 * F) / 64));
     expect(() => runnerPlan(d, F, { ...limits, maxStorageBufferBindingSize: 100, maxBufferSize: 100 } as GPUSupportedLimits)).toThrow(/evaluating 200 features on d=36 needs .* MiB for a shard of 64 features/);
+  });
+});
+
+describe('SaeRunner metrics on rows that do not vary', () => {
+  it('say FVU is undefined instead of Infinity', async () => {
+    const x = new Float32Array(20 * d).fill(0.5);
+    const runner = new SaeRunner(await getDevice(), sae('standard'), 64);
+    try {
+      const m = await runner.evaluate([x]);
+      expect(m.fvu).toBeNull();
+      expect(m.explained_variance).toBeNull();
+      expect(Number.isFinite(m.mse_per_token)).toBe(true);
+    } finally {
+      runner.destroy();
+    }
   });
 });
