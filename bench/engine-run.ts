@@ -2,7 +2,8 @@
 // same: the start-up tuner chooses the GEMM kernels (twice, from scratch, to show that a rerun picks the
 // same), then warm-up steps, then timed steps ending when the device has finished.
 import { initParams } from '../src/engine/init.ts';
-import { Trainer, type StepMetrics } from '../src/engine/trainer.ts';
+import { Trainer } from '../src/engine/trainer.ts';
+import type { StepMetrics } from '../src/engine/run-state.ts';
 import { describeKernels, describeTuning, tuneStep } from '../src/engine/tuner.ts';
 import type { Workload } from './workload.ts';
 

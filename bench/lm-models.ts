@@ -4,7 +4,7 @@
 // and the token ids seeded too. Nothing here imports Node: the page builds a 500 MB model itself instead of
 // receiving it.
 import { blobSource } from '../src/data/blob-source.ts';
-import { Rng } from '../src/data/hash.ts';
+import { Rng } from '../src/engine/random.ts';
 import { canonicalShapes, parameterCount, type LmConfig, type LmWeights } from '../src/model/config.ts';
 import { parseModelConfig } from '../src/model/families/registry.ts';
 import { openModel, readWeights, type ModelFiles } from '../src/model/folder.ts';

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { ADAM, ADAM_EPS, CLIP_NORM, deadSteps, type DataStats, type TrainConfig } from '../src/engine/config.ts';
 import { l1Coefficient, learningRate } from '../src/engine/schedule.ts';
-import type { Params32 } from '../src/engine/trainer.ts';
+import type { Params32 } from '../src/engine/run-state.ts';
 
 type Vars = { W_enc: tf.Variable; b_enc: tf.Variable; W_dec: tf.Variable; b_dec: tf.Variable };
 const NAMES = ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const;

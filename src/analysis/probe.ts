@@ -16,7 +16,7 @@
 //   asked for instead.
 // - a feature predicts the label when it fires (activation > 0): the SAE's own firing rule, with nothing
 //   tuned, the same rule the label-mass purity counts with (labels.ts).
-import { Rng } from '../data/hash.ts';
+import { Rng } from '../engine/random.ts';
 
 /** streaming per-column mean and variance (Chan et al.'s merge of chunk moments, float64) */
 export interface Moments {

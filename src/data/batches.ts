@@ -5,7 +5,7 @@
 // Batch t is positions [tB, tB + B) of that sequence. Only the windows a batch touches are read.
 import type { BatchSource, RowSource } from './sources.ts';
 import { DataError } from './errors.ts';
-import { Rng } from './hash.ts';
+import { Rng } from '../engine/random.ts';
 import { BLOCK_ROWS, blockCount, blockRange } from './split.ts';
 
 export const WINDOW_BLOCKS = 16;

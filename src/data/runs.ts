@@ -5,7 +5,7 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { TrainConfig } from '../engine/config.ts';
 import type { SaeWeights } from '../engine/sae.ts';
-import type { StepMetrics, TrainerSnapshot } from '../engine/trainer.ts';
+import type { StepMetrics, TrainerSnapshot } from '../engine/run-state.ts';
 import type { FeatureStats } from '../engine/feature-stats.ts';
 import type { FeatureTable } from '../analysis/feature-card.ts';
 import type { LabelMass } from '../analysis/labels.ts';

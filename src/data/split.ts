@@ -3,7 +3,7 @@
 // blocks of 256 consecutive rows, hashed the same way by block index. Pure and JSON-describable, so
 // metrics.json records the rule and `eval` recomputes the same rows.
 import { DataError } from './errors.ts';
-import { hashInts } from './hash.ts';
+import { hashInts } from '../engine/random.ts';
 
 export const BLOCK_ROWS = 256;
 export const HELD_OUT_FRACTION = 0.1;

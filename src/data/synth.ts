@@ -3,7 +3,7 @@
 // expected number active per row is activeMean (each p_j ≤ 1); active magnitudes ~ uniform(0.5, 1.5);
 //   x = Σ_j c_j f_j + noise · N(0, I).
 // A pure function of its options (seeded).
-import { Rng } from './hash.ts';
+import { Rng } from '../engine/random.ts';
 
 export interface SynthOptions {
   d: number;

@@ -12,7 +12,7 @@
 // The result depends on nothing but the rows and the options: every per-feature statistic walks the rows in
 // dataset order with its state carried between batches, so chunk and batch boundaries change nothing (the
 // tests compare chunkings bit for bit).
-import { hashInts } from '../data/hash.ts';
+import { hashInts } from './random.ts';
 import { SaeRunner, type EncodedRows } from './evaluate.ts';
 import { Kernel, flatGrid, readBuffer, storage, writeArray } from './kernel.ts';
 import type { SaeWeights } from './sae.ts';

@@ -4,7 +4,7 @@
 import type { TrainConfig } from './config.ts';
 import { shardsOfSnapshot, splitFlats, unpackShards } from './shards.ts';
 import type { SaeWeights } from './sae.ts';
-import type { Params32, TrainerSnapshot } from './trainer.ts';
+import type { Params32, TrainerSnapshot } from './run-state.ts';
 
 export function foldSae(p: Params32, cfg: TrainConfig, scale: number, metadata: Record<string, unknown> = {}): SaeWeights {
   const { arch, d, features, k } = cfg;

@@ -2,9 +2,9 @@
 // the float64 reference start from the very same numbers.
 //   W_dec rows: random directions, norm 0.1 (standard) or 1 (topk);  W_enc = W_decᵀ;  b_enc = 0;
 //   b_dec = 0 (standard) or the mean of the scaled data sample (topk).
-import { Rng } from '../data/hash.ts';
+import { Rng } from './random.ts';
 import type { DataStats, TrainConfig } from './config.ts';
-import type { Params32 } from './trainer.ts';
+import type { Params32 } from './run-state.ts';
 
 export function initParams(cfg: TrainConfig, stats: DataStats): Params32 {
   const { d, features: F } = cfg;

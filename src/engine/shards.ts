@@ -4,7 +4,7 @@
 // With one shard (every dictionary that fits) the buffers and the step are exactly those of an unsplit run.
 import type { TrainConfig } from './config.ts';
 import { paramLayout, type ParamLayout } from './layout.ts';
-import type { Params32 } from './trainer.ts';
+import type { Params32 } from './run-state.ts';
 
 export interface Shard {
   /** first feature */

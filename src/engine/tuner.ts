@@ -4,7 +4,7 @@
 // source and problem (IndexedDB in the page, a file for the CLI) and recorded in the run's snapshot.
 import type { TrainConfig } from './config.ts';
 import { GEMM_VARIANTS, defaultGemmVariant, gemm, gemmApplies, gemmTile, type GemmShape, type GemmVariant } from './gemm.ts';
-import { Rng } from '../data/hash.ts';
+import { Rng } from './random.ts';
 import { encodeDispatches, readBuffer, storage, timeSubmission, writeArray } from './kernel.ts';
 import { checkFits } from './memory.ts';
 import { SHADERS } from './shaders.ts';

@@ -1,7 +1,7 @@
 // Continuing a prompt token by token on the key/value cache: the prompt in one pass, then one position per
 // new token. Greedy (the highest logit, the lowest id on ties, as torch.argmax) or sampled at a temperature
 // from the project's seeded generator, so a seed gives the same text on every run and adapter.
-import { Rng } from '../data/hash.ts';
+import { Rng } from '../engine/random.ts';
 import type { HookEdit, LanguageModel } from './lm.ts';
 
 export interface GenerateOptions {

@@ -2,7 +2,7 @@
 // shaders/featurestats.wgsl), over the whole (rows, F) activation matrix at once, by the definitions and not
 // by the GPU's batching: sorts where the GPU keeps running lists, plain float64 sums where it keeps a
 // compensated float32 one. Also a float64 forward of a saved SAE (raw units), to get that matrix.
-import { fmix32, hashInts } from '../data/hash.ts';
+import { fmix32, hashInts } from '../engine/random.ts';
 import type { FeatureStats } from '../engine/feature-stats.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import { topIndices } from './sae.ts';

@@ -2,7 +2,7 @@
 // Layout (row-major): W_enc (d, F) at [j*F + i]; b_enc (F); W_dec (F, d) at [i*d + j]; b_dec (d).
 // (Both trainers start from the engine's initParams: the initialisation is an input, not math under test.)
 import { PARAM_NAMES } from '../engine/layout.ts';
-import type { Params32 } from '../engine/trainer.ts';
+import type { Params32 } from '../engine/run-state.ts';
 
 export { PARAM_NAMES, type Params32 };
 

@@ -5,7 +5,7 @@
 //             → Adam (ε 6.25e-10, no clipping) → renormalise W_dec rows to 1
 //   both:     fire statistics of the batch (f > 0) → t += 1
 import { ADAM_EPS, type DataStats, type TrainConfig } from '../engine/config.ts';
-import type { StepMetrics } from '../engine/trainer.ts';
+import type { StepMetrics } from '../engine/run-state.ts';
 import { adamUpdateParams } from './adam.ts';
 import { cloneParams64, globalNorm, toParams32, toParams64, zeroParams64, type Params32, type Params64 } from './params.ts';
 import { fireCounts, standardForwardBackward, topkForwardBackward, type SaeResult, type TopkResult } from './sae.ts';

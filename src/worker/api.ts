@@ -23,7 +23,7 @@ import type { ModelSummary } from '../model/model-store.ts';
 import type { HarvestLayer } from '../data/harvest/model.ts';
 import type { TrainConfig } from '../engine/config.ts';
 import type { EvalMetrics } from '../engine/evaluate.ts';
-import type { StepMetrics } from '../engine/trainer.ts';
+import type { StepMetrics } from '../engine/run-state.ts';
 
 export type { ModelSummary };
 export type { Attribution, Fidelity, BornFeature, FeatureCard, FeatureJobProgress, FeatureTable, FeatureEdit, InterventionEffect, SaeWeights, TokenReading, DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };

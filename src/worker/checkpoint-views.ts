@@ -10,7 +10,7 @@ import type { TrainConfig } from '../engine/config.ts';
 import { SaeRunner } from '../engine/evaluate.ts';
 import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { decoderFits, decoderNeighbours } from '../engine/neighbours.ts';
-import type { TrainerSnapshot } from '../engine/trainer.ts';
+import type { TrainerSnapshot } from '../engine/run-state.ts';
 import type { TrainProgress } from './api.ts';
 
 const MAP_EVERY_MS = 10_000;

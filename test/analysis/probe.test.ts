@@ -3,7 +3,7 @@ import {
   addFireCounts, addMoments, addProbeConfusion, bestF1Threshold, classifierScores, complementRanges, featureAsClassifier, featureConfusion,
   newConfusion, newFireCounts, newMoments, probeLogits, sampleRanges, standardiser, trainProbes, type Probe,
 } from '../../src/analysis/probe.ts';
-import { Rng } from '../../src/data/hash.ts';
+import { Rng } from '../../src/engine/random.ts';
 
 /**
  * n rows in d dimensions with an offset and uneven scales per column (so standardising matters), and a

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/data/hash.ts';
+import { Rng } from '../../src/engine/random.ts';
 import { decoderLinks, featureSplitting, orderFamilies, splitFamilies, type DecoderRows } from '../../src/analysis/splitting.ts';
 
 const rows = (W: number[][] | Float32Array, features: number, d: number): DecoderRows => ({

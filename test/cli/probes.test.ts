@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
-import { Rng } from '../../src/data/hash.ts';
+import { Rng } from '../../src/engine/random.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/sae-lab.js');
 const dir = mkdtempSync(join(tmpdir(), 'sae-lab-probes-'));

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/engine/config.ts';
 import { paramLayout } from '../../src/engine/layout.ts';
 import { featuresPerShard, joinFlats, packShards, shardBytes, shardsOfSnapshot, splitFeatures, splitFlats, unpackShards } from '../../src/engine/shards.ts';
-import type { Params32 } from '../../src/engine/trainer.ts';
+import type { Params32 } from '../../src/engine/run-state.ts';
 
 const MiB = 2 ** 20;
 

@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { defaultConfig, type DataStats, type TrainConfig } from '../../src/engine/config.ts';
 import type { ParamName } from '../../src/engine/layout.ts';
 import { cloneParams64, PARAM_NAMES, type Params64 } from '../../src/reference/params.ts';
-import { Rng } from '../../src/data/hash.ts';
+import { Rng } from '../../src/engine/random.ts';
 
 export function randn(rng: Rng, n: number, scale = 1, shift = 0): Float64Array {
   return Float64Array.from({ length: n }, () => shift + scale * rng.gaussian());

@@ -2,7 +2,7 @@
 // chosen away from the ReLU and TopK kinks (every perturbed point is checked to keep the active set), plus
 // the loss values against a second, plainer computation of the definitions.
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/data/hash.ts';
+import { Rng } from '../../src/engine/random.ts';
 import {
   batchVariance, fireCounts, fired, standardForwardBackward, topIndices, topkForwardBackward,
   type TopkOptions, type TopkResult,

@@ -1,5 +1,5 @@
 // A small SAE of random weights in raw units, for tests that splice or steer with one.
-import { Rng } from '../../src/data/hash.ts';
+import { Rng } from '../../src/engine/random.ts';
 import type { SaeWeights } from '../../src/engine/sae.ts';
 
 /** The last 8 features can never fire: tests need features that are off on every token. */

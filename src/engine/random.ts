@@ -1,5 +1,6 @@
-// Seeded 32-bit hashing and a small deterministic PRNG, for the held-out split, batch order and synthetic data.
-// Everything here is a pure function of its integer arguments, identical in Node and the browser.
+// Seeded 32-bit hashing and a small deterministic PRNG: the held-out split, batch order, initialisation,
+// synthetic data, the tuner's test rows and sampling. Pure functions of their integer arguments, the same in
+// Node and the browser.
 
 /** MurmurHash3's 32-bit finaliser: a bijective mix of a 32-bit word. */
 export function fmix32(x: number): number {
