@@ -14,7 +14,8 @@ export interface Figure {
 const W = 640;
 const H = 360;
 const PAD = { left: 64, right: 64, top: 24, bottom: 52 };
-const FONT = 'font-family="system-ui, sans-serif" font-size="12" fill="#1f2933"';
+const FONT_FACE = 'font-family="system-ui, sans-serif" font-size="12"';
+const FONT = `${FONT_FACE} fill="#1f2933"`;
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const num = (x: number) => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(1) : Number(x.toPrecision(3)).toString());
@@ -100,10 +101,12 @@ export function lineFigure(name: string, caption: string, o: { xLabel: string; y
   });
   const y2 = right.length ? extent(right.flatMap((s) => s.y)) : undefined;
   let body = ax.g;
-  o.series.forEach((s, k) => {
+  let legend = PAD.left; // the legend runs along the top margin, clear of the curves
+  o.series.forEach((s) => {
     const pts = s.x.map((x, i) => [x, s.y[i]!] as const).filter(([, y]) => Number.isFinite(y));
     body += `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts.map(([x, y]) => `${ax.sx(x).toFixed(1)},${ax.sy(y, s.right ? y2 : undefined).toFixed(1)}`).join(' ')}"/>`;
-    body += `<text x="${PAD.left + 8}" y="${PAD.top + 14 + 14 * k}" ${FONT} fill="${s.color}">${esc(s.label)}</text>`;
+    body += `<rect x="${legend}" y="${PAD.top - 14}" width="10" height="3" fill="${s.color}"/><text x="${legend + 14}" y="${PAD.top - 8}" ${FONT_FACE} fill="${s.color}">${esc(s.label)}</text>`;
+    legend += 24 + s.label.length * 6.5;
   });
   const n = Math.max(...o.series.map((s) => s.x.length));
   const rows = [[o.xLabel, ...o.series.map((s) => s.label)].map(csvCell).join(',')];

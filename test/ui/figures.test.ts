@@ -7,8 +7,10 @@ import { barsFigure, lineFigure, scatterFigure, tokensFigure } from '../../src/u
 function expectWellFormed(svg: string): void {
   expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
   const stack: string[] = [];
-  for (const m of svg.matchAll(/<(\/?)([a-zA-Z]+)[^>]*?(\/?)>/g)) {
-    if (m[3]) continue;
+  for (const m of svg.matchAll(/<(\/?)([a-zA-Z]+)([^>]*?)(\/?)>/g)) {
+    const names = [...m[3]!.matchAll(/\s([\w:-]+)=/g)].map((a) => a[1]);
+    expect(new Set(names).size, `an attribute given twice in <${m[2]}${m[3]}>`).toBe(names.length);
+    if (m[4]) continue;
     if (m[1]) expect(stack.pop()).toBe(m[2]);
     else stack.push(m[2]!);
   }
