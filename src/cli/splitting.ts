@@ -2,10 +2,7 @@
 // widths, each large feature linked to its nearest small feature by decoder cosine, and the small features
 // that split into families of large ones listed, biggest family first (src/analysis/splitting.ts). Decoder
 // directions alone decide it, so no data and no GPU are needed.
-import { join } from 'node:path';
 import { DEFAULT_SPLIT_THRESHOLD, decoderLinks, orderFamilies, splitFamilies, type SplitLink } from '../analysis/splitting.ts';
-import { WEIGHTS_FILE } from '../data/formats/saelens.ts';
-import type { SaeWeights } from '../engine/sae.ts';
 import { CliError, numberOption, required, type Command } from './args.ts';
 import { loadSaeFolder } from './sae-folder.ts';
 import { writeFiles } from './output.ts';
@@ -30,8 +27,6 @@ export const splitCommand: Command = {
     if (small.d !== large.d) {
       throw new CliError(`${smallDir} has d_in=${small.d} but ${largeDir} has d_in=${large.d}: feature splitting needs two SAEs trained on the same activations`);
     }
-    refuseNonFiniteDecoder(small, smallDir);
-    refuseNonFiniteDecoder(large, largeDir);
 
     // F_s·F_l·d multiply-adds can take minutes at full size: say how far it is, but only when it is slow
     const started = Date.now();
@@ -75,14 +70,6 @@ export const splitCommand: Command = {
     return 0;
   },
 };
-
-/** a NaN or Inf in a decoder would make every cosine comparison false; name the file and the row instead */
-function refuseNonFiniteDecoder(sae: SaeWeights, dir: string): void {
-  const { W_dec, d } = sae;
-  for (let i = 0; i < W_dec.length; i++) {
-    if (!Number.isFinite(W_dec[i]!)) throw new CliError(`${join(dir, WEIGHTS_FILE)}: W_dec row ${Math.floor(i / d)} holds ${W_dec[i]}`);
-  }
-}
 
 // cosines to six decimals, for a readable report; the families were decided on the unrounded values
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
