@@ -7,7 +7,7 @@ import { encodeCpu } from '../analysis/sae-cpu.ts';
 import { Kernel, dispatch, flatGrid, storage, writeArray } from '../engine/kernel.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import type { HookEdit, LanguageModel } from './lm.ts';
-import { logSoftmax } from './sae-fidelity.ts';
+import { tokenCrossEntropy } from './log-probs.ts';
 
 export interface Contribution {
   position: number;
@@ -58,7 +58,7 @@ export async function attributeNextToken(
   const V = c.vocab;
   if (!Number.isInteger(target) || target < 0 || target >= V) throw new RangeError(`target token ${target} is outside the vocabulary`);
   const clean = await lm.forward({ ids, read: [hook], logits: 'last' });
-  const logProb = logSoftmax(clean.logits!, 0, V)[target]!;
+  const logProb = -tokenCrossEntropy(clean.logits!, 0, V, target);
   const f = encodeCpu(sae, clean.hooks.get(hook)!);
   const F = sae.features;
   const tried: Omit<Contribution, 'contribution'>[] = [];
@@ -78,7 +78,7 @@ export async function attributeNextToken(
     });
     const batchIds = group.flatMap(() => ids);
     const out = await lm.forward({ ids: batchIds, batch: group.length, logits: 'last', edits: new Map([[hook, deltaEdit(lm.device, delta)]]) });
-    group.forEach((a, b) => contributions.push({ ...a, contribution: logProb - logSoftmax(out.logits!, b * V, V)[target]! }));
+    group.forEach((a, b) => contributions.push({ ...a, contribution: logProb + tokenCrossEntropy(out.logits!, b * V, V, target) }));
   }
   contributions.sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution));
   return { target, logProb, contributions };

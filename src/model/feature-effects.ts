@@ -5,7 +5,7 @@
 import { encodeCpu } from '../analysis/sae-cpu.ts';
 import type { LanguageModel } from './lm.ts';
 import type { SaeSplice } from './sae-splice.ts';
-import { logSoftmax } from './sae-fidelity.ts';
+import { tokenCrossEntropy } from './log-probs.ts';
 import type { SequenceBatch } from './sequences.ts';
 import type { LmTokenizer } from './tokenizer.ts';
 
@@ -53,7 +53,7 @@ export async function featureOnText(lm: LanguageModel, tokenizer: LmTokenizer, s
         if (special.has(s.ids[t]!)) continue; // the splice leaves special tokens alone: the SAE never reads them
         const at = (q * b.T + t) * V;
         const next = s.ids[t + 1]!;
-        const d = logSoftmax(clean.logits!, at, V)[next]! - logSoftmax(ablated, at, V)[next]!;
+        const d = tokenCrossEntropy(ablated, at, V, next) - tokenCrossEntropy(clean.logits!, at, V, next);
         tokens++;
         if (acts[t]! > 0) {
           fires++;

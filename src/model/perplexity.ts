@@ -4,6 +4,7 @@
 // Perplexity = exp(mean cross-entropy). Reported overall and by kind of text (prose, code).
 import type { LmDocument } from './corpus.ts';
 import type { LanguageModel } from './lm.ts';
+import { tokenCrossEntropy } from './log-probs.ts';
 import { sequenceBatches, sequenceShape } from './sequences.ts';
 import type { LmTokenizer } from './tokenizer.ts';
 
@@ -32,15 +33,6 @@ export interface PerplexityOptions {
   tokens?: number;
   signal?: AbortSignal;
   onProgress?: (tokens: number, document: string) => void;
-}
-
-/** −log softmax(logits)[target], in float64 */
-export function tokenCrossEntropy(logits: Float32Array, at: number, vocab: number, target: number): number {
-  let max = -Infinity;
-  for (let v = 0; v < vocab; v++) max = Math.max(max, logits[at + v]);
-  let sum = 0;
-  for (let v = 0; v < vocab; v++) sum += Math.exp(logits[at + v] - max);
-  return max + Math.log(sum) - logits[at + target];
 }
 
 export async function measurePerplexity(

@@ -11,6 +11,7 @@
 import type { LmDocument } from './corpus.ts';
 import type { HookEdit, LanguageModel } from './lm.ts';
 import { fillEdit, specialTokenIds, type SaeSplice } from './sae-splice.ts';
+import { klDivergence, logSoftmax } from './log-probs.ts';
 import { collectBatches } from './sequences.ts';
 import type { LmTokenizer } from './tokenizer.ts';
 
@@ -44,25 +45,6 @@ export interface FidelityOptions {
   tokens?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
-}
-
-/** log-softmax of one row of logits, in float64 */
-export function logSoftmax(logits: Float32Array, at: number, vocab: number): Float64Array {
-  let max = -Infinity;
-  for (let v = 0; v < vocab; v++) max = Math.max(max, logits[at + v]!);
-  let sum = 0;
-  for (let v = 0; v < vocab; v++) sum += Math.exp(logits[at + v]! - max);
-  const lse = max + Math.log(sum);
-  const out = new Float64Array(vocab);
-  for (let v = 0; v < vocab; v++) out[v] = logits[at + v]! - lse;
-  return out;
-}
-
-/** KL(p ‖ q) for log-probabilities lp (the reference) and lq */
-export function klDivergence(lp: Float64Array, lq: Float64Array): number {
-  let kl = 0;
-  for (let v = 0; v < lp.length; v++) if (lp[v]! > -Infinity) kl += Math.exp(lp[v]!) * (lp[v]! - lq[v]!);
-  return kl;
 }
 
 export async function measureSpliceFidelity(lm: LanguageModel, tokenizer: LmTokenizer, splice: SaeSplice, documents: AsyncIterable<LmDocument> | Iterable<LmDocument>, o: FidelityOptions): Promise<SpliceFidelity> {
