@@ -1,9 +1,9 @@
 // sae-lab encode: what an SAE computes on rows, for any tool to check our loading against: feature_acts.npy
 // (N × d_sae) and reconstruction.npy (N × d_in), float32, from the GPU's encoder and decoder (the same
 // SaeRunner evaluation uses). Rows are streamed: both files are written chunk by chunk into a temporary
-// sibling folder that is renamed into place when complete, so a failure leaves nothing.
-import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+// sibling folder that is renamed into place when complete (output.ts streamFolder), so a failure leaves nothing.
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { rangeChunks } from '../data/batches.ts';
 import { npyHeader } from '../data/formats/npy.ts';
 import { refuseNonFinite } from '../data/stats.ts';
@@ -12,7 +12,7 @@ import { requestNodeDevice } from '../engine/node-device.ts';
 import { CliError, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
 import { loadSaeFolder } from './sae-folder.ts';
-import { checkOutDir } from './output.ts';
+import { checkOutDir, streamFolder } from './output.ts';
 
 export const encodeCommand: Command = {
   name: 'encode',
@@ -39,29 +39,23 @@ export const encodeCommand: Command = {
       await refuseNonFinite(rows);
       const gpu = await requestNodeDevice();
       const runner = new SaeRunner(gpu.device, sae, 512);
-      const target = resolve(out);
-      await mkdir(dirname(target), { recursive: true });
-      const tmp = await mkdtemp(join(dirname(target), `.${basename(target)}.partial-`));
       try {
-        const acts = await open(join(tmp, 'feature_acts.npy'), 'w');
-        const recon = await open(join(tmp, 'reconstruction.npy'), 'w');
-        try {
-          await acts.write(npyHeader([rows.rows, sae.features]));
-          await recon.write(npyHeader([rows.rows, sae.d]));
-          for await (const chunk of rangeChunks(rows, [[0, rows.rows]], runner.batch)) {
-            const r = await runner.forward(chunk);
-            await acts.write(new Uint8Array(r.acts.buffer, r.acts.byteOffset, r.acts.byteLength));
-            await recon.write(new Uint8Array(r.recon.buffer, r.recon.byteOffset, r.recon.byteLength));
+        await streamFolder(out, async (tmp) => {
+          const acts = await open(join(tmp, 'feature_acts.npy'), 'w');
+          const recon = await open(join(tmp, 'reconstruction.npy'), 'w');
+          try {
+            await acts.write(npyHeader([rows.rows, sae.features]));
+            await recon.write(npyHeader([rows.rows, sae.d]));
+            for await (const chunk of rangeChunks(rows, [[0, rows.rows]], runner.batch)) {
+              const r = await runner.forward(chunk);
+              await acts.write(new Uint8Array(r.acts.buffer, r.acts.byteOffset, r.acts.byteLength));
+              await recon.write(new Uint8Array(r.recon.buffer, r.recon.byteOffset, r.recon.byteLength));
+            }
+          } finally {
+            await acts.close();
+            await recon.close();
           }
-        } finally {
-          await acts.close();
-          await recon.close();
-        }
-        await rm(target, { recursive: true, force: true });
-        await rename(tmp, target);
-      } catch (e) {
-        await rm(tmp, { recursive: true, force: true });
-        throw e;
+        });
       } finally {
         runner.destroy();
         gpu.device.destroy();

@@ -13,11 +13,21 @@ export function checkOutDir(out: string, force: boolean): void {
 }
 
 export async function writeFolder(out: string, files: Record<string, Uint8Array | string>): Promise<void> {
+  await streamFolder(out, async (tmp) => {
+    for (const [name, data] of Object.entries(files)) await writeFile(join(tmp, name), data);
+  });
+}
+
+/**
+ * An output folder written by `work` into a temporary sibling, renamed into place only when `work` succeeds
+ * (a failure removes it): for outputs too large to hold in memory, which `work` writes as it goes.
+ */
+export async function streamFolder(out: string, work: (tmp: string) => Promise<void>): Promise<void> {
   const target = resolve(out);
   await mkdir(dirname(target), { recursive: true });
   const tmp = await mkdtemp(join(dirname(target), `.${basename(target)}.partial-`));
   try {
-    for (const [name, data] of Object.entries(files)) await writeFile(join(tmp, name), data);
+    await work(tmp);
     await rm(target, { recursive: true, force: true });
     await rename(tmp, target);
   } catch (e) {
