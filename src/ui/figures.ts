@@ -166,13 +166,18 @@ export function tokensFigure(name: string, caption: string, rows: { label: strin
       }
       const a = r.acts[i]! / max;
       const prompt = r.from !== undefined && i < r.from;
-      body += `<rect x="${x}" y="${y}" width="${w.toFixed(1)}" height="18" fill="${a > 0 ? `rgba(230,57,70,${(0.15 + 0.85 * a).toFixed(2)})` : '#fff'}" stroke="${prompt ? '#cbd2d9' : 'none'}"/>`;
+      body += `<rect x="${x}" y="${y}" width="${w.toFixed(1)}" height="18" fill="${activationShade(a) ?? '#fff'}" stroke="${prompt ? '#cbd2d9' : 'none'}"/>`;
       body += `<text x="${x.toFixed(1)}" y="${y + 13}" font-family="ui-monospace, monospace" font-size="12" fill="${prompt ? '#52606d' : '#1f2933'}" xml:space="preserve">${esc(shown)}</text>`;
       x += w;
     });
     y += 30;
   }
   return { name, caption, svg: frame(width, y, body, caption), data: { json: data } };
+}
+
+/** the shade of a token for a feature's activation a in (0, 1] of the largest shown (none at 0), in the page and in figures */
+export function activationShade(a: number): string | undefined {
+  return a > 0 ? `rgba(230, 57, 70, ${(0.15 + 0.85 * Math.min(1, a)).toFixed(2)})` : undefined;
 }
 
 /** white → red → dark red, for a value in [0, 1] */

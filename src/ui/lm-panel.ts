@@ -7,7 +7,7 @@
 import { css, html, nothing } from 'lit';
 import { SessionView } from './session-view.ts';
 import type { LmLabState, SteerRequest } from './session.ts';
-import { barsFigure, lineFigure, tokensFigure } from './figures.ts';
+import { activationShade, barsFigure, lineFigure, tokensFigure } from './figures.ts';
 import type { Continuation } from '../model/steering.ts';
 import './figure-export.ts';
 import './histogram-chart.ts';
@@ -20,7 +20,7 @@ function tokenRow(c: Continuation, max: number) {
   return html`<div class="text">${c.tokens.map((t, i) => {
     const a = c.acts[i]! / (max || 1);
     return html`<span class="tok ${i < c.promptLength ? 'prompt' : ''}" title="activation ${c.acts[i]!.toPrecision(3)}"
-      style="background: ${a > 0 ? `rgba(230, 57, 70, ${(0.15 + 0.85 * a).toFixed(2)})` : 'transparent'}">${shown(t)}</span>`;
+      style="background: ${activationShade(a) ?? 'transparent'}">${shown(t)}</span>`;
   })}</div>`;
 }
 
@@ -137,7 +137,7 @@ export class SaeLmPanel extends SessionView {
           ? html`Ablating it lowers log p(next token) by <b>${fmt(ot.ablationDrop, 4)}</b> nats where it fires (${fmt(ot.ablationDropElsewhere ?? NaN, 4)} elsewhere).`
           : 'It never fired there, so its effect could not be measured.'}</p>
       ${ot.examples.length
-        ? html`<div class="examples" data-testid="lm-examples">${ot.examples.map((x) => html`<div class="text">${x.tokens.map((t, i) => html`<span class="tok ${i === x.at ? 'at' : ''}" style="background: ${x.acts[i]! > 0 ? `rgba(230, 57, 70, ${(0.15 + (0.85 * x.acts[i]!) / x.act).toFixed(2)})` : 'transparent'}">${shown(t)}</span>`)}
+        ? html`<div class="examples" data-testid="lm-examples">${ot.examples.map((x) => html`<div class="text">${x.tokens.map((t, i) => html`<span class="tok ${i === x.at ? 'at' : ''}" style="background: ${activationShade(x.acts[i]! / x.act) ?? 'transparent'}">${shown(t)}</span>`)}
             <small>→ next <code>${shown(x.next)}</code> · ${x.act.toPrecision(3)}</small></div>`)}</div>
             <sae-figure-export .figure=${() => tokensFigure(`feature-${v.feature}-examples`, `Strongest activations of feature #${v.feature} of ${label} on held-out text (shade: activation; the strongest token outlined in the page).`, ot.examples.map((x, k) => ({ label: `example ${k + 1} (next: ${x.next})`, tokens: x.tokens, acts: x.acts })), ot.examples)}></sae-figure-export>`
         : nothing}

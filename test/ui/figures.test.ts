@@ -51,7 +51,7 @@ describe('figures', () => {
     const t = tokensFigure('steer', 'steering', [{ label: 'clean', tokens: ['<a>', ' b', '\n'], acts: [0, 2, 1], from: 1 }], { x: 1 });
     expectWellFormed(t.svg);
     expect(t.svg).toContain('&lt;a&gt;');
-    expect(t.svg).toContain('rgba(230,57,70,1.00)'); // the strongest token fully shaded
+    expect(t.svg).toContain('rgba(230, 57, 70, 1.00)'); // the strongest token fully shaded
     expect(t.data).toEqual({ json: { x: 1 } });
   });
 });
