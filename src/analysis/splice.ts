@@ -86,8 +86,8 @@ export function spliceRows(sae: SaeWeights, x: Float32Array, edits: FeatureEdit[
     if (!Number.isInteger(e.feature) || e.feature < 0 || e.feature >= sae.features) throw new Error(`no feature ${e.feature} in an SAE of ${sae.features}`);
     for (const t of e.tokens ?? [...Array(tokens).keys()]) edited[t * sae.features + e.feature] = e.value;
   }
-  const xhat = decodeCpu(sae, acts);
-  const xhat2 = decodeCpu(sae, edited);
+  const xhat = decodeCpu(sae, acts, x);
+  const xhat2 = decodeCpu(sae, edited, x);
   const fed = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) fed[i] = x[i]! + (xhat2[i]! - xhat[i]!);
   return { x, acts, fed };

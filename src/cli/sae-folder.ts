@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rangeChunks } from '../data/batches.ts';
-import { CFG_FILE, WEIGHTS_FILE, decodeSaelens } from '../data/formats/saelens.ts';
+import { ACTIVATION_SCALER_FILE, CFG_FILE, WEIGHTS_FILE, decodeSaelens } from '../data/formats/saelens.ts';
 import type { RowSource } from '../data/sources.ts';
 import { documentRule, heldOutRule, type DocumentRule, type HeldOutRule } from '../data/split.ts';
 import { SaeRunner, type EvalMetrics } from '../engine/evaluate.ts';
@@ -15,7 +15,9 @@ export function loadSaeFolder(dir: string): { sae: SaeWeights; rule?: HeldOutRul
   const cfgPath = join(dir, CFG_FILE);
   const weightsPath = join(dir, WEIGHTS_FILE);
   for (const p of [cfgPath, weightsPath]) if (!existsSync(p)) throw new CliError(`${p}: not found (an SAE folder holds ${CFG_FILE} and ${WEIGHTS_FILE})`);
-  const sae = decodeSaelens(readFileSync(cfgPath, 'utf8'), new Uint8Array(readFileSync(weightsPath)), dir);
+  const scalerPath = join(dir, ACTIVATION_SCALER_FILE);
+  const extras = existsSync(scalerPath) ? { activationScaler: readFileSync(scalerPath, 'utf8') } : {};
+  const sae = decodeSaelens(readFileSync(cfgPath, 'utf8'), new Uint8Array(readFileSync(weightsPath)), dir, extras);
   const metricsPath = join(dir, 'metrics.json');
   if (!existsSync(metricsPath)) return { sae };
   try {
@@ -32,11 +34,18 @@ export async function evaluateSae(
   sae: SaeWeights,
   rows: RowSource,
   ranges: [number, number][],
+  target?: RowSource,
 ): Promise<EvalMetrics & { density: Float64Array }> {
   const runner = new SaeRunner(device, sae, 512);
   try {
-    return await runner.evaluate(rangeChunks(rows, ranges));
+    return await runner.evaluate(target ? pairedChunks(rows, target, ranges) : rangeChunks(rows, ranges));
   } finally {
     runner.destroy();
   }
+}
+
+/** a transcoder's (input, output) rows over the same ranges */
+async function* pairedChunks(rows: RowSource, target: RowSource, ranges: [number, number][]): AsyncGenerator<{ x: Float32Array; y: Float32Array }> {
+  const ys = rangeChunks(target, ranges);
+  for await (const x of rangeChunks(rows, ranges)) yield { x, y: (await ys.next()).value as Float32Array };
 }

@@ -4,7 +4,7 @@
 // so their schemas move apart.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { TrainConfig } from '../engine/config.ts';
-import type { SaeWeights } from '../engine/sae.ts';
+import { formLabel, type SaeWeights } from '../engine/sae.ts';
 import type { StepMetrics, TrainerSnapshot } from '../engine/run-state.ts';
 import type { FeatureStats } from '../engine/feature-stats.ts';
 import type { FeatureTable } from '../analysis/feature-card.ts';
@@ -113,6 +113,6 @@ export class RunStore {
 
   async listSaes(): Promise<{ id: string; name: string; arch: string; d: number; features: number; created: number }[]> {
     const all = await this.db.getAll('saes');
-    return all.sort((a, b) => a.created - b.created).map(({ id, name, sae, created }) => ({ id, name, arch: sae.arch, d: sae.d, features: sae.features, created }));
+    return all.sort((a, b) => a.created - b.created).map(({ id, name, sae, created }) => ({ id, name, arch: formLabel(sae), d: sae.d, features: sae.features, created }));
   }
 }

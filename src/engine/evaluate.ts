@@ -1,11 +1,13 @@
-// Running a saved SAE (raw units, any SAELens layout) over rows on the GPU, and the metrics of RECIPE §3.
-// Uses the training kernels: prepare (x − b_dec when apply_b_dec_to_input) → encoder GEMM → ReLU or TopK
-// → decoder → residual. Sums are taken in float64 on the CPU from per-row results.
+// Running a saved SAE (raw units, any form of engine/sae.ts) over rows on the GPU, and the metrics of
+// docs/RECIPE.md §3. Uses the training kernels: [row normalisation] → prepare (x − b_dec when
+// apply_b_dec_to_input) → encoder GEMM → ReLU, TopK or JumpReLU → decoder [+ skip] [normalisation undone] →
+// residual against the target (the input itself; a transcoder's second activation). Sums are taken in
+// float64 on the CPU from per-row results.
 import { defaultGemmVariant, gemm } from './gemm.ts';
 import { Kernel, dispatch, encodeDispatches, flatGrid, readBuffer, storage, writeArray, type Dispatch } from './kernel.ts';
 import { DoesNotFitError } from './memory.ts';
-import { SHARD_ALIGN, packShards, shardLayouts, splitFeatures, type Shard } from './shards.ts';
-import type { SaeWeights } from './sae.ts';
+import { SHARD_ALIGN, splitFeatures, type Shard } from './shards.ts';
+import { outWidth, type SaeWeights } from './sae.ts';
 import { sparseDecode } from './sparse-decode.ts';
 
 export interface EvalMetrics {
@@ -26,6 +28,9 @@ export interface EvalMetrics {
   eval_tokens: number;
 }
 
+/** rows to evaluate: an SAE's inputs, or a transcoder's inputs with the outputs it should reproduce */
+export type EvalChunk = Float32Array | { x: Float32Array; y: Float32Array };
+
 interface Plan {
   rows: number;
   dispatches: Dispatch[];
@@ -33,6 +38,8 @@ interface Plan {
   reconstructs: number;
   /** the step's per-row outputs */
   X: GPUBuffer;
+  /** what x̂ is compared with: X for an SAE, the output activation for a transcoder */
+  target: GPUBuffer;
   Xhat: GPUBuffer;
   rowsq: GPUBuffer;
   rowl0: GPUBuffer;
@@ -67,7 +74,8 @@ interface EncodePlan {
  * W_dec would pass one buffer (engine/shards.ts), and at most `rows` rows per batch, so that the (rows, F)
  * activations fit one buffer. Refuses, with the sizes, a dictionary for which even that does not fit.
  */
-export function runnerPlan(d: number, features: number, limits: GPUSupportedLimits, featuresPerShard?: number): { shards: Shard[]; rows: number } {
+export function runnerPlan(d: number, features: number, limits: GPUSupportedLimits, featuresPerShard?: number, dOut = d): { shards: Shard[]; rows: number } {
+  d = Math.max(d, dOut); // the wider of W_enc's columns and W_dec's rows decides
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const perShard = featuresPerShard ?? (4 * features * d <= cap ? features : Math.floor(cap / (4 * d) / SHARD_ALIGN) * SHARD_ALIGN);
   const rows = Math.floor(cap / (4 * features));
@@ -84,9 +92,13 @@ export function runnerPlan(d: number, features: number, limits: GPUSupportedLimi
 export class SaeRunner {
   private readonly plans = new Map<number, Plan>();
   private readonly encodePlans = new Map<number, EncodePlan>();
-  /** each feature shard's weights (one shard: the dictionary's), and b_dec */
+  /** each feature shard's weights (one shard: the dictionary's), b_dec, and the form's own tensors */
   private readonly weights: { W_enc: GPUBuffer; b_enc: GPUBuffer; W_dec: GPUBuffer }[];
   private readonly b_dec: GPUBuffer;
+  private readonly threshold?: GPUBuffer;
+  private readonly W_skip?: GPUBuffer;
+  /** d_out: d for an SAE, a transcoder's output width */
+  readonly dOut: number;
   /** the dictionary's feature shards: one unless W_enc or W_dec would pass one buffer */
   readonly shards: Shard[];
   /** rows per batch: at most what was asked, and at most what keeps the (rows, F) activations in one buffer */
@@ -99,7 +111,8 @@ export class SaeRunner {
     batch = 256,
     featuresPerShard?: number,
   ) {
-    const plan = runnerPlan(sae.d, sae.features, device.limits, featuresPerShard);
+    this.dOut = outWidth(sae);
+    const plan = runnerPlan(sae.d, sae.features, device.limits, featuresPerShard, this.dOut);
     this.shards = plan.shards;
     this.batch = Math.min(batch, plan.rows);
     const up = (name: string, data: Float32Array) => {
@@ -107,24 +120,32 @@ export class SaeRunner {
       writeArray(device, buf, 0, data);
       return buf;
     };
-    const flats = packShards(sae, sae.d, this.shards);
-    this.weights = shardLayouts(sae.d, this.shards).map((lay, s) => {
-      const part = (seg: { offset: number; length: number }) => flats[s]!.subarray(seg.offset, seg.offset + seg.length);
-      return { W_enc: up(`W_enc ${s}`, part(lay.W_enc)), b_enc: up(`b_enc ${s}`, part(lay.b_enc)), W_dec: up(`W_dec ${s}`, part(lay.W_dec)) };
+    const { d, features: F } = sae;
+    this.weights = this.shards.map(({ f0, F: n }, s) => {
+      const W_enc = new Float32Array(d * n);
+      for (let r = 0; r < d; r++) W_enc.set(sae.W_enc.subarray(r * F + f0, r * F + f0 + n), r * n);
+      return {
+        W_enc: up(`W_enc ${s}`, W_enc),
+        b_enc: up(`b_enc ${s}`, sae.b_enc.subarray(f0, f0 + n)),
+        W_dec: up(`W_dec ${s}`, sae.W_dec.subarray(f0 * this.dOut, (f0 + n) * this.dOut)),
+      };
     });
     this.b_dec = up('b_dec', sae.b_dec);
+    if (sae.arch === 'jumprelu') this.threshold = up('threshold', sae.threshold!);
+    if (sae.W_skip) this.W_skip = up('W_skip', sae.W_skip);
   }
 
   private plan(rows: number): Plan {
     const cached = this.plans.get(rows);
     if (cached) return cached;
-    const { device, sae } = this;
+    const { device, sae, dOut } = this;
     const { d, features: F } = sae;
     const buffers: GPUBuffer[] = [];
-    const { X, Xs, acts, parts, list, rowsU, idx, val, f32 } = this.encoderSteps(rows, buffers);
+    const { X, acts, parts, list, coef, idx, val, f32 } = this.encoderSteps(rows, buffers);
     const split = this.shards.length > 1;
-    const Xhat = f32('Xhat', rows * d);
-    const G = f32('G', rows * d);
+    const Xhat = f32('Xhat', rows * dOut);
+    const target = sae.dOut === undefined ? X : f32('target', rows * dOut);
+    const G = f32('G', rows * dOut);
     const rowsq = f32('rowsq', rows);
     const rowl0 = f32('rowl0', rows);
     const rowterm = f32('rowterm', rows);
@@ -132,20 +153,31 @@ export class SaeRunner {
     const k = sae.k ?? 0;
     const stepK = Kernel.get(device, 'stats', 'row_stats');
     const stepU = stepK.uniform('u', { B: rows, F, step: 0, dead_steps: 1, k, slots: k, sparse: topk ? 1 : 0 });
-    const plan: Plan = { rows, dispatches: list, reconstructs: 0, X, Xhat, rowsq, rowl0, acts, buffers, idx, val };
+    const plan: Plan = { rows, dispatches: list, reconstructs: 0, X, target, Xhat, rowsq, rowl0, acts, buffers, idx, val };
     // the decoder sums over features: each shard's part, added in order (b_dec with the first)
     this.shards.forEach((sh, s) => {
       const W_dec = this.weights[s]!.W_dec;
       if (idx && val) {
         const shard = split ? { shard: { ...sh, accumulate: s > 0 } } : {};
-        const dec = sparseDecode(device, { rows, d, K: k, stride: k, offset: 0, bias: s === 0, ...shard }, { sidx: idx, sval: val, W_dec, b_dec: this.b_dec, Xhat });
+        const dec = sparseDecode(device, { rows, d: dOut, K: k, stride: k, offset: 0, bias: s === 0, ...shard }, { sidx: idx, sval: val, W_dec, b_dec: this.b_dec, Xhat });
         buffers.push(dec.uniform);
         list.push(dec.dispatch);
       } else {
-        const shape = { M: rows, N: d, K: sh.F, transA: false, transB: false };
-        list.push(gemm(device, defaultGemmVariant(shape), rows, d, sh.F, parts[s]!, W_dec, Xhat, s === 0 ? { bias: this.b_dec } : { accumulate: true }, this.b_dec));
+        const shape = { M: rows, N: dOut, K: sh.F, transA: false, transB: false };
+        list.push(gemm(device, defaultGemmVariant(shape), rows, dOut, sh.F, parts[s]!, W_dec, Xhat, s === 0 ? { bias: this.b_dec } : { accumulate: true }, this.b_dec));
       }
     });
+    if (this.W_skip) {
+      // a skip transcoder adds x·W_skipᵀ (W_skip is (d_out, d)) from the raw input
+      const shape = { M: rows, N: dOut, K: d, transA: false, transB: true };
+      list.push(gemm(device, defaultGemmVariant(shape), rows, dOut, d, X, this.W_skip, Xhat, { transB: true, accumulate: true }, this.b_dec));
+    }
+    if (coef && sae.dOut === undefined) {
+      const denorm = Kernel.get(device, 'rownorm', 'denormalize_rows', { MODE: rowNormMode(sae) });
+      const rn = denorm.uniform('rn', { B: rows, d }).buffer;
+      buffers.push(rn);
+      list.push(dispatch(denorm, { rn, coef, Xhat }, flatGrid(rows * d)));
+    }
     plan.reconstructs = list.length;
     if (!idx) {
       plan.fireCount = f32('fireCount', F);
@@ -154,7 +186,9 @@ export class SaeRunner {
       list.push(dispatch(fire, { u: stepU.buffer, f: acts, fireCount: plan.fireCount, lastFired }, flatGrid(F)));
     }
     const res = Kernel.get(device, 'rows', 'residual');
-    list.push(dispatch(res, { u: rowsU.buffer, Xhat, Xs, G, rowsq }, flatGrid(rows)));
+    const resU = res.uniform('u', { B: rows, d: dOut, scale: 1, center: 0, coef: 1 }).buffer;
+    buffers.push(resU);
+    list.push(dispatch(res, { u: resU, Xhat, Xs: target, G, rowsq }, flatGrid(rows)));
     list.push(dispatch(stepK, { u: stepU.buffer, f: acts, norms: acts, val: plan.val ?? rowsq, rowl0, rowterm }, flatGrid(rows)));
     this.plans.set(rows, plan);
     return plan;
@@ -171,9 +205,10 @@ export class SaeRunner {
     return { X: plan.X, Xhat: plan.Xhat, encoded, dispatches: plan.dispatches.slice(0, plan.reconstructs) };
   }
 
-  private run(x: Float32Array, rows: number): Plan {
+  private run(x: Float32Array, rows: number, y?: Float32Array): Plan {
     const plan = this.plan(rows);
     writeArray(this.device, plan.X, 0, x);
+    if (y) writeArray(this.device, plan.target, 0, y);
     if (plan.fireCount) this.device.queue.writeBuffer(plan.fireCount, 0, new Uint32Array(this.sae.features));
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
@@ -183,17 +218,17 @@ export class SaeRunner {
     return plan;
   }
 
-  /** Feature activations (rows, F), dense, and reconstructions (rows, d) of raw rows x. */
+  /** Feature activations (rows, F), dense, and reconstructions (rows, d_out) of raw rows x. */
   async forward(x: Float32Array): Promise<{ acts: Float32Array; recon: Float32Array }> {
     const { d, features: F } = this.sae;
     const rows = x.length / d;
     if (rows <= this.batch) return this.forwardBatch(x);
     const acts = new Float32Array(rows * F);
-    const recon = new Float32Array(rows * d);
+    const recon = new Float32Array(rows * this.dOut);
     for (let r = 0; r < rows; r += this.batch) {
       const part = await this.forwardBatch(x.subarray(r * d, Math.min(rows, r + this.batch) * d));
       acts.set(part.acts, r * F);
-      recon.set(part.recon, r * d);
+      recon.set(part.recon, r * this.dOut);
     }
     return { acts, recon };
   }
@@ -201,7 +236,7 @@ export class SaeRunner {
   private async forwardBatch(x: Float32Array): Promise<{ acts: Float32Array; recon: Float32Array }> {
     const rows = x.length / this.sae.d;
     const plan = this.run(x, rows);
-    const recon = new Float32Array(await readBuffer(this.device, plan.Xhat, 0, rows * this.sae.d * 4));
+    const recon = new Float32Array(await readBuffer(this.device, plan.Xhat, 0, rows * this.dOut * 4));
     if (!plan.idx) return { acts: new Float32Array(await readBuffer(this.device, plan.acts, 0, rows * this.sae.features * 4)), recon };
     const { idx, val } = await this.readPicks(plan);
     const acts = new Float32Array(rows * this.sae.features);
@@ -211,8 +246,9 @@ export class SaeRunner {
   }
 
   /**
-   * The encoder's dispatches for `rows` rows — prepare (centre), the encoder GEMM (+ ReLU for standard),
-   * and for TopK the selection — and their buffers, pushed onto `buffers`: shared by plan() and encodePlan().
+   * The encoder's dispatches for `rows` rows — the row normalisation, prepare (centre), the encoder GEMM
+   * (+ ReLU for standard), the TopK selection or the JumpReLU threshold — and their buffers, pushed onto
+   * `buffers`: shared by plan() and encodePlan().
    */
   private encoderSteps(rows: number, buffers: GPUBuffer[]) {
     const { device, sae } = this;
@@ -227,10 +263,20 @@ export class SaeRunner {
     const Xc = f32('Xc', rows * d);
     const acts = f32('acts', rows * F);
     const list: Dispatch[] = [];
+    let input = X;
+    let coef: GPUBuffer | undefined;
+    if (sae.normalize) {
+      input = f32('Xn', rows * d);
+      coef = f32('coef', rows * 3);
+      const norm = Kernel.get(device, 'rownorm', 'normalize_rows', { MODE: rowNormMode(sae) });
+      const rn = norm.uniform('rn', { B: rows, d }).buffer;
+      buffers.push(rn);
+      list.push(dispatch(norm, { rn, X, Xn: input, coef }, flatGrid(rows)));
+    }
     const prep = Kernel.get(device, 'rows', 'prepare');
     const rowsU = prep.uniform('u', { B: rows, d, scale: 1, center: sae.applyBDecToInput ? 1 : 0, coef: 1 });
     buffers.push(rowsU.buffer);
-    list.push(dispatch(prep, { u: rowsU.buffer, X, b_dec: this.b_dec, Xs, Xc }, flatGrid(rows * d)));
+    list.push(dispatch(prep, { u: rowsU.buffer, X: input, b_dec: this.b_dec, Xs, Xc }, flatGrid(rows * d)));
     const topk = sae.arch === 'topk';
     // The encoder per feature shard; a split dictionary's shards' activations are placed side by side in
     // the (rows, F) ones, which the selection, the statistics and the callers read.
@@ -239,7 +285,15 @@ export class SaeRunner {
       const w = this.weights[s]!;
       const part = split ? f32(`acts ${s}`, rows * sh.F) : acts;
       const shape = { M: rows, N: sh.F, K: d, transA: false, transB: false };
-      list.push(gemm(device, defaultGemmVariant(shape), rows, sh.F, d, Xc, w.W_enc, part, { bias: w.b_enc, relu: !topk }, w.b_enc));
+      list.push(gemm(device, defaultGemmVariant(shape), rows, sh.F, d, Xc, w.W_enc, part, { bias: w.b_enc, relu: sae.arch === 'standard' }, w.b_enc));
+      if (this.threshold) {
+        // on the shard's part: the decoder reads it (f0 is a multiple of 64 features, a valid binding offset)
+        const jump = Kernel.get(device, 'jumprelu', 'jump');
+        const ju = jump.uniform('ju', { B: rows, F: sh.F }).buffer;
+        buffers.push(ju);
+        const theta = { buffer: this.threshold, offset: sh.f0 * 4, size: sh.F * 4 };
+        list.push(dispatch(jump, { ju, theta, acts: part }, flatGrid(rows * sh.F)));
+      }
       if (split) {
         const place = Kernel.get(device, 'rows', 'place');
         const pl = place.uniform('pl', { B: rows, F, f0: sh.f0, Fs: sh.F }).buffer;
@@ -260,7 +314,7 @@ export class SaeRunner {
       // unmasked selection reads no dead mask; any buffer of the right type satisfies the binding
       list.push(dispatch(sel, { su, pre: acts, pre4: acts, dead: Xs, dead4: Xs, idx, val }, flatGrid(rows)));
     }
-    return { X, Xs, Xc, acts, parts, list, rowsU, idx, val, f32 };
+    return { X, acts, parts, list, coef, idx, val, f32 };
   }
 
   // The encoder half of plan(): no decoder, residual or metrics, for callers that only need activations.
@@ -302,15 +356,26 @@ export class SaeRunner {
     };
   }
 
-  /** RECIPE §3 metrics over the rows the chunks yield (each chunk: whole rows, raw units). */
-  async evaluate(chunks: AsyncIterable<Float32Array> | Iterable<Float32Array>): Promise<EvalMetrics & { density: Float64Array }> {
+  /**
+   * docs/RECIPE.md §3 metrics over the rows the chunks yield (whole rows, raw units). A transcoder's chunks
+   * are (input, output) pairs, and its x̂ is compared with the output.
+   */
+  async evaluate(chunks: AsyncIterable<EvalChunk> | Iterable<EvalChunk>): Promise<EvalMetrics & { density: Float64Array }> {
     const { d, features: F } = this.sae;
-    const acc = new Accumulator(d, F);
+    const dOut = this.dOut;
+    const acc = new Accumulator(dOut, F);
     for await (const chunk of chunks) {
-      for (let start = 0; start < chunk.length / d; start += this.batch) {
-        const rows = Math.min(this.batch, chunk.length / d - start);
-        const x = chunk.subarray(start * d, (start + rows) * d);
-        const plan = this.run(x, rows);
+      const { x: xs, y: ys } = chunk instanceof Float32Array ? { x: chunk, y: undefined } : chunk;
+      if (this.sae.dOut !== undefined && !ys) {
+        throw new Error('a transcoder is evaluated against the activation it writes: give (input, output) row pairs');
+      }
+      const total = xs.length / d;
+      if (ys && ys.length !== total * dOut) throw new Error(`evaluate: ${total} input rows but ${ys.length / dOut} output rows`);
+      for (let start = 0; start < total; start += this.batch) {
+        const rows = Math.min(this.batch, total - start);
+        const x = xs.subarray(start * d, (start + rows) * d);
+        const y = ys?.subarray(start * dOut, (start + rows) * dOut);
+        const plan = this.run(x, rows, y);
         const rowsq = new Float32Array(await readBuffer(this.device, plan.rowsq, 0, rows * 4));
         const rowl0 = new Float32Array(await readBuffer(this.device, plan.rowl0, 0, rows * 4));
         if (plan.fireCount) {
@@ -321,7 +386,7 @@ export class SaeRunner {
           for (let r = 0; r < idx.length; r++) if (val[r]! > 0) fires[idx[r]!]! += 1;
           acc.addFires(fires);
         }
-        acc.addRows(x, rows, rowsq, rowl0);
+        acc.addRows(y ?? x, rows, rowsq, rowl0);
       }
     }
     return acc.result();
@@ -332,7 +397,14 @@ export class SaeRunner {
     for (const plan of this.encodePlans.values()) for (const b of plan.buffers) b.destroy();
     for (const w of this.weights) for (const b of Object.values(w)) b.destroy();
     this.b_dec.destroy();
+    this.threshold?.destroy();
+    this.W_skip?.destroy();
   }
+}
+
+/** the rownorm shader's MODE for an SAE's normalisation */
+function rowNormMode(sae: SaeWeights): number {
+  return sae.normalize === 'layer_norm' ? 1 : 0;
 }
 
 /** Float64 running sums for the pooled metrics; the data variance via per-dimension Welford/Chan updates. */

@@ -52,6 +52,10 @@ export class SaeSplice {
     for (const e of [...clamps, ...steers]) {
       if (!Number.isInteger(e.feature) || e.feature < 0 || e.feature >= sae.features) throw new RangeError(`feature ${e.feature} is not one of the SAE's ${sae.features} (0 … ${sae.features - 1})`);
     }
+    if (clamps.length && sae.normalize) {
+      // a clamp moves x̂ along W_dec in the SAE's normalised units; the row's scale is not carried to the splice
+      throw new RangeError(`clamping a feature of an SAE with normalize_activations "${sae.normalize}" is not supported; steer it instead`);
+    }
     const steer = new Float32Array(sae.d);
     for (const { feature, alpha } of steers) for (let j = 0; j < sae.d; j++) steer[j]! += alpha * sae.W_dec[feature * sae.d + j]!;
     const Wc = new Float32Array(Math.max(1, clamps.length) * sae.d);
@@ -137,6 +141,9 @@ export function checkSaeForModel(sae: SaeWeights, saeName: string, c: LmConfig, 
   const meta = sae.metadata ?? {};
   const trainedHook = typeof meta.hook_name === 'string' ? meta.hook_name : undefined;
   const at = hook ?? trainedHook;
+  if (sae.dOut !== undefined) {
+    throw new RangeError(`${saeName} is a transcoder: it reads one activation and writes another, and is not spliced in at a single hook`);
+  }
   if (!at) throw new RangeError(`${saeName}: its cfg.json names no hook_name; say which hook of ${modelName} it reads`);
   if (trainedHook && at !== trainedHook) throw new RangeError(`${saeName} was trained at ${trainedHook}, not at ${at}`);
   parseHook(at, c);

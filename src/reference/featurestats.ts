@@ -1,11 +1,9 @@
 // Float64 reference of the feature explorer's statistics (src/engine/feature-stats.ts,
 // shaders/featurestats.wgsl), over the whole (rows, F) activation matrix at once, by the definitions and not
 // by the GPU's batching: sorts where the GPU keeps running lists, plain float64 sums where it keeps a
-// compensated float32 one. Also a float64 forward of a saved SAE (raw units), to get that matrix.
+// compensated float32 one. The matrix itself comes from reference/sae-forward.ts.
 import { fmix32, hashInts } from '../engine/random.ts';
 import type { FeatureStats } from '../engine/feature-stats.ts';
-import type { SaeWeights } from '../engine/sae.ts';
-import { topIndices } from './sae.ts';
 
 export const NONE = 0xffffffff;
 
@@ -22,34 +20,6 @@ export interface FeatureStats64 extends Omit<FeatureStats, 'max' | 'topActs' | '
   max: Float64Array;
   topActs: Float64Array;
   sampleActs: Float64Array;
-}
-
-/** Pre-activations of a saved SAE on raw rows x (rows, d), in float64: (rows, F). */
-export function saePre64(sae: SaeWeights, x: ArrayLike<number>): Float64Array {
-  const { d, features: F } = sae;
-  const rows = x.length / d;
-  const pre = new Float64Array(rows * F);
-  for (let b = 0; b < rows; b++) {
-    for (let i = 0; i < F; i++) {
-      let s = sae.b_enc[i]!;
-      for (let j = 0; j < d; j++) s += (x[b * d + j]! - (sae.applyBDecToInput ? sae.b_dec[j]! : 0)) * sae.W_enc[j * F + i]!;
-      pre[b * F + i] = s;
-    }
-  }
-  return pre;
-}
-
-/** f of a saved SAE on raw rows x (rows, d), in float64: (rows, F). TopK ties go to the lower feature. */
-export function saeActivations64(sae: SaeWeights, x: ArrayLike<number>): Float64Array {
-  const { d, features: F } = sae;
-  const rows = x.length / d;
-  const pre = saePre64(sae, x);
-  if (sae.arch !== 'topk') return pre.map((v) => Math.max(v, 0));
-  const f = new Float64Array(rows * F);
-  for (let b = 0; b < rows; b++) {
-    for (const i of topIndices(pre, b, F, sae.k!)) f[b * F + i] = Math.max(pre[b * F + i]!, 0);
-  }
-  return f;
 }
 
 /** The sampling order: a bijection of the row for each seed, so two rows never tie. */

@@ -41,7 +41,7 @@ const api: ExploreApi = {
     const { sae, layer } = loaded();
     const use = await model();
     const eval_ = (await harvester.sentences(sentences, true)).ids;
-    return downstreamFidelity(use, eval_, LAYER_NODES[layer].node, EMBEDDING_NODE, async (x) => decodeCpu(sae, encodeCpu(sae, x)));
+    return downstreamFidelity(use, eval_, LAYER_NODES[layer].node, EMBEDDING_NODE, async (x) => decodeCpu(sae, encodeCpu(sae, x), x));
   },
   async intervene(text, edits) {
     const { sae, layer } = loaded();

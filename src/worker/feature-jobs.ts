@@ -5,6 +5,7 @@ import { transfer } from 'comlink';
 import { zipSync } from 'fflate';
 import { featureSplitting, orderFamilies } from '../analysis/splitting.ts';
 import { decoderNeighbours } from '../engine/neighbours.ts';
+import { outWidth } from '../engine/sae.ts';
 import type { FeatureJobProgress, GpuApi } from './api.ts';
 import { MAP_NEIGHBOURS } from './checkpoint-views.ts';
 import { computeFeatures, exportFeatureJson, featureCard } from './feature-job.ts';
@@ -41,7 +42,7 @@ export const featureApi: Pick<GpuApi, 'computeFeatures' | 'saeNeighbours' | 'exp
     const { sae } = await resolveSae(kind, id);
     const K = Math.min(MAP_NEIGHBOURS, sae.features - 1);
     return jobs.run(async () => {
-      const { idx, sim } = await decoderNeighbours((await getDevice()).device, sae.W_dec, sae.features, sae.d, K);
+      const { idx, sim } = await decoderNeighbours((await getDevice()).device, sae.W_dec, sae.features, outWidth(sae), K);
       return { idx, sim, F: sae.features, K };
     });
   },

@@ -4,11 +4,11 @@
 import { transfer } from 'comlink';
 import { unzipSync, zipSync } from 'fflate';
 import { rangeChunks } from '../data/batches.ts';
-import { decodeSaelens, encodeSaelens } from '../data/formats/saelens.ts';
+import { ACTIVATION_SCALER_FILE, decodeSaelens, encodeSaelens, type SaelensExtras } from '../data/formats/saelens.ts';
 import { HARVEST_LAYERS, LAYER_NODES, type HarvestLayer } from '../data/harvest/model.ts';
 import { SaeRunner } from '../engine/evaluate.ts';
 import { foldSae, snapshotParams } from '../engine/fold.ts';
-import type { SaeWeights } from '../engine/sae.ts';
+import { formLabel, type SaeWeights } from '../engine/sae.ts';
 import type { GpuApi } from './api.ts';
 import { getDatasets, getDevice, getRuns, jobs } from './gpu-context.ts';
 
@@ -16,7 +16,7 @@ import { getDatasets, getDevice, getRuns, jobs } from './gpu-context.ts';
 const LOOSE = '';
 
 /** cfg.json and sae_weights.safetensors from a SAELens folder's files or from a .zip of it. */
-async function saeFiles(files: File[]): Promise<{ name: string; cfg: string; weights: Uint8Array }> {
+async function saeFiles(files: File[]): Promise<{ name: string; cfg: string; weights: Uint8Array; extras: SaelensExtras }> {
   let entries: Record<string, Uint8Array> = {};
   let name = files[0]?.name ?? 'sae';
   if (files.length === 1 && files[0]!.name.toLowerCase().endsWith('.zip')) {
@@ -30,7 +30,9 @@ async function saeFiles(files: File[]): Promise<{ name: string; cfg: string; wei
   const cfg = find('cfg.json');
   const weights = find('sae_weights.safetensors');
   if (!cfg || !weights) throw new Error(`${name || files[0]?.name}: a SAELens SAE needs cfg.json and sae_weights.safetensors (found: ${Object.keys(entries).join(', ') || 'nothing'})`);
-  return { name, cfg: new TextDecoder().decode(entries[cfg]), weights: entries[weights]! };
+  const scaler = find(ACTIVATION_SCALER_FILE);
+  const extras: SaelensExtras = scaler ? { activationScaler: new TextDecoder().decode(entries[scaler]) } : {};
+  return { name, cfg: new TextDecoder().decode(entries[cfg]), weights: entries[weights]!, extras };
 }
 
 /** the shipped model's layer a dataset or hook name speaks of ('… via USE-lite resid0', a node name), if any */
@@ -85,14 +87,14 @@ export const saeApi: Pick<GpuApi, 'exportSae' | 'importSae' | 'listSaes' | 'eval
   },
 
   async importSae(files: File[]) {
-    const { name, cfg, weights } = await saeFiles(files);
-    const sae = decodeSaelens(cfg, weights, name);
+    const { name, cfg, weights, extras } = await saeFiles(files);
+    const sae = decodeSaelens(cfg, weights, name, extras);
     // Loose files carry no folder name: name the SAE after the model and hook it was trained on.
     const meta = sae.metadata as { model_name?: string; hook_name?: string };
     const label = name !== LOOSE ? name : [meta.model_name, meta.hook_name].filter(Boolean).join(' ') || 'imported SAE';
     const rec = { id: crypto.randomUUID(), name: label, sae, created: Date.now() };
     await (await getRuns()).putSae(rec);
-    return { id: rec.id, name: label, arch: sae.arch, d: sae.d, features: sae.features, created: rec.created };
+    return { id: rec.id, name: label, arch: formLabel(sae), d: sae.d, features: sae.features, created: rec.created };
   },
 
   async listSaes() {

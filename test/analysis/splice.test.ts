@@ -107,7 +107,7 @@ describe('downstream fidelity', () => {
     const asMean = await downstreamFidelity(use, sentences, node, EMBEDDING_NODE, async (x) => x.map((_, k) => mean[k % d]!), 2);
     expect(Math.abs(asMean.recovered)).toBeLessThan(1e-4);
     const sae = randomSae(d, 48, 'standard', 5);
-    const partial = await downstreamFidelity(use, sentences, node, EMBEDDING_NODE, async (x) => decodeCpu(sae, encodeCpu(sae, x)), 2);
+    const partial = await downstreamFidelity(use, sentences, node, EMBEDDING_NODE, async (x) => decodeCpu(sae, encodeCpu(sae, x), x), 2);
     expect(partial.recovered).toBeLessThan(1);
   });
 });

@@ -160,24 +160,16 @@ describe('decodeSaelens refuses', () => {
     expect([sae.arch, sae.k]).toEqual(['topk', 2]);
   });
 
-  it('jumprelu (v6)', () => {
-    expect(() => decodeSaelens(v6({ architecture: 'jumprelu' }), weights(), 'jr')).toThrow(
-      'jr/cfg.json: architecture "jumprelu" is not supported yet (supported: "standard", "topk")',
-    );
-  });
-
-  it('jumprelu and gated (legacy)', () => {
+  it('legacy jumprelu and gated folders are read by their v6 architecture (and need its tensors)', () => {
     expect(() => decodeSaelens(legacy({ architecture: 'jumprelu' }), weights(), 'jr')).toThrow(
-      'jr/cfg.json: architecture "jumprelu" is not supported yet',
+      "jr/sae_weights.safetensors: missing tensor 'threshold'",
     );
-    expect(() => decodeSaelens(legacy({ architecture: 'gated' }), weights(), 'g')).toThrow(
-      'g/cfg.json: architecture "gated" is not supported yet',
-    );
+    expect(() => decodeSaelens(legacy({ architecture: 'gated' }), weights(), 'g')).toThrow("g/sae_weights.safetensors: missing tensor 'b_gate'");
   });
 
   it('an unknown legacy activation function', () => {
     expect(() => decodeSaelens(legacy({ activation_fn_str: 'tanh-relu' }), weights(), 'x')).toThrow(
-      'x/cfg.json: activation function "tanh-relu" is not supported yet (supported: "relu", "topk")',
+      'x/cfg.json: activation function "tanh-relu" is not supported (supported: "relu", "topk")',
     );
   });
 
@@ -187,12 +179,6 @@ describe('decodeSaelens refuses', () => {
     );
     expect(() => decodeSaelens(legacy({ activation_fn_str: 'topk', activation_fn_kwargs: {} }), weights(), 'x')).toThrow(
       'x/cfg.json: a topk SAE needs an integer k',
-    );
-  });
-
-  it('activation normalisation it cannot fold', () => {
-    expect(() => decodeSaelens(v6({ normalize_activations: 'expected_average_only_in' }), weights(), 'x')).toThrow(
-      'x/cfg.json: normalize_activations "expected_average_only_in" is not supported (only "none")',
     );
   });
 

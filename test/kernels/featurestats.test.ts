@@ -19,7 +19,8 @@ import {
   type FeatureStatsOptions,
 } from '../../src/engine/feature-stats.ts';
 import type { SaeWeights } from '../../src/engine/sae.ts';
-import { featureStats64, saeActivations64, saePre64, type FeatureStats64 } from '../../src/reference/featurestats.ts';
+import { featureStats64, type FeatureStats64 } from '../../src/reference/featurestats.ts';
+import { saeActivations64, saePre64 } from '../../src/reference/sae-forward.ts';
 import { getDevice, noValidationErrors, randomArray } from '../support/gpu.ts';
 
 const d = 13;

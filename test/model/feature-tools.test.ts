@@ -14,7 +14,7 @@ import { steerGeneration } from '../../src/model/steering.ts';
 import { generate } from '../../src/model/generate.ts';
 import { plainDocuments } from '../../src/model/corpus.ts';
 import { referenceForward } from '../../src/reference/transformer.ts';
-import { saeActivations64 } from '../../src/reference/featurestats.ts';
+import { saeActivations64 } from '../../src/reference/sae-forward.ts';
 import { getDevice } from '../support/gpu.ts';
 import { SHARED_LM, loadLmFixture } from '../support/lm-fixtures.ts';
 import { randomSae } from '../support/random-sae.ts';

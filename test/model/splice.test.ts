@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LanguageModel } from '../../src/model/lm.ts';
 import { SaeSplice, checkSaeForModel, fillEdit } from '../../src/model/sae-splice.ts';
 import { referenceForward } from '../../src/reference/transformer.ts';
-import { saeActivations64 } from '../../src/reference/featurestats.ts';
+import { saeActivations64 } from '../../src/reference/sae-forward.ts';
 import type { SaeWeights } from '../../src/engine/sae.ts';
 import { getDevice, noValidationErrors } from '../support/gpu.ts';
 import { SHARED_LM, expectMatches, loadLmFixture } from '../support/lm-fixtures.ts';
