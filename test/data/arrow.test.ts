@@ -3,7 +3,7 @@
 // the 'huggingface' schema metadata, dataset_info.json and state.json), read back exactly; one test per refusal.
 import { describe, expect, it } from 'vitest';
 import { RecordingSource } from '../support/recording-source.ts';
-import { Field, List, RecordBatch, RecordBatchStreamWriter, Schema, Struct, makeData, tableFromIPC, tableToIPC, Table } from 'apache-arrow';
+import { Field, List, RecordBatch, RecordBatchStreamWriter, Schema, Struct, makeData, tableFromArrays, tableFromIPC, tableToIPC, Table } from 'apache-arrow';
 import { openArrowShards, type ArrowFile } from '../../src/data/formats/arrow.ts';
 import { HOOK, EXT_NAME, tokenId, array2DType, array2DData, featuresDict, extensionField, shardBytes, makeCache, text, file, expectedRows, replaceFile } from '../support/arrow-cache.ts';
 
@@ -68,6 +68,17 @@ describe('openArrowShards reads a datasets folder', () => {
     const src = await openArrowShards([...c.files].reverse());
     expect(src.shards.map((s) => s.name)).toEqual(c.files.slice(0, 3).map((f) => f.name));
     expect([...(await src.readRows(0, src.rows))]).toEqual(expectedRows(c, 0, src.rows));
+  });
+
+  it("a SAELens cache shuffled with CacheActivationsRunner's defaults: the index file beside it is not a shard", async () => {
+    const c = makeCache({ shards: [[2], [1, 1]] });
+    // what datasets' shuffle() leaves in the folder: an Arrow stream of one uint64 'indices' column
+    const indices = tableToIPC(tableFromArrays({ indices: BigUint64Array.from([3n, 0n, 2n, 1n]) }), 'stream');
+    const src = await openArrowShards([...c.files, file('cache/cache-8a1f2c3d4e5b6a70.arrow', indices)]);
+    expect(src.shards.map((s) => s.name)).toEqual(c.files.slice(0, 2).map((f) => f.name));
+    expect([...(await src.readRows(0, src.rows))]).toEqual(expectedRows(c, 0, src.rows));
+    const alone = await openArrowShards([c.files[0]!, c.files[1]!, file('cache/cache-8a1f2c3d4e5b6a70.arrow', indices)]);
+    expect(alone.rows).toBe(src.rows);
   });
 
   it('without the JSON files, shards sort by name', async () => {

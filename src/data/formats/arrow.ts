@@ -1,5 +1,6 @@
 // Hugging Face `datasets` Arrow shards, as SAELens caches activations, as one RowSource read by byte range.
-// A cache is a folder: data-00000-of-000NN.arrow (Arrow IPC *stream* format), dataset_info.json, state.json.
+// A cache is a folder: data-00000-of-000NN.arrow (Arrow IPC *stream* format), dataset_info.json, state.json
+// (and, after a shuffle, an index file cache-<hash>.arrow that is not data: isIndexFile).
 // What `datasets` stores (huggingface/datasets, src/datasets/features/features.py):
 //   Array2D(shape=(context, d), dtype) is the extension type `datasets.features.features.Array2DExtensionType`
 //   (a pa.ExtensionType; older releases used pa.PyExtensionType, name "arrow.py_extension_type", pickled
@@ -77,10 +78,18 @@ export async function openArrowShards(files: ArrowFile[], opts: ArrowOpenOptions
   return makeRowSource(layouts, column, shape);
 }
 
-/** *.arrow shards, dataset_info.json and state.json; other files are ignored */
+/**
+ * Hugging Face `datasets` leaves cache-<fingerprint>.arrow files beside the data: the indices of a
+ * `shuffle()` (SAELens's CacheActivationsRunner shuffles with its defaults) or another lazy transform. They
+ * are not shards, and `load_from_disk` — so SAELens's training too — never applies them: the folder's order
+ * is the order state.json lists, which is the one read here.
+ */
+export const isIndexFile = (name: string): boolean => /^cache-[\w-]+\.arrow$/i.test(baseName(name));
+
+/** *.arrow shards, dataset_info.json and state.json; other files (and cache-*.arrow index files) are ignored */
 function sortFiles(files: ArrowFile[]): { shards: ArrowFile[]; info?: ArrowFile; state?: ArrowFile } {
   const base = (f: ArrowFile) => baseName(f.name);
-  const shards = files.filter((f) => base(f).toLowerCase().endsWith('.arrow'));
+  const shards = files.filter((f) => base(f).toLowerCase().endsWith('.arrow') && !isIndexFile(f.name));
   if (shards.length === 0) {
     const listing = files.length ? files.map((f) => f.name).join(', ') : 'none';
     throw new DataError(files[0]?.source.name ?? 'Arrow dataset', `no .arrow shard among the files given (${listing})`);
