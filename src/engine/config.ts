@@ -1,7 +1,10 @@
 // The run's configuration: everything that decides the math of a step. Shared by the GPU trainer,
 // the float64 reference trainer and the CLI, so both trainers read the same numbers.
 
-export type Arch = 'standard' | 'topk';
+export type Arch = 'standard' | 'topk' | 'jumprelu';
+
+/** JumpReLU's sparsity penalty: the L0 through the step function (Gemma Scope), or Σ tanh(s·f·‖W_dec‖) (Anthropic, 2025) */
+export type JumpMode = 'step' | 'tanh';
 
 export interface TrainConfig {
   arch: Arch;
@@ -17,6 +20,18 @@ export interface TrainConfig {
   lr: number;
   /** standard: L1 coefficient λ (reached after the 5% warm-up) */
   l1: number;
+  /** jumprelu: the sparsity coefficient c (reached after the 5% warm-up) */
+  l0: number;
+  /** jumprelu: which sparsity penalty */
+  jumpMode: JumpMode;
+  /** jumprelu: ε, the width of the straight-through estimators' rectangle kernel */
+  bandwidth: number;
+  /** jumprelu: every threshold's initial value */
+  thresholdInit: number;
+  /** jumprelu, tanh penalty: its scale s */
+  tanhScale: number;
+  /** jumprelu: the pre-activation loss's coefficient on dead latents (0: off) */
+  preAct: number;
   /** topk: latents kept per row */
   k: number;
   /** topk: AuxK latents per row (default d/2) */
@@ -40,8 +55,8 @@ export interface DataStats {
 }
 
 export const ADAM = { beta1: 0.9, beta2: 0.999 } as const;
-export const ADAM_EPS: Record<Arch, number> = { standard: 1e-8, topk: 6.25e-10 };
-/** Global gradient-norm clip for the standard SAE (TopK trains unclipped). */
+export const ADAM_EPS: Record<Arch, number> = { standard: 1e-8, topk: 6.25e-10, jumprelu: 1e-8 };
+/** Global gradient-norm clip for the standard SAE (TopK and JumpReLU train unclipped). */
 export const CLIP_NORM = 1.0;
 
 export function defaultConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 'd'>): TrainConfig {
@@ -56,6 +71,12 @@ export function defaultConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
     steps,
     lr: partial.lr ?? (arch === 'standard' ? 3e-3 : 1e-3),
     l1: partial.l1 ?? 2,
+    l0: partial.l0 ?? 1,
+    jumpMode: partial.jumpMode ?? 'step',
+    bandwidth: partial.bandwidth ?? 0.05,
+    thresholdInit: partial.thresholdInit ?? 0.01,
+    tanhScale: partial.tanhScale ?? 4,
+    preAct: partial.preAct ?? 0,
     k: partial.k ?? 32,
     kAux: partial.kAux ?? Math.max(1, Math.floor(partial.d / 2)),
     auxAlpha: partial.auxAlpha ?? 1 / 32,

@@ -4,6 +4,7 @@
 import type { TrainConfig } from './config.ts';
 import { paramLayout } from './layout.ts';
 import { featuresPerShard, splitFeatures, type Shard } from './shards.ts';
+import { ARCH_STEPS } from './steps/index.ts';
 
 export interface MemoryEstimate {
   /** bytes of all buffers together */
@@ -14,21 +15,12 @@ export interface MemoryEstimate {
 
 /** Buffers of a run with at most `perShard` features per shard: name → [bytes of one, how many]. */
 function buffers(cfg: TrainConfig, perShard: number): Record<string, [number, number]> {
-  const { d, features: F, batch: B } = cfg;
+  const { d, features: F } = cfg;
   const shards = splitFeatures(F, perShard);
   const Fs = shards[0]!.F;
-  const slots = cfg.k + cfg.kAux;
   return {
     [`parameters, gradients, Adam m and v (${shards.length > 1 ? 'per shard' : 'each'})`]: [paramLayout(d, Fs).total * 4, 4 * shards.length],
-    ...(cfg.arch === 'standard'
-      ? { [`features and their gradients (B×${Fs} each)`]: [B * Fs * 4, 2 * shards.length] }
-      : {
-          [`pre-activations (B×${Fs})`]: [B * Fs * 4, shards.length],
-          'TopK entries (B×(k + k_aux): picks, values, h, lists)': [B * slots * 4, 4],
-          // the merge of the shards' picks reads each shard's best max(k, k_aux) of every row
-          ...(shards.length > 1 ? { 'shard candidates (values and indices)': [B * shards.length * Math.max(cfg.k, cfg.kAux) * 4, 2] } : {}),
-        }),
-    'batch rows (B×d)': [B * d * 4, cfg.arch === 'topk' ? 8 : 6],
+    ...ARCH_STEPS[cfg.arch].memory(cfg, Fs, shards.length),
     'per-feature state (F)': [(F + 1) * 4, 9],
   };
 }

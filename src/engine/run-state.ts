@@ -44,6 +44,8 @@ export interface TrainerSnapshot {
   fireCount: Uint32Array;
   /** features of each shard, where the dictionary was split into feature shards (engine/shards.ts) */
   shards?: number[];
+  /** the architecture's own state (JumpReLU: its log thresholds 'theta' and their Adam moments) */
+  state?: Record<string, Float32Array>;
 }
 
 /** The kernel variants a run uses; recorded in snapshots, since a resumed run must use the same. */

@@ -8,8 +8,8 @@
 // A transcoder's decoder writes d_out values per row, another activation than the one it reads.
 import type { Arch } from './config.ts';
 
-/** the activation functions an SAE can have here (training: standard and topk, engine/config.ts) */
-export type SaeArch = Arch | 'jumprelu';
+/** the activation functions an SAE can have here: those it trains (engine/config.ts) */
+export type SaeArch = Arch;
 
 /** SAELens's `normalize_activations` modes applied to each row at run time */
 export type RowNorm = 'constant_norm_rescale' | 'layer_norm';

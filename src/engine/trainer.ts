@@ -1,34 +1,19 @@
 // The GPU trainer: one readable step, recorded as a list of dispatches once and replayed every step.
 // A step is: upload the batch → one compute pass (forward, loss, backward, norm, Adam, fire stats) → submit.
 // Nothing is read back inside a step; metrics land in a ring on the GPU and come back asynchronously.
-import { ADAM, ADAM_EPS, CLIP_NORM, deadSteps, type DataStats, type TrainConfig } from './config.ts';
-import {
-  Kernel,
-  dispatch,
-  encodeDispatches,
-  flatGrid,
-  readBuffer,
-  storage,
-  timeSubmission,
-  writeArray,
-  type Constants,
-  type Dispatch,
-  type Resource,
-  type Uniform,
-} from './kernel.ts';
-import {
-  alignFloats,
-  METRIC_COLUMNS, METRIC_STRIDE, PARAM_NAMES, STATS, segmentBinding, type ParamLayout, type ParamName,
-} from './layout.ts';
-import { GEMM_VARIANTS, gemm, gemmApplies, type GemmOptions, type GemmVariant } from './gemm.ts';
-import { defaultChoices, stepGemms, type GemmChoices, type GemmRole } from './tuner.ts';
+import { ADAM, ADAM_EPS, deadSteps, type DataStats, type TrainConfig } from './config.ts';
+import { Kernel, dispatch, encodeDispatches, flatGrid, readBuffer, storage, timeSubmission, writeArray, type Dispatch } from './kernel.ts';
+import { METRIC_COLUMNS, METRIC_STRIDE, PARAM_NAMES, STATS, segmentBinding, type ParamLayout, type ParamName } from './layout.ts';
+import { GEMM_VARIANTS, gemm, gemmApplies, type GemmVariant } from './gemm.ts';
+import { defaultChoices, stepGemms, type GemmChoices } from './tuner.ts';
 import { foldSae } from './fold.ts';
 import { checkFits } from './memory.ts';
 import { joinFlats, packShards, shardLayouts, shardsOfSnapshot, splitFlats, unpackShards, type Shard } from './shards.ts';
-import { sparseDecode } from './sparse-decode.ts';
-import { biasCorrections, l1Coefficient, learningRate } from './schedule.ts';
+import { biasCorrections, learningRate } from './schedule.ts';
 import type { SaeWeights } from './sae.ts';
 import type { KernelVariants, Params32, StepMetrics, TrainerSnapshot } from './run-state.ts';
+import { ARCH_STEPS, type StepContext } from './steps/index.ts';
+import { shardName, type FlatKind, type ShardView } from './steps/context.ts';
 
 export interface TrainerOptions {
   /** metrics come back every this many steps (the ring size) */
@@ -97,6 +82,7 @@ export class Trainer {
     const b = createBuffers(device, config, shards, options.metricsEvery ?? 50);
     const trainer = new Trainer(device, config, stats, shards, b, options, { matmul: { ...defaultChoices(config), ...options.gemms } });
     trainer.writeParams(init);
+    trainer.writeState(ARCH_STEPS[config.arch].state?.init(config) ?? {});
     return trainer;
   }
 
@@ -205,6 +191,22 @@ export class Trainer {
     this.writeFlats('params', packShards(p, d, this.shards));
   }
 
+  /** the architecture's own state buffers (JumpReLU's thresholds and their Adam moments) */
+  private writeState(state: Record<string, Float32Array>): void {
+    for (const [name, data] of Object.entries(state)) {
+      const buf = this.b[name];
+      if (!buf || data.byteLength > buf.size) throw new Error(`no state buffer '${name}' of ${data.length} values`);
+      writeArray(this.device, buf, 0, data);
+    }
+  }
+
+  /** the architecture's own state, as snapshots keep it */
+  async readState(): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    for (const name of ARCH_STEPS[this.config.arch].state?.names ?? []) out[name] = new Float32Array(await readBuffer(this.device, this.b[name]!));
+    return out;
+  }
+
   private writeFlats(kind: FlatKind, flats: Float32Array[]): void {
     flats.forEach((flat, s) => writeArray(this.device, this.b[shardName(kind, s)]!, 0, flat));
   }
@@ -276,6 +278,7 @@ export class Trainer {
       lastFired,
       fireCount,
       ...(this.shards.length > 1 ? { shards: this.shards.map((s) => s.F) } : {}),
+      ...(ARCH_STEPS[this.config.arch].state ? { state: await this.readState() } : {}),
     };
   }
 
@@ -295,6 +298,10 @@ export class Trainer {
     trainer.writeFlats('adamV', splitFlats(snap.adamV, d, shards));
     writeArray(device, b.lastFired!, 0, snap.lastFired);
     writeArray(device, b.fireCount!, 0, snap.fireCount);
+    const names = ARCH_STEPS[snap.config.arch].state?.names ?? [];
+    const missing = names.filter((n) => !snap.state?.[n]);
+    if (missing.length) throw new Error(`a ${snap.config.arch} snapshot needs its ${missing.join(', ')}; this one has none`);
+    trainer.writeState(snap.state ?? {});
     trainer.stepIndex = snap.step;
     trainer.ringStart = snap.step;
     return trainer;
@@ -302,7 +309,7 @@ export class Trainer {
 
   /** The SAE in raw activation units, ready to save the SAELens way (RECIPE §1: the scale folded in). */
   async exportSae(metadata: Record<string, unknown> = {}): Promise<SaeWeights> {
-    return foldSae(await this.readParams(), this.config, this.stats.scale, metadata);
+    return foldSae(await this.readParams(), this.config, this.stats.scale, metadata, await this.readState());
   }
 
   destroy(): void {
@@ -310,15 +317,8 @@ export class Trainer {
   }
 }
 
-/** The buffers a feature shard has of its own: shard 0's under these names, shard s's as `name#s`. */
-type FlatKind = 'params' | 'grads' | 'adamM' | 'adamV';
-function shardName(name: string, s: number): string {
-  return s === 0 ? name : `${name}#${s}`;
-}
-
 function createBuffers(device: GPUDevice, cfg: TrainConfig, shards: Shard[], ringSlots: number): Record<string, GPUBuffer> {
   const { d, features: F, batch: B } = cfg;
-  const S = cfg.k + cfg.kAux;
   const f32 = (label: string, n: number) => storage(device, label, n * 4);
   const layouts = shardLayouts(d, shards);
   const b: Record<string, GPUBuffer> = {
@@ -336,6 +336,7 @@ function createBuffers(device: GPUDevice, cfg: TrainConfig, shards: Shard[], rin
     partial: f32('partial sums', layouts.reduce((n, l) => n + partialCount(l.total), 0) * 64),
     ring: f32('metrics ring', ringSlots * METRIC_STRIDE),
   };
+  const own = ARCH_STEPS[cfg.arch].buffers(cfg, shards.map((sh) => sh.F));
   shards.forEach((sh, s) => {
     const P = layouts[s]!.total;
     const at = shards.length > 1 ? ` (shard ${s}: features ${sh.f0}..${sh.f0 + sh.F - 1})` : '';
@@ -343,48 +344,10 @@ function createBuffers(device: GPUDevice, cfg: TrainConfig, shards: Shard[], rin
     b[shardName('grads', s)] = f32(`grads${at}`, P);
     b[shardName('adamM', s)] = f32(`adam m${at}`, P);
     b[shardName('adamV', s)] = f32(`adam v${at}`, P);
-    if (cfg.arch === 'standard') {
-      b[shardName('f', s)] = f32(`f (B, F)${at}`, B * sh.F);
-      b[shardName('dF', s)] = f32(`dF (B, F) ∂L/∂pre${at}`, B * sh.F);
-    } else {
-      b[shardName('pre', s)] = f32(`pre (B, F)${at}`, B * sh.F);
-    }
+    for (const [name, [label, n]] of Object.entries(own.perShard(sh.F))) b[shardName(name, s)] = f32(`${label}${at}`, n);
   });
-  if (cfg.arch === 'standard') {
-    Object.assign(b, {
-      G: f32('G (B, d) ∂L/∂x̂', B * d),
-      fsum: f32('fsum (F)', F),
-      norms: f32('norms (F)', F),
-    });
-  } else {
-    Object.assign(b, {
-      // each row's TopK picks in slots 0..k-1, its AuxK picks in k..S-1: slot = the sparse backward's entry
-      picks: f32('picks (B, S)', B * S),
-      pvals: f32('pvals (B, S)', B * S),
-      // ∂L/∂x̂ (B, d) and, bindable after it, AuxK's Gaux (B, d): the sparse backward reads both as one
-      G: f32('G (B, d), then Gaux (B, d)', auxGradOffset(B, d) + B * d),
-      Ehat: f32('Ehat (B, d) ê', B * d),
-      emean: f32('emean (d)', d),
-      rowvar: f32('rowvar (B)', B),
-      h: f32('h (B·S)', B * S),
-      counts: f32('counts (F)', F),
-      cursor: f32('cursor (F)', F),
-      offsets: f32('offsets (F+1)', F + 1),
-      lists: f32('lists (B·S)', B * S),
-      benc: f32('benc (F) ∂b_enc', F),
-    });
-    if (shards.length > 1) {
-      // every shard's best max(k, k_aux) of each row, merged into the picks (topk.merge_topk)
-      const C = shards.length * Math.max(cfg.k, cfg.kAux);
-      Object.assign(b, { candIdx: f32('shard candidates (B, shards·K)', B * C), candVal: f32('shard candidate values (B, shards·K)', B * C) });
-    }
-  }
+  for (const [name, [label, n]] of Object.entries(own.shared)) b[name] = f32(label, n);
   return b;
-}
-
-/** Where Gaux starts in the TopK trainer's G buffer (floats): after G, on a bindable boundary. */
-function auxGradOffset(B: number, d: number): number {
-  return alignFloats(B * d);
 }
 
 const PARTIAL_CHUNK = 4096;
@@ -407,15 +370,10 @@ function buildStep(
   b: Record<string, GPUBuffer>,
   variants: KernelVariants,
 ): { dispatches: Dispatch[]; clears: GPUBuffer[]; write(step: number): void } {
-  const { d, features: F, batch: B, k: K, kAux: KA } = cfg;
-  const topk = cfg.arch === 'topk';
-  const S = K + KA;
-  const split = shards.length > 1;
+  const { d, features: F, batch: B } = cfg;
+  const arch = ARCH_STEPS[cfg.arch];
   const last = shards.length - 1;
-  // rows of d floats come in whole vec4s: the vec4 paths of the TopK, sparse and decoder-row kernels apply
-  const quads = d % 4 === 0;
-  /** A shard's buffers and bindings: its tensors, and its range of each per-feature buffer. */
-  const views = shards.map((sh, s) => {
+  const views: ShardView[] = shards.map((sh, s) => {
     const seg = (kind: FlatKind, name: ParamName) => segmentBinding(b[shardName(kind, s)]!, layouts[s]![name]);
     return {
       ...sh,
@@ -423,8 +381,7 @@ function buildStep(
       W_enc: seg('params', 'W_enc'), b_enc: seg('params', 'b_enc'), W_dec: seg('params', 'W_dec'),
       gW_enc: seg('grads', 'W_enc'), gb_enc: seg('grads', 'b_enc'), gW_dec: seg('grads', 'W_dec'),
       flat: (kind: FlatKind) => b[shardName(kind, s)]!,
-      acts: (name: 'f' | 'dF' | 'pre') => b[shardName(name, s)]!,
-      /** features f0 .. f0 + F (+ extra) of a per-feature buffer */
+      acts: (name: string) => b[shardName(name, s)]!,
       feat: (name: string, extra = 0): GPUBufferBinding => ({ buffer: b[name]!, offset: sh.f0 * 4, size: (sh.F + extra) * 4 }),
     };
   });
@@ -433,162 +390,43 @@ function buildStep(
   const list: Dispatch[] = [];
   const writers: ((step: number) => void)[] = [];
 
-  const matmul = (role: GemmRole, M: number, N: number, Kd: number, A: Resource, Bm: Resource, C: Resource, o: GemmOptions) =>
-    list.push(gemm(device, variants.matmul[role]!, M, N, Kd, A, Bm, C, o, views[0]!.b_enc));
-  const colsum = (M: number, N: number, A: GPUBuffer, out: GPUBuffer | GPUBufferBinding) => {
-    const k = Kernel.get(device, 'reduce', 'colsum');
-    list.push(dispatch(k, { cols: k.uniform('cols', { M, N }).buffer, A, out }, flatGrid(N)));
-  };
-
-  // Forward.
+  // Forward: x' = s·x, and the encoder's input (x' − b_dec where the architecture centres).
   const rowsK = Kernel.get(device, 'rows', 'prepare');
-  const rowsU = rowsK.uniform('u', { B, d, scale: stats.scale, center: topk ? 1 : 0, coef: topk ? 2 / (B * stats.variance) : 2 / B });
+  const rowsU = rowsK.uniform('u', { B, d, scale: stats.scale, center: arch.center ? 1 : 0, coef: arch.residualCoef(cfg, stats) });
   list.push(dispatch(rowsK, { u: rowsU.buffer, X: b.X!, b_dec, Xs: b.Xs!, Xc: b.Xc! }, flatGrid(B * d)));
 
   const stepK = Kernel.get(device, 'stats', 'dead_mask');
+  const sparse = arch.lossTerms(cfg, 0).sparse;
   // the step's bookkeeping uniform of each shard (F: the shard's features)
   const stepUs = views.map((v) => {
-    const values = (step: number) => ({ B, F: v.F, step, dead_steps: deadSteps(cfg), k: K, slots: S, sparse: topk ? 1 : 0, acc: v.s > 0 ? 1 : 0 });
+    const values = (step: number) => ({ B, F: v.F, step, dead_steps: deadSteps(cfg), k: cfg.k, slots: cfg.k + cfg.kAux, sparse, acc: v.s > 0 ? 1 : 0 });
     const u = stepK.uniform('u', values(0));
     writers.push((step) => u.write(values(step)));
     return u;
   });
   const lossK = Kernel.get(device, 'stats', 'loss');
   const lossValues = (step: number) => ({
-    B, F, slot: step % (b.ring!.size / (4 * METRIC_STRIDE)), sparse: topk ? 1 : 0,
-    lam: topk ? 0 : l1Coefficient(cfg, step), inv_v: 1 / stats.variance, alpha: cfg.auxAlpha,
+    B, F, slot: step % (b.ring!.size / (4 * METRIC_STRIDE)), ...arch.lossTerms(cfg, step), inv_v: 1 / stats.variance, alpha: cfg.auxAlpha,
   });
   const lossU = lossK.uniform('lu', lossValues(0));
   writers.push((step) => lossU.write(lossValues(step)));
-  const residual = () => {
-    const k = Kernel.get(device, 'rows', 'residual');
-    list.push(dispatch(k, { u: rowsU.buffer, Xhat: b.Xhat!, Xs: b.Xs!, G: b.G!, rowsq: b.rowsq! }, flatGrid(B)));
+  const ctx: StepContext = {
+    device, cfg, stats, shards, layouts, b, views, b_dec, gb_dec, variants, list, writers, stepUs,
+    quads: d % 4 === 0,
+    matmul: (role, M, N, Kd, A, Bm, C, o) => list.push(gemm(device, variants.matmul[role]!, M, N, Kd, A, Bm, C, o, views[0]!.b_enc)),
+    colsum(M, N, A, out) {
+      const k = Kernel.get(device, 'reduce', 'colsum');
+      list.push(dispatch(k, { cols: k.uniform('cols', { M, N }).buffer, A, out }, flatGrid(N)));
+    },
+    residual() {
+      const k = Kernel.get(device, 'rows', 'residual');
+      list.push(dispatch(k, { u: rowsU.buffer, Xhat: b.Xhat!, Xs: b.Xs!, G: b.G!, rowsq: b.rowsq! }, flatGrid(B)));
+    },
+    deadMask() {
+      for (const v of views) list.push(dispatch(stepK, { u: stepUs[v.s]!.buffer, lastFired: v.feat('lastFired'), dead: v.feat('dead') }, flatGrid(v.F)));
+    },
   };
-  const deadMask = () => {
-    for (const v of views) list.push(dispatch(stepK, { u: stepUs[v.s]!.buffer, lastFired: v.feat('lastFired'), dead: v.feat('dead') }, flatGrid(v.F)));
-  };
-
-  if (!topk) {
-    const normsK = Kernel.get(device, 'norms', 'row_norms');
-    const shapeUs = views.map((v) => normsK.uniform('u', { F: v.F, d }));
-    for (const v of views) list.push(dispatch(normsK, { u: shapeUs[v.s]!.buffer, W_dec: v.W_dec, norms: v.feat('norms') }, flatGrid(v.F)));
-    for (const v of views) matmul('encode', B, v.F, d, b.Xs!, v.W_enc, v.acts('f'), { bias: v.b_enc, relu: true });
-    for (const v of views) matmul('decode', B, d, v.F, v.acts('f'), v.W_dec, b.Xhat!, v.s === 0 ? { bias: b_dec } : { accumulate: true });
-    residual();
-    const rs = Kernel.get(device, 'stats', 'row_stats');
-    for (const v of views) list.push(dispatch(rs, { u: stepUs[v.s]!.buffer, f: v.acts('f'), norms: v.feat('norms'), val: b.rowsq!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
-    deadMask();
-    // Backward (RECIPE §1).
-    const dpre = Kernel.get(device, 'standard', 'dpre');
-    const penaltyUs = views.map((v) => {
-      const u = dpre.uniform('u', { B, F: v.F, d, lam_over_B: 0 });
-      writers.push((step) => u.write({ B, F: v.F, d, lam_over_B: l1Coefficient(cfg, step) / B }));
-      return u;
-    });
-    const pen = Kernel.get(device, 'standard', 'dec_pen');
-    for (const v of views) {
-      const penaltyU = penaltyUs[v.s]!.buffer;
-      matmul('backprop', B, v.F, d, b.G!, v.W_dec, v.acts('dF'), { transB: true });
-      list.push(dispatch(dpre, { u: penaltyU, f: v.acts('f'), norms: v.feat('norms'), dF: v.acts('dF') }, flatGrid(B * v.F)));
-      matmul('gradDec', v.F, d, B, v.acts('f'), b.G!, v.gW_dec, { transA: true });
-      colsum(B, v.F, v.acts('f'), v.feat('fsum'));
-      list.push(dispatch(pen, { u: penaltyU, W_dec: v.W_dec, fsum: v.feat('fsum'), norms: v.feat('norms'), gW_dec: v.gW_dec }, flatGrid(v.F * d)));
-    }
-    colsum(B, d, b.G!, gb_dec);
-    for (const v of views) {
-      matmul('gradEnc', d, v.F, B, b.Xs!, v.acts('dF'), v.gW_enc, { transA: true });
-      colsum(B, v.F, v.acts('dF'), v.gb_enc);
-    }
-  } else {
-    for (const v of views) matmul('encode', B, v.F, d, b.Xc!, v.W_enc, v.acts('pre'), { bias: v.b_enc });
-    deadMask();
-    // The main picks fill slots 0..K-1 of each row, AuxK's slots K..S-1. A split dictionary selects per
-    // shard (raw values, indices from the shard's first feature), then merges the shards' candidates.
-    const select = (masked: boolean, count: number, offset: number) => {
-      const k = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked, QUADS: F % 4 === 0 });
-      const C = shards.length * count; // candidates per row: each shard's best `count`
-      for (const v of views) {
-        const su = k.uniform('su', split
-          ? { B, F: v.F, K: count, stride: C, offset: v.s * count, base: v.f0, raw: 1 }
-          : { B, F, K: count, stride: S, offset });
-        const out = split ? { idx: b.candIdx!, val: b.candVal! } : { idx: b.picks!, val: b.pvals! };
-        const dead = v.feat('dead');
-        list.push(dispatch(k, { su: su.buffer, pre: v.acts('pre'), pre4: v.acts('pre'), dead, dead4: dead, ...out }, flatGrid(B)));
-      }
-      if (split) {
-        const m = Kernel.get(device, 'topk', 'merge_topk');
-        const su = m.uniform('su', { B, F: C, K: count, stride: S, offset });
-        list.push(dispatch(m, { su: su.buffer, cand_idx: b.candIdx!, cand_val: b.candVal!, idx: b.picks!, val: b.pvals! }, flatGrid(B)));
-      }
-    };
-    select(false, K, 0);
-    select(true, KA, K);
-    const decode = (bias: boolean, count: number, offset: number, out: GPUBuffer) => {
-      for (const v of views) {
-        const shard = split ? { f0: v.f0, F: v.F, accumulate: v.s > 0 } : undefined;
-        const o = { rows: B, d, K: count, stride: S, offset, bias: bias && v.s === 0, ...(shard ? { shard } : {}) };
-        list.push(sparseDecode(device, o, { sidx: b.picks!, sval: b.pvals!, W_dec: v.W_dec, b_dec, Xhat: out }).dispatch);
-      }
-    };
-    decode(true, K, 0, b.Xhat!);
-    residual();
-    const rs = Kernel.get(device, 'stats', 'row_stats');
-    list.push(dispatch(rs, { u: stepUs[0]!.buffer, f: views[0]!.acts('pre'), norms: b.rowsq!, val: b.pvals!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
-    // AuxK (RECIPE §2): reconstruct the main residual from the dead latents.
-    decode(false, KA, K, b.Ehat!);
-    const auxMean = Kernel.get(device, 'topk', 'aux_mean');
-    const au = auxMean.uniform('au', { B, d, F, alpha: cfg.auxAlpha });
-    const aux = { au: au.buffer, Xs: b.Xs!, Xh: b.Xhat!, Eh: b.Ehat! };
-    list.push(dispatch(auxMean, { ...aux, emean: b.emean! }, flatGrid(d)));
-    list.push(dispatch(Kernel.get(device, 'topk', 'aux_rows'), { ...aux, emean_in: b.emean!, rowvar: b.rowvar!, rowaux: b.rowterm! }, flatGrid(B)));
-    list.push(dispatch(Kernel.get(device, 'topk', 'aux_scale'), { au: au.buffer, rowvar_in: b.rowvar!, dead_in: b.dead!, stats: b.stats! }, [1]));
-    const auxG = auxGradOffset(B, d);
-    const Gaux = { buffer: b.G!, offset: auxG * 4, size: B * d * 4 };
-    list.push(dispatch(Kernel.get(device, 'topk', 'aux_grad'), { ...aux, stats_in: b.stats!, Gaux }, flatGrid(B * d)));
-    // Backward, sparse: group the kept entries by feature, then sum each group in order.
-    const sp = (entry: string, constants: Constants = {}) => Kernel.get(device, 'sparse', entry, constants);
-    // the whole dictionary's uniform (grouping), and each shard's (its features from f0)
-    const spU = sp('count').uniform('u', { B, d, F, K, KA, aux_g: auxG, f0: 0 });
-    const shardUs = split ? views.map((v) => sp('count').uniform('u', { B, d, F: v.F, K, KA, aux_g: auxG, f0: v.f0 })) : [spU];
-    const picksOf = (u: Uniform) => ({ u: u.buffer, picks: b.picks!, pvals: b.pvals!, gvec: b.G!, gvec4: b.G! });
-    const groupsOf = (v: (typeof views)[number]) => ({ u: shardUs[v.s]!.buffer, offsets_in: v.feat('offsets', 1), lists_in: b.lists! });
-    for (const v of views) {
-      const picks = picksOf(shardUs[v.s]!);
-      if (quads && K % 4 === 0 && KA % 4 === 0) {
-        list.push(dispatch(sp('h_quads'), { ...picks, W_dec4: v.W_dec, h: b.h! }, flatGrid(B * S / 4, 256)));
-      } else {
-        list.push(dispatch(sp('h_entries', { QUADS: quads }), { ...picks, W_dec: v.W_dec, W_dec4: v.W_dec, h: b.h! }, flatGrid(B * S, 256)));
-      }
-    }
-    const picks = picksOf(spU);
-    list.push(dispatch(sp('count'), { ...picks, counts: b.counts! }, flatGrid(B * S)));
-    list.push(dispatch(sp('scan'), { u: spU.buffer, counts_in: b.counts!, offsets: b.offsets! }, [1]));
-    list.push(dispatch(sp('scatter'), { ...picks, offsets_in: b.offsets!, cursor: b.cursor!, lists: b.lists! }, flatGrid(B * S)));
-    list.push(dispatch(sp('sort_lists'), { u: spU.buffer, offsets_in: b.offsets!, lists: b.lists! }, flatGrid(F)));
-    const project = Kernel.get(device, 'norms', quads ? 'project4' : 'project');
-    for (const v of views) {
-      // Per-feature sums: where QUADS, 32 columns per invocation (the lanes run together then read 512
-      // contiguous bytes of each entry's row), else 8.
-      const featureRuns = (cols: number) => v.F * Math.ceil(d / cols);
-      const groups = groupsOf(v);
-      const own = picksOf(shardUs[v.s]!);
-      list.push(quads
-        ? dispatch(sp('dwdec_wide'), { ...own, ...groups, gW_dec: v.gW_dec }, flatGrid(featureRuns(32)))
-        : dispatch(sp('dwdec'), { ...own, ...groups, gW_dec: v.gW_dec }, flatGrid(featureRuns(8), 256)));
-      const shapeU = project.uniform('u', { F: v.F, d });
-      list.push(dispatch(project, quads ? { u: shapeU.buffer, W_dec4: v.W_dec, gW_dec4: v.gW_dec } : { u: shapeU.buffer, W_dec: v.W_dec, gW_dec: v.gW_dec }, flatGrid(v.F)));
-      list.push(quads
-        // dwenc_wide's lane groups of 4 runs: a whole number of them per feature
-        ? dispatch(sp('dwenc_wide'), { ...groups, h_in: b.h!, Xc4: b.Xc!, gW_enc: v.gW_enc }, flatGrid(featureRuns(128) * 4))
-        : dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc: v.gW_enc }, flatGrid(featureRuns(8), 256)));
-      list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc: v.gb_enc, benc: v.feat('benc') }, flatGrid(v.F)));
-    }
-    for (const v of views) {
-      const k = sp('dbdec', { F_QUADS: v.F % 4 === 0, ...(v.s > 0 ? { ACCUMULATE: true } : {}) });
-      const benc = v.feat('benc');
-      list.push(dispatch(k, { u: shardUs[v.s]!.buffer, gvec: b.G!, W_enc: v.W_enc, W_enc4: v.W_enc, benc_in: benc, benc4: benc, gb_dec }, flatGrid(d)));
-    }
-  }
+  arch.record(ctx);
 
   // Global gradient norm (and the clip factor) over every shard's gradients, then Adam over each shard's
   // parameters in one dispatch.
@@ -602,7 +440,7 @@ function buildStep(
     parts += partialCount(P);
   }
   const clip = Kernel.get(device, 'reduce', 'clip');
-  const clipU = clip.uniform('flat', { n: 0, chunk: PARTIAL_CHUNK, parts, clip: topk ? 0 : CLIP_NORM });
+  const clipU = clip.uniform('flat', { n: 0, chunk: PARTIAL_CHUNK, parts, clip: arch.clip });
   list.push(dispatch(clip, { flat: clipU.buffer, partial: b.partial!, stats: b.stats! }, [1]));
   const adam = Kernel.get(device, 'adam', 'main');
   for (const v of views) {
@@ -615,24 +453,14 @@ function buildStep(
     writers.push((step) => adamU.write(values(step)));
     list.push(dispatch(adam, { u: adamU.buffer, grads: v.flat('grads'), stats: b.stats!, params: v.flat('params'), m1: v.flat('adamM'), m2: v.flat('adamV') }, flatGrid(n / 4, 256)));
   }
-  for (const v of views) {
-    const u = stepUs[v.s]!.buffer;
-    const fired = { fireCount: v.feat('fireCount'), lastFired: v.feat('lastFired') };
-    if (topk) {
-      const renorm = Kernel.get(device, 'norms', quads ? 'renorm4' : 'renorm');
-      list.push(dispatch(renorm, { u: renorm.uniform('u', { F: v.F, d }).buffer, W: v.W_dec, W4: v.W_dec }, flatGrid(v.F)));
-      list.push(dispatch(Kernel.get(device, 'stats', 'fire_sparse'), { u, offsets: v.feat('offsets', 1), lists: b.lists!, ...fired }, flatGrid(v.F)));
-    } else {
-      list.push(dispatch(Kernel.get(device, 'stats', 'fire_dense'), { u, f: v.acts('f'), ...fired }, flatGrid(v.F)));
-    }
-  }
+  arch.finish(ctx);
   list.push(dispatch(lossK, {
     lu: lossU.buffer, rowsq: b.rowsq!, rowl0_in: b.rowl0!, rowterm_in: b.rowterm!, dead_in: b.dead!, stats: b.stats!, ring: b.ring!,
   }, [1]));
 
   return {
     dispatches: list,
-    clears: topk ? [b.counts!, b.cursor!] : [],
+    clears: arch.clears(b),
     write(step: number) {
       for (const w of writers) w(step);
     },

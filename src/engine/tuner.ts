@@ -7,6 +7,7 @@ import { GEMM_VARIANTS, defaultGemmVariant, gemm, gemmApplies, gemmTile, type Ge
 import { Rng } from './random.ts';
 import { encodeDispatches, readBuffer, storage, timeSubmission, writeArray } from './kernel.ts';
 import { checkFits } from './memory.ts';
+import { ARCH_STEPS } from './steps/index.ts';
 import { SHADERS } from './shaders.ts';
 
 /** The GEMMs of a step, by what they compute (RECIPE §1). TopK's step has only the encoder's. */
@@ -27,17 +28,9 @@ export interface GemmProblem extends GemmShape {
  * features: a dictionary split into shards runs them once per shard.
  */
 export function stepGemms(cfg: TrainConfig, F = cfg.features): GemmProblem[] {
-  const { batch: B, d } = cfg;
   const p = (role: GemmRole, M: number, N: number, K: number, o: Partial<GemmProblem> = {}): GemmProblem =>
     ({ role, M, N, K, transA: false, transB: false, bias: false, relu: false, ...o });
-  if (cfg.arch === 'topk') return [p('encode', B, F, d, { bias: true })];
-  return [
-    p('encode', B, F, d, { bias: true, relu: true }), // f = ReLU(x'W_enc + b_enc)
-    p('decode', B, d, F, { bias: true }), // x̂' = f W_dec + b_dec
-    p('backprop', B, F, d, { transB: true }), // G W_decᵀ
-    p('gradDec', F, d, B, { transA: true }), // fᵀ G
-    p('gradEnc', d, F, B, { transA: true }), // x'ᵀ ∂pre
-  ];
+  return ARCH_STEPS[cfg.arch].gemms(cfg, F, p);
 }
 
 export function defaultChoices(cfg: TrainConfig): GemmChoices {

@@ -46,7 +46,7 @@ export async function contextSample(store: DatasetStore, id: string, rows: RowSo
 async function bornFeatures(dev: GPUDevice, snap: TrainerSnapshot, features: number[], sample: ContextSample | undefined): Promise<BornFeature[]> {
   const fires = (f: number) => snap.fireCount[f]!;
   if (!sample) return features.map((feature) => ({ feature, step: snap.step, fires: fires(feature), tokens: [] }));
-  const runner = new SaeRunner(dev, foldSae(snapshotParams(snap), snap.config, snap.stats.scale), SAMPLE_RUN);
+  const runner = new SaeRunner(dev, foldSae(snapshotParams(snap), snap.config, snap.stats.scale, {}, snap.state), SAMPLE_RUN);
   try {
     const F = snap.config.features;
     const d = snap.config.d;

@@ -63,7 +63,7 @@ export async function resolveSae(kind: 'run' | 'imported', id: string): Promise<
   if (!run || !snap) throw new Error('this run has no checkpoint yet');
   const manifest = await (await getDatasets()).get(run.datasetId);
   const label = `${run.config.arch} F=${run.config.features} on ${run.datasetName} at step ${snap.step}`;
-  const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale);
+  const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale, {}, snap.state);
   // rows harvested from a language model name it and its hook, as an exported cfg.json would
   sae.metadata = { ...sae.metadata, ...(manifest?.source.provenance ?? {}) };
   return { sae, layer: layerOf(`${manifest?.source.name ?? ''} ${run.datasetName}`), label, step: snap.step };
@@ -74,7 +74,7 @@ export const saeApi: Pick<GpuApi, 'exportSae' | 'importSae' | 'listSaes' | 'eval
     const run = await (await getRuns()).get(runId);
     const snap = run?.snapshot;
     if (!run || !snap) throw new Error('this run has no checkpoint yet: train at least one checkpoint interval');
-    const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale);
+    const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale, {}, snap.state);
     // Density over the training tokens seen (held-out statistics come with the feature explorer).
     const tokens = Math.max(1, snap.step * snap.config.batch);
     const sparsity = Float32Array.from(snap.fireCount, (c) => Math.log10(c / tokens + 1e-10));
