@@ -18,6 +18,7 @@ interface Mutation {
 const LM_TESTS = ['test/kernels/transformer.test.ts', 'test/model'];
 /** the inference forms of imported SAEs: SAELens's own outputs and the float64 reference on other shapes */
 const FORM_TESTS = ['test/data/saelens6-inference.test.ts', 'test/data/saelens-forms.test.ts'];
+const JUMP_TESTS = ['test/engine/jumprelu-trainer.test.ts'];
 
 const MUTATIONS: Mutation[] = [
   { name: 'matmul: wrong index into A', file: 'matmul.wgsl', from: 'return A[m * dims.K + k];', to: 'return A[m * dims.K + (k + 1u) % dims.K];' },
@@ -79,8 +80,14 @@ const MUTATIONS: Mutation[] = [
   { name: 'splice: a clamp moves by the target, not by target − f', file: 'splice.wgsl', from: 'coef[i] = clampTo[c] - now;', to: 'coef[i] = clampTo[c];', tests: LM_TESTS },
   { name: 'splice: TopK clamp reads the first kept entry', file: 'splice.wgsl', from: 'if (idx[r * u.k + j] == f) { now = val[r * u.k + j]; }', to: 'if (idx[r * u.k + j] == f) { now = val[r * u.k]; }', tests: LM_TESTS },
   { name: 'splice: steering not added at special tokens', file: 'splice.wgsl', from: 'X[i] = x + steer[j];', to: 'X[i] = x;', tests: LM_TESTS },
-  { name: 'jumprelu: threshold compared with ≥', file: 'jumprelu.wgsl', from: 'pre > theta[i % ju.F]', to: 'pre >= theta[i % ju.F] - 0.05', tests: FORM_TESTS },
-  { name: 'jumprelu: ReLU dropped under a negative threshold', file: 'jumprelu.wgsl', from: 'select(0.0, max(pre, 0.0),', to: 'select(0.0, pre,', tests: FORM_TESTS },
+  { name: 'jumprelu: threshold compared with ≥', file: 'jumprelu.wgsl', from: 'v > theta[i % ju.F]', to: 'v >= theta[i % ju.F] - 0.05', tests: FORM_TESTS },
+  { name: 'jumprelu: ReLU dropped under a negative threshold', file: 'jumprelu.wgsl', from: 'select(0.0, max(v, 0.0),', to: 'select(0.0, v,', tests: FORM_TESTS },
+  { name: 'jumprelu train: the threshold\'s pseudo-derivative through f dropped', file: 'jumprelu.wgsl', from: 'gt -= grad_f(k, i) * (th / jt.eps) * K;', to: '', tests: JUMP_TESTS },
+  { name: 'jumprelu train: the step penalty\'s gradient dropped', file: 'jumprelu.wgsl', from: 'gt -= jt.c_B * K / jt.eps;', to: '', tests: JUMP_TESTS },
+  { name: 'jumprelu train: tanh penalty missing from ∂L/∂f', file: 'jumprelu.wgsl', from: 'g += jt.c_B * jt.s * norms[i] * (1.0 - t * t);', to: '', tests: JUMP_TESTS },
+  { name: 'jumprelu train: pre-activation loss missing from ∂L/∂pre', file: 'jumprelu.wgsl', from: 'if (PRE_ACT && dead[i] != 0u && th > p) { g -= jt.a_B * norms[i]; }', to: '', tests: JUMP_TESTS },
+  { name: 'jumprelu train: ∂ log θ without the chain rule', file: 'jumprelu.wgsl', from: 'g_log_theta[i] = gt * th;', to: 'g_log_theta[i] = gt;', tests: JUMP_TESTS },
+  { name: 'jumprelu train: a feature passes at its threshold', file: 'jumprelu.wgsl', from: 'f[k] = select(0.0, p, p > exp(log_theta[k % jt.F]));', to: 'f[k] = select(0.0, p, p >= exp(log_theta[k % jt.F]) - 0.01);', tests: JUMP_TESTS },
   { name: 'rownorm: layer_norm without Bessel\'s correction', file: 'rownorm.wgsl', from: 'ss / f32(rn.d - 1u)', to: 'ss / f32(rn.d)', tests: FORM_TESTS },
   { name: 'rownorm: ε added on the way out too', file: 'rownorm.wgsl', from: '    c = s;', to: '    c = s + 1e-5;', tests: FORM_TESTS },
   { name: 'rownorm: the mean not added back', file: 'rownorm.wgsl', from: 'Xhat[i] * coef[3u * b + 2u] + coef[3u * b];', to: 'Xhat[i] * coef[3u * b + 2u];', tests: FORM_TESTS },

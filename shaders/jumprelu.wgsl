@@ -11,8 +11,8 @@ struct Jump { B: u32, F: u32 }
 fn jump(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 64u;
   if (i >= ju.B * ju.F) { return; }
-  let pre = acts[i];
-  acts[i] = select(0.0, max(pre, 0.0), pre > theta[i % ju.F]);
+  let v = acts[i];
+  acts[i] = select(0.0, max(v, 0.0), v > theta[i % ju.F]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -69,26 +69,26 @@ fn train_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 fn train_feature(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 64u;
   if (i >= jt.F) { return; }
-  let theta = exp(log_theta[i]);
+  let th = exp(log_theta[i]);
   var gt = 0.0;
   var gn = 0.0;
   for (var b = 0u; b < jt.B; b++) {
     let k = b * jt.F + i;
     let p = pre[k];
-    let K = rect((p - theta) / jt.eps);
-    gt -= grad_f(k, i) * (theta / jt.eps) * K;
+    let K = rect((p - th) / jt.eps);
+    gt -= grad_f(k, i) * (th / jt.eps) * K;
     if (MODE_TANH) {
       let t = tanh(jt.s * f_in[k] * norms[i]);
       gn += jt.c_B * jt.s * f_in[k] * (1.0 - t * t);
     } else {
       gt -= jt.c_B * K / jt.eps;
     }
-    if (PRE_ACT && dead[i] != 0u && theta > p) {
+    if (PRE_ACT && dead[i] != 0u && th > p) {
       gt += jt.a_B * norms[i];
-      gn += jt.a_B * (theta - p);
+      gn += jt.a_B * (th - p);
     }
   }
-  g_log_theta[i] = gt * theta;
+  g_log_theta[i] = gt * th;
   dnorm[i] = gn;
 }
 
@@ -98,9 +98,9 @@ fn train_dpre(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   if (k >= jt.B * jt.F) { return; }
   let i = k % jt.F;
   let p = pre[k];
-  let theta = exp(log_theta[i]);
-  var g = select(0.0, grad_f(k, i), p > theta);
-  if (PRE_ACT && dead[i] != 0u && theta > p) { g -= jt.a_B * norms[i]; }
+  let th = exp(log_theta[i]);
+  var g = select(0.0, grad_f(k, i), p > th);
+  if (PRE_ACT && dead[i] != 0u && th > p) { g -= jt.a_B * norms[i]; }
   dF[k] = g;
 }
 
@@ -113,11 +113,11 @@ fn train_rows(@builtin(global_invocation_id) gid: vec3u) {
   for (var i = 0u; i < jt.F; i++) {
     let k = b * jt.F + i;
     let p = pre[k];
-    let theta = exp(log_theta[i]);
-    if (p > theta) { l0 += 1.0; }
+    let th = exp(log_theta[i]);
+    if (p > th) { l0 += 1.0; }
     let B = f32(jt.B);
-    if (MODE_TANH) { term += jt.c_B * B * tanh(jt.s * f_in[k] * norms[i]); } else if (p > theta) { term += jt.c_B * B; }
-    if (PRE_ACT && dead[i] != 0u && theta > p) { term += jt.a_B * B * (theta - p) * norms[i]; }
+    if (MODE_TANH) { term += jt.c_B * B * tanh(jt.s * f_in[k] * norms[i]); } else if (p > th) { term += jt.c_B * B; }
+    if (PRE_ACT && dead[i] != 0u && th > p) { term += jt.a_B * B * (th - p) * norms[i]; }
   }
   if (jt.acc != 0u) { l0 += rowl0[b]; term += rowterm[b]; }
   rowl0[b] = l0;

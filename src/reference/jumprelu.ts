@@ -20,6 +20,8 @@ export interface JumpReluOptions {
   preAct?: number;
   /** (F) 1 for a dead latent */
   dead?: Uint8Array;
+  /** the encoder reads x − b_dec (SAELens's apply_b_dec_to_input, its default; true unless said) */
+  center?: boolean;
 }
 
 export interface JumpReluResult {
@@ -30,6 +32,8 @@ export interface JumpReluResult {
   pre: Float64Array;
   f: Float64Array;
   xhat: Float64Array;
+  /** (B, F) ∂L/∂pre */
+  h: Float64Array;
 }
 
 const rect = (z: number) => (z > -0.5 && z < 0.5 ? 1 : 0);
@@ -40,7 +44,8 @@ export function jumpReluStep(p: Params64, logThreshold: ArrayLike<number>, x: Ar
   const eps = o.bandwidth;
   const theta = Float64Array.from(logThreshold, Math.exp);
   const norms = decoderNorms(p, F, d);
-  const { sin, u: pre } = encode(p, x, dims);
+  const center = o.center ?? true;
+  const { sin, u: pre } = encode(p, x, dims, center);
   const f = pre.map((v, k) => (v > theta[k % F]! ? v : 0));
   const xhat = decode(p, f, null, dims);
   const grads = zeroParams64(d, F);
@@ -94,8 +99,8 @@ export function jumpReluStep(p: Params64, logThreshold: ArrayLike<number>, x: Ar
       gTheta[i]! -= gf[k]! * (theta[i]! / eps) * rect((pre[k]! - theta[i]!) / eps);
     }
   }
-  encodeBackward(p, sin, gpre, grads, dims);
+  encodeBackward(p, sin, gpre, grads, dims, center);
   normBackward(p, norms, dNorm, grads, dims);
   const total = Object.values(losses).reduce((a, v) => a + v, 0);
-  return { losses, total, grads: { ...grads, log_threshold: gTheta.map((gt, i) => gt * theta[i]!) }, pre, f, xhat };
+  return { losses, total, grads: { ...grads, log_threshold: gTheta.map((gt, i) => gt * theta[i]!) }, pre, f, xhat, h: gpre };
 }

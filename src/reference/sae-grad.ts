@@ -29,10 +29,10 @@ export function decoderNorms(p: Params64, F: number, d: number): Float64Array {
   return n;
 }
 
-/** sae_in = x − b_dec and u = sae_in · W_enc + b_enc (B, F) */
-export function encode(p: Params64, x: ArrayLike<number>, { B, d, F }: Dims): { sin: Float64Array; u: Float64Array } {
+/** sae_in = x − b_dec (or x, when not `center`) and u = sae_in · W_enc + b_enc (B, F) */
+export function encode(p: Params64, x: ArrayLike<number>, { B, d, F }: Dims, center = true): { sin: Float64Array; u: Float64Array } {
   const sin = new Float64Array(B * d);
-  for (let b = 0; b < B; b++) for (let j = 0; j < d; j++) sin[b * d + j] = x[b * d + j]! - p.b_dec[j]!;
+  for (let b = 0; b < B; b++) for (let j = 0; j < d; j++) sin[b * d + j] = x[b * d + j]! - (center ? p.b_dec[j]! : 0);
   const u = new Float64Array(B * F);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < F; i++) u[b * F + i] = p.b_enc[i]!;
@@ -81,8 +81,8 @@ export function decodeBackward(p: Params64, a: Float64Array, inv: Float64Array |
   return da;
 }
 
-/** Backward of encode for ∂L/∂u = gu (B, F): W_enc, b_enc, and b_dec through sae_in = x − b_dec. */
-export function encodeBackward(p: Params64, sin: Float64Array, gu: Float64Array, grads: Params64, { B, d, F }: Dims): void {
+/** Backward of encode for ∂L/∂u = gu (B, F): W_enc, b_enc, and b_dec through sae_in = x − b_dec when `center`. */
+export function encodeBackward(p: Params64, sin: Float64Array, gu: Float64Array, grads: Params64, { B, d, F }: Dims, center = true): void {
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < F; i++) grads.b_enc[i]! += gu[b * F + i]!;
     for (let j = 0; j < d; j++) {
@@ -94,7 +94,7 @@ export function encodeBackward(p: Params64, sin: Float64Array, gu: Float64Array,
         grads.W_enc[j * F + i]! += v * gi;
         back += gi * p.W_enc[j * F + i]!;
       }
-      grads.b_dec[j]! -= back;
+      if (center) grads.b_dec[j]! -= back;
     }
   }
 }

@@ -1,12 +1,16 @@
-// The float64 reference trainer: one training step of either SAE variant, written plainly, for the GPU
-// trainer to be tested against (RECIPE §1–2).
+// The float64 reference trainer: one training step of each SAE variant, written plainly, for the GPU
+// trainer to be tested against (docs/RECIPE.md §1–2, §7).
 //   standard: xs = s·x → λ_t → loss, grads → global norm → clip factor → Adam (ε 1e-8, lr_t)
 //   topk:     xs = s·x → dead mask → loss, grads (AuxK if any dead) → project W_dec rows' grads
 //             → Adam (ε 6.25e-10, no clipping) → renormalise W_dec rows to 1
-//   both:     fire statistics of the batch (f > 0) → t += 1
+//   jumprelu: xs = s·x → dead mask → c_t → loss, grads of the weights and log θ → Adam on both (ε 1e-8,
+//             no clipping; the gradient norm reported is the weights')
+//   all:      fire statistics of the batch (f > 0) → t += 1
 import { ADAM_EPS, type DataStats, type TrainConfig } from '../engine/config.ts';
 import type { StepMetrics } from '../engine/run-state.ts';
-import { adamUpdateParams } from './adam.ts';
+import { l0Coefficient } from '../engine/steps/jumprelu.ts';
+import { adamUpdate, adamUpdateParams } from './adam.ts';
+import { jumpReluStep } from './jumprelu.ts';
 import { cloneParams64, globalNorm, toParams32, toParams64, zeroParams64, type Params32, type Params64 } from './params.ts';
 import { fireCounts, standardForwardBackward, topkForwardBackward, type SaeResult, type TopkResult } from './sae.ts';
 import { clipScale, deadSteps, l1At, lrAt } from './schedule.ts';
@@ -49,6 +53,10 @@ export class ReferenceTrainer {
   /** (F) number of rows in which each feature fired, over the whole run */
   readonly fireCount: Float64Array;
   readonly history: ReferenceStepMetrics[] = [];
+  /** jumprelu: log θ (F) and its Adam moments */
+  readonly logTheta: Float64Array;
+  readonly thetaM: Float64Array;
+  readonly thetaV: Float64Array;
 
   constructor(readonly cfg: TrainConfig, readonly stats: DataStats, init: Params32 | Params64) {
     const { d, features: F } = cfg;
@@ -61,6 +69,9 @@ export class ReferenceTrainer {
     this.v = zeroParams64(d, F);
     this.lastFired = new Int32Array(F);
     this.fireCount = new Float64Array(F);
+    this.logTheta = new Float64Array(F).fill(Math.log(cfg.thresholdInit));
+    this.thetaM = new Float64Array(F);
+    this.thetaV = new Float64Array(F);
   }
 
   /** (F) 1 where a latent is dead at the start of the next step: t − lastFired_i ≥ deadSteps. */
@@ -100,6 +111,17 @@ export class ReferenceTrainer {
       l1 = l1At(cfg, t);
       result = standardForwardBackward(this.params, xs, l1);
       grads = result.grads;
+    } else if (cfg.arch === 'jumprelu') {
+      l1 = l0Coefficient(cfg, t);
+      const r = jumpReluStep(this.params, this.logTheta, xs, {
+        mode: cfg.jumpMode, bandwidth: cfg.bandwidth, l0: l1, tanhScale: cfg.tanhScale, dead, center: false,
+        ...(cfg.preAct > 0 ? { preAct: cfg.preAct } : {}),
+      });
+      const { log_threshold, ...weights } = r.grads;
+      grads = weights;
+      const l0 = r.f.reduce((n, v) => n + (v > 0 ? 1 : 0), 0) / B;
+      result = { loss: r.total, recon: r.losses.mse_loss!, sparsity: r.total - r.losses.mse_loss!, l0, grads, pre: r.pre, f: r.f, xhat: r.xhat, h: r.h };
+      adamUpdate(this.logTheta, log_threshold, this.thetaM, this.thetaV, { t, lr, eps: ADAM_EPS.jumprelu });
     } else {
       result = topkForwardBackward(this.params, xs, {
         k: cfg.k, kAux: cfg.kAux, alpha: cfg.auxAlpha, variance: stats.variance, dead,
