@@ -10,6 +10,7 @@ import { documentRule, heldOutRule, rowsInRanges, splitRows, type DocumentRule, 
 import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
 import type { RowSource } from '../data/sources.ts';
 import { deadSteps, defaultConfig, type TrainConfig } from '../engine/config.ts';
+import { ARCH_STEPS, archNamed } from '../engine/steps/index.ts';
 import { runnerPlan, type EvalMetrics } from '../engine/evaluate.ts';
 import { initParams } from '../engine/init.ts';
 import { checkFits } from '../engine/memory.ts';
@@ -109,19 +110,25 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
 export const trainCommand: Command = {
   name: 'train',
   summary: 'Train a sparse autoencoder on an activation file and save it the SAELens way.',
-  usage: 'sae-lab train --data FILE.npy|FILE.safetensors [--tensor NAME] --arch standard|topk --features F --out DIR [options]',
+  usage: `sae-lab train --data FILE.npy|FILE.safetensors [--tensor NAME] --arch ${Object.keys(ARCH_STEPS).join('|')} --features F --out DIR [options]`,
   options: {
     data: { type: 'string', help: 'activations: .npy (N×d or docs×ctx×d), .safetensors, or a folder of datasets .arrow shards' },
     tensor: { type: 'string', help: 'tensor name inside a .safetensors file (default: its only 2-D/3-D tensor)' },
     column: { type: 'string', help: 'activation column of an Arrow cache (default: its only Array2D column)' },
     sidecar: { type: 'string', help: 'JSON-Lines token sidecar (one line per row); held-out rows are then whole documents' },
-    arch: { type: 'string', help: 'standard (ReLU + L1·‖W_dec‖) or topk', default: 'standard' },
+    arch: { type: 'string', help: 'standard (ReLU + L1·‖W_dec‖), topk, or jumprelu (learned thresholds, L0 or tanh penalty)', default: 'standard' },
     features: { type: 'string', help: 'dictionary size F (default 8·d)' },
     l1: { type: 'string', help: 'standard: L1 coefficient λ', default: '2' },
     k: { type: 'string', help: 'topk: active latents per row', default: '32' },
+    l0: { type: 'string', help: 'jumprelu: sparsity coefficient c (warmed up over 5% of the steps)', default: '1' },
+    'jumprelu-mode': { type: 'string', help: 'jumprelu: step (L0 through the step function, Gemma Scope) or tanh (Anthropic, 2025)', default: 'step' },
+    bandwidth: { type: 'string', help: "jumprelu: ε of the straight-through estimators' rectangle kernel", default: '0.05' },
+    'threshold-init': { type: 'string', help: 'jumprelu: initial threshold of every feature', default: '0.01' },
+    'tanh-scale': { type: 'string', help: 'jumprelu, tanh penalty: its scale s in tanh(s·f·‖W_dec‖)', default: '4' },
+    'pre-act': { type: 'string', help: 'jumprelu: coefficient of the pre-activation loss on dead latents (0: off)', default: '0' },
     'k-aux': { type: 'string', help: 'topk: AuxK latents (default d/2)' },
     'dead-window': { type: 'string', help: 'tokens without a fire after which a latent is dead (default min(10M, 25% of the run))' },
-    lr: { type: 'string', help: 'Adam learning rate (default 3e-3 standard, 1e-3 topk)' },
+    lr: { type: 'string', help: 'Adam learning rate (default 3e-3 standard, 1e-3 topk and jumprelu)' },
     batch: { type: 'string', help: 'rows per step', default: '512' },
     steps: { type: 'string', help: 'training steps', default: '2000' },
     seed: { type: 'string', help: 'seed of the initialisation, the batch order and the held-out split', default: '0' },
@@ -137,8 +144,10 @@ export const trainCommand: Command = {
     const fidelitySentences = intOption(v, 'fidelity', 0);
     const layer = fidelitySentences > 0 ? harvestedLayer(dataPath) : null;
     const out = required(v, 'out', 'train');
-    const arch = v.arch;
-    if (arch !== 'standard' && arch !== 'topk') throw new CliError(`--arch must be standard or topk, got '${arch}'`, 2);
+    const arch = archNamed(v.arch);
+    if (!arch) throw new CliError(`--arch must be one of ${Object.keys(ARCH_STEPS).join(', ')}, got '${v.arch}'`, 2);
+    const jumpMode = v['jumprelu-mode'];
+    if (jumpMode !== 'step' && jumpMode !== 'tanh') throw new CliError(`--jumprelu-mode must be step or tanh, got '${jumpMode}'`, 2);
     checkOutDir(out, v.force === true);
     // Validate every input before any GPU device exists.
     const data = await openActivations(dataPath, { tensor: v.tensor as string | undefined, column: v.column as string | undefined, sidecar: v.sidecar as string | undefined });
@@ -148,6 +157,12 @@ export const trainCommand: Command = {
       const batch = intOption(v, 'batch');
       const cfg = defaultConfig({
         arch,
+        l0: numberOption(v, 'l0', false),
+        jumpMode,
+        bandwidth: numberOption(v, 'bandwidth'),
+        thresholdInit: numberOption(v, 'threshold-init'),
+        tanhScale: numberOption(v, 'tanh-scale'),
+        preAct: numberOption(v, 'pre-act', false),
         d,
         steps,
         batch,

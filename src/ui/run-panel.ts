@@ -12,35 +12,39 @@ import { compareFigure, densityFigure, healthFigure, lossFigure, mapFigure, norm
 import { COLORS } from './compare-chart.ts';
 import './loss-chart.ts';
 import { defaultConfig } from '../engine/config.ts';
+import { ARCH_STEPS, archNamed } from '../engine/steps/index.ts';
 import { estimateMemory } from '../engine/memory.ts';
 import type { TrainRequest } from '../worker/api.ts';
 
 const PRESETS: Record<string, TrainRequest['config']> = {
   'quick (TopK)': { arch: 'topk', features: 256, k: 8, batch: 128, steps: 300, lr: 3e-3 },
   'quick (standard)': { arch: 'standard', features: 256, l1: 2, batch: 128, steps: 300, lr: 3e-3 },
+  'quick (JumpReLU, L0)': { arch: 'jumprelu', features: 256, l0: 1, jumpMode: 'step', batch: 128, steps: 300, lr: 3e-3 },
+  'quick (JumpReLU, tanh)': { arch: 'jumprelu', features: 256, l0: 1, jumpMode: 'tanh', batch: 128, steps: 300, lr: 3e-3 },
 };
+
+/** the form's configuration (the variant list is the trainer's registry; every field is read here only) */
+function formConfig(form: HTMLFormElement): { datasetId: string; config: TrainRequest['config'] } {
+  const f = new FormData(form);
+  const num = (k: string) => Number(f.get(k));
+  const arch = archNamed(f.get('arch')) ?? 'topk';
+  const jumpMode = f.get('jumpMode') === 'tanh' ? 'tanh' : 'step';
+  return {
+    datasetId: String(f.get('dataset')),
+    config: { arch, features: num('features'), k: num('k'), l1: num('l1'), l0: num('l0'), jumpMode, lr: num('lr'), batch: num('batch'), steps: num('steps') },
+  };
+}
 
 export class SaeRunPanel extends SessionView {
 
-  /** the form's dataset and configuration */
-  private _formConfig(form: HTMLFormElement): { datasetId: string; config: TrainRequest['config'] } {
-    const f = new FormData(form);
-    const num = (k: string) => Number(f.get(k));
-    const arch = f.get('arch') === 'topk' ? 'topk' : 'standard';
-    return {
-      datasetId: String(f.get('dataset')),
-      config: { arch, features: num('features'), k: num('k'), l1: num('l1'), lr: num('lr'), batch: num('batch'), steps: num('steps') },
-    };
-  }
-
   private _onStart(e: Event): void {
     e.preventDefault();
-    const { datasetId, config } = this._formConfig(e.target as HTMLFormElement);
+    const { datasetId, config } = formConfig(e.target as HTMLFormElement);
     void this.session?.training.start(datasetId, config);
   }
 
   private _onTime(): void {
-    const { datasetId, config } = this._formConfig(this.renderRoot.querySelector('form')!);
+    const { datasetId, config } = formConfig(this.renderRoot.querySelector('form')!);
     void this.session?.training.estimateTime(datasetId, config);
   }
 
@@ -64,10 +68,11 @@ export class SaeRunPanel extends SessionView {
   /** GPU memory the form's configuration needs (engine/memory.ts), for the selected dataset. */
   private _estimate(): string {
     const form = this.renderRoot.querySelector('form');
-    const ds = this.session?.datasets.list.find((x) => x.id === (form ? String(new FormData(form).get('dataset')) : ''));
-    if (!form || !ds) return '';
-    const f = new FormData(form);
-    const cfg = defaultConfig({ d: ds.d, arch: f.get('arch') === 'standard' ? 'standard' : 'topk', features: Number(f.get('features')), batch: Number(f.get('batch')), k: Number(f.get('k')) });
+    if (!form) return '';
+    const { datasetId, config } = formConfig(form);
+    const ds = this.session?.datasets.list.find((x) => x.id === datasetId);
+    if (!ds) return '';
+    const cfg = defaultConfig({ ...config, d: ds.d });
     const mib = estimateMemory(cfg).total / 2 ** 20;
     return `≈ ${mib.toFixed(mib < 10 ? 1 : 0)} MiB on the GPU`;
   }
@@ -103,10 +108,12 @@ export class SaeRunPanel extends SessionView {
       <form @submit=${this._onStart} @input=${() => this.requestUpdate()} data-testid="run-form">
         <label>dataset <select name="dataset" required>${s.datasets.list.map((ds) => html`<option value=${ds.id}>${ds.name} (${ds.rows}×${ds.d})</option>`)}</select></label>
         <label>preset <select @change=${this._onPreset}>${Object.keys(PRESETS).map((k) => html`<option>${k}</option>`)}</select></label>
-        <label>variant <select name="arch"><option value="topk">TopK</option><option value="standard">standard (L1)</option></select></label>
+        <label>variant <select name="arch">${Object.entries(ARCH_STEPS).map(([name, a]) => html`<option value=${name} ?selected=${name === p.arch}>${a.label}</option>`)}</select></label>
         <label>features <input name="features" type="number" min="1" .value=${String(p.features)} /></label>
         <label>k <input name="k" type="number" min="1" .value=${String(p.k)} /></label>
-        <label>λ <input name="l1" type="number" step="any" min="0" value="2" /></label>
+        <label title="standard: the L1 coefficient">λ <input name="l1" type="number" step="any" min="0" value="2" /></label>
+        <label title="JumpReLU: the sparsity coefficient">c <input name="l0" type="number" step="any" min="0" value="1" /></label>
+        <label title="JumpReLU: the sparsity penalty">penalty <select name="jumpMode"><option value="step">L0 (step)</option><option value="tanh">tanh</option></select></label>
         <label>lr <input name="lr" type="number" step="any" min="0" .value=${String(p.lr)} /></label>
         <label>batch <input name="batch" type="number" min="1" .value=${String(p.batch)} /></label>
         <label>steps <input name="steps" type="number" min="1" .value=${String(p.steps)} /></label>

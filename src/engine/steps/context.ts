@@ -63,6 +63,8 @@ export interface StepContext {
 export type BufferSpec = Record<string, [label: string, floats: number]>;
 
 export interface ArchStep {
+  /** how the page and the CLI name it */
+  label: string;
   /** the encoder reads x' − b_dec (SAELens's apply_b_dec_to_input) rather than x' */
   center: boolean;
   /** global gradient-norm clip (0: none) */

@@ -13,3 +13,8 @@ export const ARCH_STEPS: Record<Arch, ArchStep> = {
 };
 
 export type { ArchStep, StepContext } from './context.ts';
+
+/** a form's or a flag's architecture name, or undefined when it names none of ARCH_STEPS */
+export function archNamed(name: unknown): Arch | undefined {
+  return typeof name === 'string' && Object.hasOwn(ARCH_STEPS, name) ? (name as Arch) : undefined;
+}

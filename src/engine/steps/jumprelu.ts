@@ -17,6 +17,7 @@ export function l0Coefficient(cfg: TrainConfig, step: number): number {
 }
 
 export const jumpreluStep: ArchStep = {
+  label: 'JumpReLU',
   center: false,
   clip: 0,
   residualCoef: (cfg) => 2 / cfg.batch,

@@ -12,6 +12,7 @@ function auxGradOffset(B: number, d: number): number {
 }
 
 export const topkStep: ArchStep = {
+  label: 'TopK',
   center: true,
   clip: 0,
   residualCoef: (cfg, stats) => 2 / (cfg.batch * stats.variance),
