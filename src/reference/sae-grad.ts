@@ -3,12 +3,7 @@
 // decoder-row norms, and the backward of each. Layout as in reference/sae.ts: x (B, d); W_enc (d, F) at
 // [j*F + i]; W_dec (F, d) at [i*d + j]; per-row (B, F) and (B, d) arrays.
 import { zeroParams64, type Params64 } from './params.ts';
-
-export interface Dims {
-  B: number;
-  d: number;
-  F: number;
-}
+import type { Dims } from './sae.ts';
 
 export function dimsOf(p: Params64, x: ArrayLike<number>): Dims {
   const d = p.b_dec.length;

@@ -14,6 +14,7 @@ import { ReferenceTrainer } from '../../src/reference/trainer.ts';
 import { saeActivations64 } from '../../src/reference/sae-forward.ts';
 import { statsOf, toyData } from '../reference/helpers.ts';
 import { expectClose, getDevice, noValidationErrors } from '../support/gpu.ts';
+import { readFeatures } from '../support/features.ts';
 
 const B = 19;
 const TOL_STEP = 1e-4;
@@ -43,15 +44,6 @@ function setup(shape: { d: number; F: number }, m: (typeof MODES)[number], steps
 
 const f32 = (buf: ArrayBuffer) => new Float32Array(buf);
 
-async function readFeatures(t: Trainer, name: string): Promise<Float32Array> {
-  const F = t.config.features;
-  const out = new Float32Array(B * F);
-  for (const [s, sh] of t.shards.entries()) {
-    const part = f32(await t.readInternal(s === 0 ? name : `${name}#${s}`));
-    for (let b = 0; b < B; b++) out.set(part.subarray(b * sh.F, (b + 1) * sh.F), b * F + sh.f0);
-  }
-  return out;
-}
 
 for (const shape of SHAPES) {
   describe(`JumpReLU, d=${shape.d}, F=${shape.F}${shape.perShard ? `, shards of ${shape.perShard}` : ''}`, () => {

@@ -17,6 +17,7 @@ import { rowNorms, type TopkResult } from '../../src/reference/sae.ts';
 import { ReferenceTrainer } from '../../src/reference/trainer.ts';
 import { statsOf, toyData } from '../reference/helpers.ts';
 import { expectClose, getDevice, noValidationErrors } from '../support/gpu.ts';
+import { readFeatures } from '../support/features.ts';
 
 // Every GEMM variant: odd widths run the scalar kernels by default, widths divisible by 4 vec8x8 (neither
 // operand transposed: the encoder and decoder) and vec4x8 (the rest);
@@ -95,16 +96,6 @@ function poisonScratch(t: Trainer): void {
   });
 }
 
-/** A (B, F) buffer of the whole dictionary: each feature shard's (B, F_s) columns in place. */
-async function readFeatures(t: Trainer, name: string): Promise<Float32Array> {
-  const F = t.config.features;
-  const out = new Float32Array(B * F);
-  for (const [s, sh] of t.shards.entries()) {
-    const part = f32(await t.readInternal(s === 0 ? name : `${name}#${s}`));
-    for (let b = 0; b < B; b++) out.set(part.subarray(b * sh.F, (b + 1) * sh.F), b * F + sh.f0);
-  }
-  return out;
-}
 
 for (const shape of SHAPES) {
 describe(`d=${shape.d}, F=${shape.F} (${shape.gemm} GEMMs${shape.k ? `, k=${shape.k}, k_aux=${shape.kAux}` : ''}${shape.perShard ? `, shards of ${shape.perShard}` : ''})`, () => {
