@@ -27,6 +27,12 @@ export interface SaeWeights {
   applyBDecToInput: boolean;
   /** run-time normalisation of each input row, undone on the reconstruction (not on a transcoder's output) */
   normalize?: RowNorm;
+  /**
+   * SAELens's reshape_activations "hook_z": trained on an attention hook_z, (n_heads, d_head) per position, which
+   * SAELens flattens to d_in = n_heads·d_head on the way in and back on the way out. Rows here are always flat,
+   * so the forward pass is the same; the flag is kept so the SAE is saved as it came.
+   */
+  hookZ?: boolean;
   /** transcoders: the output width (absent: an SAE, d_out = d) */
   dOut?: number;
   /** skip transcoders: (d_out, d) */

@@ -80,7 +80,7 @@ describe('SAE architectures in the page', () => {
     await form.locator('select').nth(1).selectOption('quick (JumpReLU, tanh)');
     await expect(form.locator('select[name=arch]').inputValue()).resolves.toBe('jumprelu');
     await expect(form.locator('select[name=jumpMode]').inputValue()).resolves.toBe('tanh');
-    for (const [name, value] of Object.entries({ features: '64', batch: '64', steps: '120' })) await form.locator(`input[name=${name}]`).fill(value);
+    for (const [name, value] of Object.entries({ features: '64', batch: '64', steps: '60' })) await form.locator(`input[name=${name}]`).fill(value);
     await page.locator('[data-testid=start]').click();
     await page.locator('[data-testid=run-status][data-status=done]').waitFor({ timeout: 180_000 });
     const run = page.locator('[data-testid=runs] tbody tr').first();

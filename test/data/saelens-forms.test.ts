@@ -36,6 +36,7 @@ const FORMS: Record<string, Partial<SaeWeights> & Pick<SaeWeights, 'arch'>> = {
   'standard, constant_norm_rescale': { arch: 'standard', normalize: 'constant_norm_rescale' },
   'jumprelu, layer_norm': { arch: 'jumprelu', normalize: 'layer_norm' },
   'topk, layer_norm': { arch: 'topk', normalize: 'layer_norm' },
+  'standard, hook_z': { arch: 'standard', hookZ: true },
   transcoder: { arch: 'standard', dOut: 9 },
   skip_transcoder: { arch: 'standard', dOut: 9, W_skip: Float32Array.from({ length: 9 * 13 }, (_, i) => Math.sin(i) * 0.3) },
   jumprelu_transcoder: { arch: 'jumprelu', dOut: 20 },
@@ -61,6 +62,7 @@ describe('SAE forms: saved and read back, run on the GPU', () => {
       expect({ ...back, metadata: undefined }).toEqual({ ...sae, metadata: undefined });
       expect(cfg.architecture).toBe(name.split(',')[0] === 'jumprelu_transcoder' ? 'jumprelu_transcoder' : name.split(',')[0]);
       expect(cfg.normalize_activations).toBe(sae.normalize ?? 'none');
+      expect(cfg.reshape_activations).toBe(sae.hookZ ? 'hook_z' : 'none');
       const x = rows(37, sae.d);
       const f64 = saeActivations64(sae, x);
       const firing = f64.filter((v) => v > 0).length / f64.length;
@@ -207,12 +209,12 @@ describe('SAE folders refused, naming the problem', () => {
     );
   });
 
-  it('a normalisation SAELens does not define, and a reshape', () => {
+  it('a normalisation or a reshape SAELens does not define', () => {
     const sae = formSae({ arch: 'standard' });
     const w = files(sae)['sae_weights.safetensors']!;
     expect(() => decodeSaelens(cfgOf(sae, { normalize_activations: 'rms' }), w, 'x')).toThrow(
       'x/cfg.json: normalize_activations "rms" is not one SAELens defines',
     );
-    expect(() => decodeSaelens(cfgOf(sae, { reshape_activations: 'hook_z' }), w, 'x')).toThrow('x/cfg.json: reshape_activations "hook_z" is not supported');
+    expect(() => decodeSaelens(cfgOf(sae, { reshape_activations: 'heads' }), w, 'x')).toThrow('x/cfg.json: reshape_activations "heads" is not one SAELens defines ("none", "hook_z")');
   });
 });

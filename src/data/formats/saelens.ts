@@ -71,7 +71,7 @@ export function saelensConfig(sae: SaeWeights, extraMeta: Record<string, unknown
     device: 'cpu',
     apply_b_dec_to_input: sae.applyBDecToInput,
     normalize_activations: sae.normalize ?? 'none',
-    reshape_activations: 'none',
+    reshape_activations: sae.hookZ ? 'hook_z' : 'none',
     metadata: { ...METADATA_DEFAULTS, ...sae.metadata, ...extraMeta },
     ...form.cfg,
     architecture: form.architecture,
@@ -99,6 +99,8 @@ interface ParsedConfig {
   dOut: number;
   applyBDecToInput: boolean;
   normalize: RowNorm | 'expected_average_only_in' | undefined;
+  /** reshape_activations "hook_z" */
+  hookZ: boolean;
   /** the keys the architecture reads (v6: cfg.json itself; legacy: k moved up from activation_fn_kwargs) */
   raw: Record<string, unknown>;
   metadata: Record<string, unknown>;
@@ -140,6 +142,7 @@ export function decodeSaelens(cfgJson: string, weights: Uint8Array, name: string
     metadata: cfg.metadata,
   };
   if (arch.transcoder) sae.dOut = cfg.dOut;
+  if (cfg.hookZ) sae.hookZ = true;
   if (rescaleByDecoderNorm) foldDecoderNorms(sae, file);
   if (cfg.normalize === 'expected_average_only_in') foldScalingFactor(sae, name, extras.activationScaler);
   else if (cfg.normalize) sae.normalize = cfg.normalize;
@@ -233,6 +236,7 @@ export function parseSaelensConfig(text: string, file: string): ParsedConfig {
     dOut: transcoder ? positiveInt(cfg, 'd_out', file) : d,
     applyBDecToInput: applyBDec(cfg, transcoder, file),
     normalize: normalizeMode(cfg, file),
+    hookZ: reshapeHookZ(cfg, file),
     raw,
     metadata: isV6 ? { ...(cfg.metadata as Record<string, unknown>) } : legacyMetadata(cfg),
   };
@@ -273,12 +277,16 @@ function normalizeMode(cfg: Record<string, unknown>, file: string): ParsedConfig
   );
 }
 
+/** reshape_activations: "none", or "hook_z" (heads flattened, as rows here always are) */
+function reshapeHookZ(cfg: Record<string, unknown>, file: string): boolean {
+  const reshape = cfg.reshape_activations;
+  if (reshape === undefined || reshape === null || reshape === 'none') return false;
+  if (reshape === 'hook_z') return true;
+  throw new DataError(file, `reshape_activations ${JSON.stringify(reshape)} is not one SAELens defines ("none", "hook_z")`);
+}
+
 /** refuse settings that would change the forward pass beyond what SaeWeights represents */
 function checkNoExtraTransforms(cfg: Record<string, unknown>, file: string): void {
-  const reshape = cfg.reshape_activations;
-  if (reshape !== undefined && reshape !== null && reshape !== 'none') {
-    throw new DataError(file, `reshape_activations ${JSON.stringify(reshape)} is not supported (only "none")`);
-  }
   if (cfg.finetuning_scaling_factor === true) {
     throw new DataError(file, 'finetuning_scaling_factor true is not supported');
   }
