@@ -1,7 +1,7 @@
 // The run's configuration: everything that decides the math of a step. Shared by the GPU trainer,
 // the float64 reference trainer and the CLI, so both trainers read the same numbers.
 
-export type Arch = 'standard' | 'topk' | 'jumprelu';
+export type Arch = 'standard' | 'topk' | 'jumprelu' | 'batchtopk';
 
 /** JumpReLU's sparsity penalty: the L0 through the step function (Gemma Scope), or Σ tanh(s·f·‖W_dec‖) (Anthropic, 2025) */
 export type JumpMode = 'step' | 'tanh';
@@ -32,7 +32,9 @@ export interface TrainConfig {
   tanhScale: number;
   /** jumprelu: the pre-activation loss's coefficient on dead latents (0: off) */
   preAct: number;
-  /** topk: latents kept per row */
+  /** batchtopk: the rate of the batch threshold's moving average (the threshold it is saved with) */
+  thresholdLr: number;
+  /** topk: latents kept per row; batchtopk: per row on average over the batch */
   k: number;
   /** topk: AuxK latents per row (default d/2) */
   kAux: number;
@@ -55,8 +57,8 @@ export interface DataStats {
 }
 
 export const ADAM = { beta1: 0.9, beta2: 0.999 } as const;
-export const ADAM_EPS: Record<Arch, number> = { standard: 1e-8, topk: 6.25e-10, jumprelu: 1e-8 };
-/** Global gradient-norm clip for the standard SAE (TopK and JumpReLU train unclipped). */
+export const ADAM_EPS: Record<Arch, number> = { standard: 1e-8, topk: 6.25e-10, jumprelu: 1e-8, batchtopk: 6.25e-10 };
+/** Global gradient-norm clip for the standard SAE (the others train unclipped). */
 export const CLIP_NORM = 1.0;
 
 export function defaultConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 'd'>): TrainConfig {
@@ -77,6 +79,7 @@ export function defaultConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
     thresholdInit: partial.thresholdInit ?? 0.01,
     tanhScale: partial.tanhScale ?? 4,
     preAct: partial.preAct ?? 0,
+    thresholdLr: partial.thresholdLr ?? 0.01,
     k: partial.k ?? 32,
     kAux: partial.kAux ?? Math.max(1, Math.floor(partial.d / 2)),
     auxAlpha: partial.auxAlpha ?? 1 / 32,

@@ -11,12 +11,14 @@ import type { Params32, TrainerSnapshot } from './run-state.ts';
 export function foldSae(p: Params32, cfg: TrainConfig, scale: number, metadata: Record<string, unknown> = {}, state: Record<string, Float32Array> = {}): SaeWeights {
   const { arch, d, features, k } = cfg;
   return {
-    arch,
+    // a trained BatchTopK SAE is the JumpReLU SAE with its batch threshold for every feature, as SAELens saves it
+    arch: arch === 'batchtopk' ? 'jumprelu' : arch,
     d,
     features,
     ...(arch === 'topk' ? { k } : {}),
     // JumpReLU: pre is the same number before and after the fold, so the threshold carries over as exp(log θ)
     ...(arch === 'jumprelu' ? { threshold: jumpThreshold(state, features) } : {}),
+    ...(arch === 'batchtopk' ? { threshold: batchThreshold(state, features) } : {}),
     applyBDecToInput: ARCH_STEPS[arch].center,
     W_enc: p.W_enc.map((w) => w * scale),
     b_enc: p.b_enc.slice(),
@@ -30,6 +32,12 @@ function jumpThreshold(state: Record<string, Float32Array>, F: number): Float32A
   const theta = state.theta;
   if (!theta) throw new Error('a jumprelu SAE is folded with its log thresholds (state.theta)');
   return Float32Array.from(theta.subarray(0, F), Math.exp);
+}
+
+function batchThreshold(state: Record<string, Float32Array>, F: number): Float32Array {
+  const bstate = state.bstate;
+  if (!bstate) throw new Error('a batchtopk SAE is folded with its batch threshold (state.bstate)');
+  return new Float32Array(F).fill(bstate[0]!);
 }
 
 /** The parameters a snapshot holds, unpacked from its flat buffers. */

@@ -1,15 +1,16 @@
 // The initial parameters of a run (RECIPE §1–2), made on the CPU from the seed so that the GPU trainer and
 // the float64 reference start from the very same numbers.
-//   W_dec rows: random directions, norm 0.1 (standard) or 1 (topk);  W_enc = W_decᵀ;  b_enc = 0;
-//   b_dec = 0 (standard) or the mean of the scaled data sample (topk).
+//   W_dec rows: random directions, norm 0.1 (standard, jumprelu) or 1 (topk, batchtopk);  W_enc = W_decᵀ;
+//   b_enc = 0;  b_dec = 0, or the mean of the scaled data sample (topk, batchtopk).
 import { Rng } from './random.ts';
 import type { DataStats, TrainConfig } from './config.ts';
 import type { Params32 } from './run-state.ts';
 
 export function initParams(cfg: TrainConfig, stats: DataStats): Params32 {
   const { d, features: F } = cfg;
+  const topk = cfg.arch === 'topk' || cfg.arch === 'batchtopk';
   const rng = new Rng(cfg.seed, 0x1a17);
-  const rowNorm = cfg.arch === 'topk' ? 1 : 0.1;
+  const rowNorm = topk ? 1 : 0.1;
   const W_dec = new Float32Array(F * d); // (F, d)
   const W_enc = new Float32Array(d * F); // (d, F)
   const row = new Float64Array(d);
@@ -25,6 +26,6 @@ export function initParams(cfg: TrainConfig, stats: DataStats): Params32 {
       W_enc[j * F + i] = W_dec[i * d + j]!;
     }
   }
-  const b_dec = cfg.arch === 'topk' ? Float32Array.from(stats.mean) : new Float32Array(d);
+  const b_dec = topk ? Float32Array.from(stats.mean) : new Float32Array(d);
   return { W_enc, b_enc: new Float32Array(F), W_dec, b_dec };
 }

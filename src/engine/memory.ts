@@ -5,6 +5,7 @@ import type { TrainConfig } from './config.ts';
 import { paramLayout } from './layout.ts';
 import { featuresPerShard, splitFeatures, type Shard } from './shards.ts';
 import { ARCH_STEPS } from './steps/index.ts';
+import { MAX_TOPK } from './steps/topk.ts';
 
 export interface MemoryEstimate {
   /** bytes of all buffers together */
@@ -43,7 +44,7 @@ export class DoesNotFitError extends Error {}
  * small dictionaries). Refuses, naming the sizes, what no split makes fit.
  */
 export function checkFits(cfg: TrainConfig, limits: GPUSupportedLimits, perShard?: number): Shard[] {
-  if (cfg.arch === 'topk' && (cfg.k > MAX_TOPK || cfg.kAux > MAX_TOPK)) {
+  if ((cfg.arch === 'topk' || cfg.arch === 'batchtopk') && (cfg.k > MAX_TOPK || cfg.kAux > MAX_TOPK)) {
     throw new DoesNotFitError(`k=${cfg.k} and k_aux=${cfg.kAux} must each be at most ${MAX_TOPK}`);
   }
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
@@ -77,5 +78,4 @@ function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
-/** TopK's selection keeps its candidates in private memory (shaders/topk.wgsl MAX_K). */
-export const MAX_TOPK = 512;
+export { MAX_TOPK };

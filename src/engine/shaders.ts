@@ -1,6 +1,7 @@
 // Every WGSL source the engine runs, one family per file in shaders/ (imported as text).
 import adam from '../../shaders/adam.wgsl?raw';
 import attention from '../../shaders/attention.wgsl?raw';
+import batchtopk from '../../shaders/batchtopk.wgsl?raw';
 import embed from '../../shaders/embed.wgsl?raw';
 import featurestats from '../../shaders/featurestats.wgsl?raw';
 import jumprelu from '../../shaders/jumprelu.wgsl?raw';
@@ -21,7 +22,7 @@ import stats from '../../shaders/stats.wgsl?raw';
 import topk from '../../shaders/topk.wgsl?raw';
 
 export const SHADERS = {
-  adam, featurestats, matmul, neighbours, norms, reduce, rows, sparse, standard, stats, topk,
+  adam, batchtopk, featurestats, matmul, neighbours, norms, reduce, rows, sparse, standard, stats, topk,
   // the inference forms of imported SAEs (src/engine/evaluate.ts)
   jumprelu, rownorm,
   // the language model's forward pass (src/model/)

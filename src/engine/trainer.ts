@@ -399,7 +399,8 @@ function buildStep(
   const sparse = arch.lossTerms(cfg, 0).sparse;
   // the step's bookkeeping uniform of each shard (F: the shard's features)
   const stepUs = views.map((v) => {
-    const values = (step: number) => ({ B, F: v.F, step, dead_steps: deadSteps(cfg), k: cfg.k, slots: cfg.k + cfg.kAux, sparse, acc: v.s > 0 ? 1 : 0 });
+    const { k, S } = arch.slots?.(cfg) ?? { k: cfg.k, S: cfg.k + cfg.kAux };
+    const values = (step: number) => ({ B, F: v.F, step, dead_steps: deadSteps(cfg), k, slots: S, sparse, acc: v.s > 0 ? 1 : 0 });
     const u = stepK.uniform('u', values(0));
     writers.push((step) => u.write(values(step)));
     return u;

@@ -46,6 +46,11 @@ export interface TopkOptions {
    * Finite-difference tests hold them fixed at the base point, which is what "stop-gradient" means.
    */
   auxTarget?: { e: Float64Array; ve: number };
+  /**
+   * BatchTopK: of the rows' k kept entries (k then being each row's cap), only the `batch` largest values over
+   * the whole batch stay (every value equal to the smallest kept one stays too); the rest become 0.
+   */
+  batch?: number;
 }
 
 export interface TopkResult extends SaeResult {
@@ -53,6 +58,8 @@ export interface TopkResult extends SaeResult {
   xc: Float64Array;
   /** (B, k) main TopK indices per row, by pre descending, ties → lower index */
   kept: Int32Array;
+  /** BatchTopK: the smallest value kept over the batch (0 when fewer values are positive), else 0 */
+  batchThreshold: number;
   /** AuxK latents per row: min(kAux, |D|), 0 when no latent is dead */
   ka: number;
   /** (B, ka) AuxK indices per row, same order */
@@ -218,6 +225,15 @@ export function fireCounts(f: ArrayLike<number>, B: number, F: number): Float64A
 }
 
 /** Dense (B, F) ReLU of `pre` at the selected (B, count) indices, 0 elsewhere. */
+/** BatchTopK's batch selection over the rows' kept entries of f, in place; returns the threshold */
+function keepBatchTop(f: Float64Array, kept: Int32Array, k: number, total: number, F: number): number {
+  const at = (e: number) => Math.floor(e / k) * F + kept[e]!;
+  const values = Array.from(kept, (_, e) => f[at(e)]!).sort((a, b) => b - a);
+  const t = values[Math.min(total, values.length) - 1] ?? 0;
+  for (let e = 0; e < kept.length; e++) if (f[at(e)]! < t) f[at(e)] = 0;
+  return t;
+}
+
 function scatterRelu(pre: Float64Array, idx: Int32Array, count: number, B: number, F: number): Float64Array {
   const out = new Float64Array(B * F);
   for (let b = 0; b < B; b++) {
@@ -293,6 +309,7 @@ export function topkForwardBackward(p: Params64, xs: Float64Array, opts: TopkOpt
   const pre = encode(xc, p.W_enc, p.b_enc, dims);
   const kept = selectRows(pre, B, F, k);
   const f = scatterRelu(pre, kept, k, B, F);
+  const batchThreshold = opts.batch !== undefined ? keepBatchTop(f, kept, k, opts.batch, F) : 0;
   const xhat = decode(f, p.W_dec, p.b_dec, dims);
   const r = xhat.map((x, t) => x - xs[t]!); // (B, d) x̂' − x'
   const lMain = sumSquares(r) / B / variance;
@@ -336,6 +353,6 @@ export function topkForwardBackward(p: Params64, xs: Float64Array, opts: TopkOpt
   const sparsity = alpha * lAux;
   return {
     loss: lMain + sparsity, recon: lMain, sparsity, l0: meanL0(f, B, F), grads, pre, f, xhat, h,
-    xc, kept, ka: auxActive ? ka : 0, auxKept, z, ehat, e, ve, lMain, lAux, deadCount, auxActive,
+    xc, kept, batchThreshold, ka: auxActive ? ka : 0, auxKept, z, ehat, e, ve, lMain, lAux, deadCount, auxActive,
   };
 }

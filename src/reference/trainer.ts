@@ -5,10 +5,13 @@
 //             → Adam (ε 6.25e-10, no clipping) → renormalise W_dec rows to 1
 //   jumprelu: xs = s·x → dead mask → c_t → loss, grads of the weights and log θ → Adam on both (ε 1e-8,
 //             no clipping; the gradient norm reported is the weights')
+//   batchtopk: as topk with each row's cap of entries kept first, then the k·B largest over the batch; the
+//             batch threshold's moving average follows
 //   all:      fire statistics of the batch (f > 0) → t += 1
 import { ADAM_EPS, type DataStats, type TrainConfig } from '../engine/config.ts';
 import type { StepMetrics } from '../engine/run-state.ts';
 import { l0Coefficient } from '../engine/steps/jumprelu.ts';
+import { rowSlots } from '../engine/steps/topk.ts';
 import { adamUpdate, adamUpdateParams } from './adam.ts';
 import { jumpReluStep } from './jumprelu.ts';
 import { cloneParams64, globalNorm, toParams32, toParams64, zeroParams64, type Params32, type Params64 } from './params.ts';
@@ -53,6 +56,8 @@ export class ReferenceTrainer {
   /** (F) number of rows in which each feature fired, over the whole run */
   readonly fireCount: Float64Array;
   readonly history: ReferenceStepMetrics[] = [];
+  /** batchtopk: the moving average of the batch threshold (SAELens's topk_threshold) */
+  batchTheta = 0;
   /** jumprelu: log θ (F) and its Adam moments */
   readonly logTheta: Float64Array;
   readonly thetaM: Float64Array;
@@ -123,9 +128,16 @@ export class ReferenceTrainer {
       result = { loss: r.total, recon: r.losses.mse_loss!, sparsity: r.total - r.losses.mse_loss!, l0, grads, pre: r.pre, f: r.f, xhat: r.xhat, h: r.h };
       adamUpdate(this.logTheta, log_threshold, this.thetaM, this.thetaV, { t, lr, eps: ADAM_EPS.jumprelu });
     } else {
-      result = topkForwardBackward(this.params, xs, {
-        k: cfg.k, kAux: cfg.kAux, alpha: cfg.auxAlpha, variance: stats.variance, dead,
+      const batch = cfg.arch === 'batchtopk';
+      const r = topkForwardBackward(this.params, xs, {
+        k: rowSlots(cfg), kAux: cfg.kAux, alpha: cfg.auxAlpha, variance: stats.variance, dead, ...(batch ? { batch: cfg.k * B } : {}),
       });
+      result = r;
+      if (batch) {
+        let least = Infinity;
+        for (const v of r.f) if (v > 0 && v < least) least = v;
+        if (least < Infinity) this.batchTheta = (1 - cfg.thresholdLr) * this.batchTheta + cfg.thresholdLr * least;
+      }
       grads = cloneParams64(result.grads);
       projectRowGrads(grads.W_dec, this.params.W_dec, F, d);
     }
@@ -133,7 +145,7 @@ export class ReferenceTrainer {
     if (cfg.arch === 'standard') scale = clipScale(gradNorm);
 
     adamUpdateParams(this.params, grads, this.m, this.v, { t, lr, eps: ADAM_EPS[cfg.arch], gradScale: scale });
-    if (cfg.arch === 'topk') normaliseRows(this.params.W_dec, F, d);
+    if (cfg.arch === 'topk' || cfg.arch === 'batchtopk') normaliseRows(this.params.W_dec, F, d);
 
     const counts = fireCounts(result.f, B, F);
     for (let i = 0; i < F; i++) {

@@ -69,6 +69,8 @@ export interface ArchStep {
   center: boolean;
   /** global gradient-norm clip (0: none) */
   clip: number;
+  /** the sparse architectures' slots per row: k main entries, S in all (AuxK's after them) */
+  slots?(cfg: TrainConfig): { k: number; S: number };
   /** ∂L/∂x̂' = coef·(x̂' − x') */
   residualCoef(cfg: TrainConfig, stats: DataStats): number;
   /** the loss kernel's architecture terms at a step: TopK's normalised form (sparse), the penalty's factor */

@@ -4,12 +4,13 @@ import type { Arch } from '../config.ts';
 import type { ArchStep } from './context.ts';
 import { jumpreluStep } from './jumprelu.ts';
 import { standardStep } from './standard.ts';
-import { topkStep } from './topk.ts';
+import { batchtopkStep, topkStep } from './topk.ts';
 
 export const ARCH_STEPS: Record<Arch, ArchStep> = {
   standard: standardStep,
   topk: topkStep,
   jumprelu: jumpreluStep,
+  batchtopk: batchtopkStep,
 };
 
 export type { ArchStep, StepContext } from './context.ts';

@@ -1,26 +1,42 @@
 // The TopK SAE's part of a step (docs/RECIPE.md §2): pre = (x' − b_dec)W_enc + b_enc, the k largest of each row
 // kept (ReLU), x̂' decoded from them; L = ‖x̂' − x'‖²/(B·v) + α·AuxK (the dead latents' top k_aux reconstruct the
 // residual). Sparse backward: the kept entries grouped by feature, summed in order; W_dec's rows stay unit.
+// BatchTopK (§8) is the same step with each row's cap of entries selected first, then only the k·B largest of
+// the batch's kept (shaders/batchtopk.wgsl), and the threshold it is saved with tracked as it trains.
 import { Kernel, dispatch, flatGrid, type Constants, type Uniform } from '../kernel.ts';
 import { alignFloats } from '../layout.ts';
 import { sparseDecode } from '../sparse-decode.ts';
+import type { TrainConfig } from '../config.ts';
 import type { ArchStep } from './context.ts';
+
+/** TopK's selection keeps its candidates in private memory (shaders/topk.wgsl MAX_K). */
+export const MAX_TOPK = 512;
+
+/** BatchTopK: the most entries one row may keep, a multiple of the average k (rows rarely need more) */
+export const BATCH_ROW_CAP = 4;
+
+/** the main entries each row keeps in its slots: k, or BatchTopK's cap */
+export function rowSlots(cfg: TrainConfig): number {
+  return cfg.arch === 'batchtopk' ? Math.min(cfg.features, BATCH_ROW_CAP * cfg.k, MAX_TOPK) : cfg.k;
+}
 
 /** Where Gaux starts in the TopK trainer's G buffer (floats): after G, on a bindable boundary. */
 function auxGradOffset(B: number, d: number): number {
   return alignFloats(B * d);
 }
 
-export const topkStep: ArchStep = {
-  label: 'TopK',
+function topkLike(batch: boolean): ArchStep {
+  return {
+  label: batch ? 'BatchTopK' : 'TopK',
   center: true,
   clip: 0,
   residualCoef: (cfg, stats) => 2 / (cfg.batch * stats.variance),
   lossTerms: () => ({ sparse: 1, lam: 0 }),
   gemms: (cfg, F, p) => [p('encode', cfg.batch, F, cfg.d, { bias: true })],
+  slots: (cfg) => ({ k: rowSlots(cfg), S: rowSlots(cfg) + cfg.kAux }),
   buffers(cfg, Fs) {
     const { batch: B, d, features: F } = cfg;
-    const S = cfg.k + cfg.kAux;
+    const S = rowSlots(cfg) + cfg.kAux;
     const shared: Record<string, [string, number]> = {
       // each row's TopK picks in slots 0..k-1, its AuxK picks in k..S-1: slot = the sparse backward's entry
       picks: ['picks (B, S)', B * S],
@@ -39,23 +55,25 @@ export const topkStep: ArchStep = {
     };
     if (Fs.length > 1) {
       // every shard's best max(k, k_aux) of each row, merged into the picks (topk.merge_topk)
-      const C = Fs.length * Math.max(cfg.k, cfg.kAux);
+      const C = Fs.length * Math.max(rowSlots(cfg), cfg.kAux);
       shared.candIdx = ['shard candidates (B, shards·K)', B * C];
       shared.candVal = ['shard candidate values (B, shards·K)', B * C];
     }
+    if (batch) shared.bstate = ['BatchTopK: threshold (moving average), this batch\'s', 4];
     return { perShard: (n) => ({ pre: ['pre (B, F)', B * n] }), shared };
   },
   memory: (cfg, Fs, shards) => ({
     [`pre-activations (B×${Fs})`]: [cfg.batch * Fs * 4, shards],
-    'TopK entries (B×(k + k_aux): picks, values, h, lists)': [cfg.batch * (cfg.k + cfg.kAux) * 4, 4],
+    'TopK entries (B×(k + k_aux): picks, values, h, lists)': [cfg.batch * (rowSlots(cfg) + cfg.kAux) * 4, 4],
     // the merge of the shards' picks reads each shard's best max(k, k_aux) of every row
-    ...(shards > 1 ? { 'shard candidates (values and indices)': [cfg.batch * shards * Math.max(cfg.k, cfg.kAux) * 4, 2] } : {}),
+    ...(shards > 1 ? { 'shard candidates (values and indices)': [cfg.batch * shards * Math.max(rowSlots(cfg), cfg.kAux) * 4, 2] } : {}),
     'batch rows (B×d)': [cfg.batch * cfg.d * 4, 8],
   }),
 
   record(ctx) {
     const { device, cfg, shards, views, b, list, b_dec, gb_dec, quads } = ctx;
-    const { d, features: F, batch: B, k: K, kAux: KA } = cfg;
+    const { d, features: F, batch: B, kAux: KA } = cfg;
+    const K = rowSlots(cfg);
     const S = K + KA;
     const split = shards.length > 1;
     const matmul = ctx.matmul;
@@ -81,6 +99,11 @@ export const topkStep: ArchStep = {
       }
     };
     select(false, K, 0);
+    if (batch) {
+      const bt = Kernel.get(device, 'batchtopk', 'batch_threshold');
+      const bu = bt.uniform('bu', { B, S, K, total: cfg.k * B, lr: cfg.thresholdLr }).buffer;
+      list.push(dispatch(bt, { bu, pvals: b.pvals!, bstate: b.bstate! }, [1]));
+    }
     select(true, KA, K);
     const decode = (bias: boolean, count: number, offset: number, out: GPUBuffer) => {
       for (const v of views) {
@@ -160,4 +183,9 @@ export const topkStep: ArchStep = {
   },
 
   clears: (b) => [b.counts!, b.cursor!],
-};
+  ...(batch ? { state: { names: ['bstate'], init: () => ({ bstate: new Float32Array(4) }) } } : {}),
+  };
+}
+
+export const topkStep = topkLike(false);
+export const batchtopkStep = topkLike(true);
