@@ -19,6 +19,7 @@ const LM_TESTS = ['test/kernels/transformer.test.ts', 'test/model'];
 /** the inference forms of imported SAEs: SAELens's own outputs and the float64 reference on other shapes */
 const FORM_TESTS = ['test/data/saelens6-inference.test.ts', 'test/data/saelens-forms.test.ts'];
 const JUMP_TESTS = ['test/engine/jumprelu-trainer.test.ts'];
+const BATCH_TESTS = ['test/engine/batchtopk-trainer.test.ts'];
 
 const MUTATIONS: Mutation[] = [
   { name: 'matmul: wrong index into A', file: 'matmul.wgsl', from: 'return A[m * dims.K + k];', to: 'return A[m * dims.K + (k + 1u) % dims.K];' },
@@ -88,6 +89,10 @@ const MUTATIONS: Mutation[] = [
   { name: 'jumprelu train: pre-activation loss missing from ∂L/∂pre', file: 'jumprelu.wgsl', from: 'if (PRE_ACT && dead[i] != 0u && th > p) { g -= jt.a_B * norms[i]; }', to: '', tests: JUMP_TESTS },
   { name: 'jumprelu train: ∂ log θ without the chain rule', file: 'jumprelu.wgsl', from: 'g_log_theta[i] = gt * th;', to: 'g_log_theta[i] = gt;', tests: JUMP_TESTS },
   { name: 'jumprelu train: a feature passes at its threshold', file: 'jumprelu.wgsl', from: 'f[k] = select(0.0, p, p > exp(log_theta[k % jt.F]));', to: 'f[k] = select(0.0, p, p >= exp(log_theta[k % jt.F]) - 0.01);', tests: JUMP_TESTS },
+  { name: 'batchtopk: nothing below the threshold zeroed', file: 'batchtopk.wgsl', from: 'if (b < lo) { pvals', to: 'if (b < 0u) { pvals', tests: BATCH_TESTS },
+  { name: 'batchtopk: the bisection ends one step early', file: 'batchtopk.wgsl', from: 'for (var it = 0u; it < 32u; it++)', to: 'for (var it = 0u; it < 20u; it++)', tests: BATCH_TESTS },
+  { name: 'batchtopk: rows read without their AuxK slots\' stride', file: 'batchtopk.wgsl', from: 'let v = pvals[(e / bu.K) * bu.S + e % bu.K];', to: 'let v = pvals[e];', tests: BATCH_TESTS },
+  { name: 'batchtopk: the moving average ignores this batch', file: 'batchtopk.wgsl', from: 'bstate[0] = (1.0 - bu.lr) * bstate[0] + bu.lr * bitcast<f32>(m);', to: 'bstate[0] = bstate[0];', tests: BATCH_TESTS },
   { name: 'rownorm: layer_norm without Bessel\'s correction', file: 'rownorm.wgsl', from: 'ss / f32(rn.d - 1u)', to: 'ss / f32(rn.d)', tests: FORM_TESTS },
   { name: 'rownorm: ε added on the way out too', file: 'rownorm.wgsl', from: '    c = s;', to: '    c = s + 1e-5;', tests: FORM_TESTS },
   { name: 'rownorm: the mean not added back', file: 'rownorm.wgsl', from: 'Xhat[i] * coef[3u * b + 2u] + coef[3u * b];', to: 'Xhat[i] * coef[3u * b + 2u];', tests: FORM_TESTS },

@@ -116,10 +116,11 @@ export const trainCommand: Command = {
     tensor: { type: 'string', help: 'tensor name inside a .safetensors file (default: its only 2-D/3-D tensor)' },
     column: { type: 'string', help: 'activation column of an Arrow cache (default: its only Array2D column)' },
     sidecar: { type: 'string', help: 'JSON-Lines token sidecar (one line per row); held-out rows are then whole documents' },
-    arch: { type: 'string', help: 'standard (ReLU + L1·‖W_dec‖), topk, or jumprelu (learned thresholds, L0 or tanh penalty)', default: 'standard' },
+    arch: { type: 'string', help: 'standard (ReLU + L1·‖W_dec‖), topk, jumprelu (learned thresholds, L0 or tanh penalty) or batchtopk (k per row on average; saved as JumpReLU)', default: 'standard' },
     features: { type: 'string', help: 'dictionary size F (default 8·d)' },
     l1: { type: 'string', help: 'standard: L1 coefficient λ', default: '2' },
-    k: { type: 'string', help: 'topk: active latents per row', default: '32' },
+    k: { type: 'string', help: 'topk: active latents per row; batchtopk: per row on average over the batch', default: '32' },
+    'threshold-lr': { type: 'string', help: "batchtopk: rate of the batch threshold's moving average (the threshold it is saved with)", default: '0.01' },
     l0: { type: 'string', help: 'jumprelu: sparsity coefficient c (warmed up over 5% of the steps)', default: '1' },
     'jumprelu-mode': { type: 'string', help: 'jumprelu: step (L0 through the step function, Gemma Scope) or tanh (Anthropic, 2025)', default: 'step' },
     bandwidth: { type: 'string', help: "jumprelu: ε of the straight-through estimators' rectangle kernel", default: '0.05' },
@@ -163,6 +164,7 @@ export const trainCommand: Command = {
         thresholdInit: numberOption(v, 'threshold-init'),
         tanhScale: numberOption(v, 'tanh-scale'),
         preAct: numberOption(v, 'pre-act', false),
+        thresholdLr: numberOption(v, 'threshold-lr'),
         d,
         steps,
         batch,
@@ -174,7 +176,7 @@ export const trainCommand: Command = {
         deadWindowTokens: v['dead-window'] !== undefined ? intOption(v, 'dead-window') : undefined,
         lr: v.lr !== undefined ? numberOption(v, 'lr') : undefined,
       });
-      if (arch === 'topk' && cfg.k > cfg.features) throw new CliError(`--k (${cfg.k}) must not exceed --features (${cfg.features})`, 2);
+      if ((arch === 'topk' || arch === 'batchtopk') && cfg.k > cfg.features) throw new CliError(`--k (${cfg.k}) must not exceed --features (${cfg.features})`, 2);
       const rule = data.docs ? documentRule(cfg.seed) : heldOutRule(cfg.seed);
       splitRows(data.rows.rows, rule, data.rows.name, data.docs); // refuses data too small to hold rows out
       await refuseNonFinite(data.rows);

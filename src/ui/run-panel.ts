@@ -21,6 +21,7 @@ const PRESETS: Record<string, TrainRequest['config']> = {
   'quick (standard)': { arch: 'standard', features: 256, l1: 2, batch: 128, steps: 300, lr: 3e-3 },
   'quick (JumpReLU, L0)': { arch: 'jumprelu', features: 256, l0: 1, jumpMode: 'step', batch: 128, steps: 300, lr: 3e-3 },
   'quick (JumpReLU, tanh)': { arch: 'jumprelu', features: 256, l0: 1, jumpMode: 'tanh', batch: 128, steps: 300, lr: 3e-3 },
+  'quick (BatchTopK)': { arch: 'batchtopk', features: 256, k: 8, batch: 128, steps: 300, lr: 3e-3 },
 };
 
 /** the form's configuration (the variant list is the trainer's registry; every field is read here only) */

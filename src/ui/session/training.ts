@@ -159,7 +159,7 @@ export class Training {
     } else {
       const r = this.runs.find((x) => x.id === runId);
       if (!r) return;
-      const label = `${r.config.arch} F=${r.config.features} ${r.config.arch === 'topk' ? `k=${r.config.k}` : r.config.arch === 'jumprelu' ? `c=${r.config.l0} ${r.config.jumpMode}` : `λ=${r.config.l1}`} lr=${r.config.lr} · ${r.datasetName}`;
+      const label = `${r.config.arch} F=${r.config.features} ${r.config.arch === 'topk' || r.config.arch === 'batchtopk' ? `k=${r.config.k}` : r.config.arch === 'jumprelu' ? `c=${r.config.l0} ${r.config.jumpMode}` : `λ=${r.config.l1}`} lr=${r.config.lr} · ${r.datasetName}`;
       this.compared = [...this.compared, { id: runId, label, history: await this.core.gpu.runHistory(runId) }];
     }
     this.core.changed();
