@@ -21,7 +21,7 @@ const TRUE = 192;
 const ROWS = 262_144;
 const TARGET = 0.98;
 const common = { d, features: 384, lr: 3e-3, batch: 512, steps: 3000, seed: 0 };
-/** tanh penalty with the pre-activation loss; thresholds start at 0.5 with a bandwidth of 0.5 in the scaled units */
+/** tanh penalty with the pre-activation loss; thresholds start at 0.5 with a bandwidth of 0.5 (the defaults) */
 const JUMPRELU: Partial<TrainConfig> = { arch: 'jumprelu', jumpMode: 'tanh', l0: 1, preAct: 0.1, thresholdInit: 0.5, bandwidth: 0.5 };
 
 const runs: Partial<TrainConfig>[] = [

@@ -94,7 +94,7 @@ describe('SAE architectures in the page', () => {
     expect([cfg.architecture, cfg.apply_b_dec_to_input]).toEqual(['jumprelu', false]);
     const sae = decodeSaelens(new TextDecoder().decode(zipped[cfgName]), zipped[cfgName.replace('cfg.json', 'sae_weights.safetensors')]!, 'exported');
     expect(sae.threshold!.length).toBe(64);
-    expect(sae.threshold!.some((t) => Math.abs(t - 0.01) > 1e-4), 'the thresholds moved').toBe(true);
+    expect(sae.threshold!.some((t) => Math.abs(t - 0.5) > 1e-4), 'the thresholds moved').toBe(true);
     await page.close();
   });
 });
