@@ -27,163 +27,163 @@ function auxGradOffset(B: number, d: number): number {
 
 function topkLike(batch: boolean): ArchStep {
   return {
-  label: batch ? 'BatchTopK' : 'TopK',
-  center: true,
-  clip: 0,
-  residualCoef: (cfg, stats) => 2 / (cfg.batch * stats.variance),
-  lossTerms: () => ({ sparse: 1, lam: 0 }),
-  gemms: (cfg, F, p) => [p('encode', cfg.batch, F, cfg.d, { bias: true })],
-  slots: (cfg) => ({ k: rowSlots(cfg), S: rowSlots(cfg) + cfg.kAux }),
-  buffers(cfg, Fs) {
-    const { batch: B, d, features: F } = cfg;
-    const S = rowSlots(cfg) + cfg.kAux;
-    const shared: Record<string, [string, number]> = {
-      // each row's TopK picks in slots 0..k-1, its AuxK picks in k..S-1: slot = the sparse backward's entry
-      picks: ['picks (B, S)', B * S],
-      pvals: ['pvals (B, S)', B * S],
-      // ∂L/∂x̂ (B, d) and, bindable after it, AuxK's Gaux (B, d): the sparse backward reads both as one
-      G: ['G (B, d), then Gaux (B, d)', auxGradOffset(B, d) + B * d],
-      Ehat: ['Ehat (B, d) ê', B * d],
-      emean: ['emean (d)', d],
-      rowvar: ['rowvar (B)', B],
-      h: ['h (B·S)', B * S],
-      counts: ['counts (F)', F],
-      cursor: ['cursor (F)', F],
-      offsets: ['offsets (F+1)', F + 1],
-      lists: ['lists (B·S)', B * S],
-      benc: ['benc (F) ∂b_enc', F],
-    };
-    if (Fs.length > 1) {
-      // every shard's best max(k, k_aux) of each row, merged into the picks (topk.merge_topk)
-      const C = Fs.length * Math.max(rowSlots(cfg), cfg.kAux);
-      shared.candIdx = ['shard candidates (B, shards·K)', B * C];
-      shared.candVal = ['shard candidate values (B, shards·K)', B * C];
-    }
-    if (batch) shared.bstate = ['BatchTopK: threshold (moving average), this batch\'s', 4];
-    return { perShard: (n) => ({ pre: ['pre (B, F)', B * n] }), shared };
-  },
-  memory: (cfg, Fs, shards) => ({
-    [`pre-activations (B×${Fs})`]: [cfg.batch * Fs * 4, shards],
-    'TopK entries (B×(k + k_aux): picks, values, h, lists)': [cfg.batch * (rowSlots(cfg) + cfg.kAux) * 4, 4],
-    // the merge of the shards' picks reads each shard's best max(k, k_aux) of every row
-    ...(shards > 1 ? { 'shard candidates (values and indices)': [cfg.batch * shards * Math.max(rowSlots(cfg), cfg.kAux) * 4, 2] } : {}),
-    'batch rows (B×d)': [cfg.batch * cfg.d * 4, 8],
-  }),
+    label: batch ? 'BatchTopK' : 'TopK',
+    center: true,
+    clip: 0,
+    residualCoef: (cfg, stats) => 2 / (cfg.batch * stats.variance),
+    lossTerms: () => ({ sparse: 1, lam: 0 }),
+    gemms: (cfg, F, p) => [p('encode', cfg.batch, F, cfg.d, { bias: true })],
+    slots: (cfg) => ({ k: rowSlots(cfg), S: rowSlots(cfg) + cfg.kAux }),
+    buffers(cfg, Fs) {
+      const { batch: B, d, features: F } = cfg;
+      const S = rowSlots(cfg) + cfg.kAux;
+      const shared: Record<string, [string, number]> = {
+        // each row's TopK picks in slots 0..k-1, its AuxK picks in k..S-1: slot = the sparse backward's entry
+        picks: ['picks (B, S)', B * S],
+        pvals: ['pvals (B, S)', B * S],
+        // ∂L/∂x̂ (B, d) and, bindable after it, AuxK's Gaux (B, d): the sparse backward reads both as one
+        G: ['G (B, d), then Gaux (B, d)', auxGradOffset(B, d) + B * d],
+        Ehat: ['Ehat (B, d) ê', B * d],
+        emean: ['emean (d)', d],
+        rowvar: ['rowvar (B)', B],
+        h: ['h (B·S)', B * S],
+        counts: ['counts (F)', F],
+        cursor: ['cursor (F)', F],
+        offsets: ['offsets (F+1)', F + 1],
+        lists: ['lists (B·S)', B * S],
+        benc: ['benc (F) ∂b_enc', F],
+      };
+      if (Fs.length > 1) {
+        // every shard's best max(k, k_aux) of each row, merged into the picks (topk.merge_topk)
+        const C = Fs.length * Math.max(rowSlots(cfg), cfg.kAux);
+        shared.candIdx = ['shard candidates (B, shards·K)', B * C];
+        shared.candVal = ['shard candidate values (B, shards·K)', B * C];
+      }
+      if (batch) shared.bstate = ['BatchTopK: threshold (moving average), this batch\'s', 4];
+      return { perShard: (n) => ({ pre: ['pre (B, F)', B * n] }), shared };
+    },
+    memory: (cfg, Fs, shards) => ({
+      [`pre-activations (B×${Fs})`]: [cfg.batch * Fs * 4, shards],
+      'TopK entries (B×(k + k_aux): picks, values, h, lists)': [cfg.batch * (rowSlots(cfg) + cfg.kAux) * 4, 4],
+      // the merge of the shards' picks reads each shard's best max(k, k_aux) of every row
+      ...(shards > 1 ? { 'shard candidates (values and indices)': [cfg.batch * shards * Math.max(rowSlots(cfg), cfg.kAux) * 4, 2] } : {}),
+      'batch rows (B×d)': [cfg.batch * cfg.d * 4, 8],
+    }),
 
-  record(ctx) {
-    const { device, cfg, shards, views, b, list, b_dec, gb_dec, quads } = ctx;
-    const { d, features: F, batch: B, kAux: KA } = cfg;
-    const K = rowSlots(cfg);
-    const S = K + KA;
-    const split = shards.length > 1;
-    const matmul = ctx.matmul;
-    for (const v of views) matmul('encode', B, v.F, d, b.Xc!, v.W_enc, v.acts('pre'), { bias: v.b_enc });
-    ctx.deadMask();
-    // The main picks fill slots 0..K-1 of each row, AuxK's slots K..S-1. A split dictionary selects per
-    // shard (raw values, indices from the shard's first feature), then merges the shards' candidates.
-    const select = (masked: boolean, count: number, offset: number) => {
-      const k = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked, QUADS: F % 4 === 0 });
-      const C = shards.length * count; // candidates per row: each shard's best `count`
+    record(ctx) {
+      const { device, cfg, shards, views, b, list, b_dec, gb_dec, quads } = ctx;
+      const { d, features: F, batch: B, kAux: KA } = cfg;
+      const K = rowSlots(cfg);
+      const S = K + KA;
+      const split = shards.length > 1;
+      const matmul = ctx.matmul;
+      for (const v of views) matmul('encode', B, v.F, d, b.Xc!, v.W_enc, v.acts('pre'), { bias: v.b_enc });
+      ctx.deadMask();
+      // The main picks fill slots 0..K-1 of each row, AuxK's slots K..S-1. A split dictionary selects per
+      // shard (raw values, indices from the shard's first feature), then merges the shards' candidates.
+      const select = (masked: boolean, count: number, offset: number) => {
+        const k = Kernel.get(device, 'topk', 'select_topk', { MASKED: masked, QUADS: F % 4 === 0 });
+        const C = shards.length * count; // candidates per row: each shard's best `count`
+        for (const v of views) {
+          const su = k.uniform('su', split
+            ? { B, F: v.F, K: count, stride: C, offset: v.s * count, base: v.f0, raw: 1 }
+            : { B, F, K: count, stride: S, offset });
+          const out = split ? { idx: b.candIdx!, val: b.candVal! } : { idx: b.picks!, val: b.pvals! };
+          const dead = v.feat('dead');
+          list.push(dispatch(k, { su: su.buffer, pre: v.acts('pre'), pre4: v.acts('pre'), dead, dead4: dead, ...out }, flatGrid(B)));
+        }
+        if (split) {
+          const m = Kernel.get(device, 'topk', 'merge_topk');
+          const su = m.uniform('su', { B, F: C, K: count, stride: S, offset });
+          list.push(dispatch(m, { su: su.buffer, cand_idx: b.candIdx!, cand_val: b.candVal!, idx: b.picks!, val: b.pvals! }, flatGrid(B)));
+        }
+      };
+      select(false, K, 0);
+      if (batch) {
+        const bt = Kernel.get(device, 'batchtopk', 'batch_threshold');
+        const bu = bt.uniform('bu', { B, S, K, total: cfg.k * B, lr: cfg.thresholdLr }).buffer;
+        list.push(dispatch(bt, { bu, pvals: b.pvals!, bstate: b.bstate! }, [1]));
+      }
+      select(true, KA, K);
+      const decode = (bias: boolean, count: number, offset: number, out: GPUBuffer) => {
+        for (const v of views) {
+          const shard = split ? { f0: v.f0, F: v.F, accumulate: v.s > 0 } : undefined;
+          const o = { rows: B, d, K: count, stride: S, offset, bias: bias && v.s === 0, ...(shard ? { shard } : {}) };
+          list.push(sparseDecode(device, o, { sidx: b.picks!, sval: b.pvals!, W_dec: v.W_dec, b_dec, Xhat: out }).dispatch);
+        }
+      };
+      decode(true, K, 0, b.Xhat!);
+      ctx.residual();
+      const rs = Kernel.get(device, 'stats', 'row_stats');
+      list.push(dispatch(rs, { u: ctx.stepUs[0]!.buffer, f: views[0]!.acts('pre'), norms: b.rowsq!, val: b.pvals!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
+      // AuxK (RECIPE §2): reconstruct the main residual from the dead latents.
+      decode(false, KA, K, b.Ehat!);
+      const auxMean = Kernel.get(device, 'topk', 'aux_mean');
+      const au = auxMean.uniform('au', { B, d, F, alpha: cfg.auxAlpha });
+      const aux = { au: au.buffer, Xs: b.Xs!, Xh: b.Xhat!, Eh: b.Ehat! };
+      list.push(dispatch(auxMean, { ...aux, emean: b.emean! }, flatGrid(d)));
+      list.push(dispatch(Kernel.get(device, 'topk', 'aux_rows'), { ...aux, emean_in: b.emean!, rowvar: b.rowvar!, rowaux: b.rowterm! }, flatGrid(B)));
+      list.push(dispatch(Kernel.get(device, 'topk', 'aux_scale'), { au: au.buffer, rowvar_in: b.rowvar!, dead_in: b.dead!, stats: b.stats! }, [1]));
+      const auxG = auxGradOffset(B, d);
+      const Gaux = { buffer: b.G!, offset: auxG * 4, size: B * d * 4 };
+      list.push(dispatch(Kernel.get(device, 'topk', 'aux_grad'), { ...aux, stats_in: b.stats!, Gaux }, flatGrid(B * d)));
+      // Backward, sparse: group the kept entries by feature, then sum each group in order.
+      const sp = (entry: string, constants: Constants = {}) => Kernel.get(device, 'sparse', entry, constants);
+      // the whole dictionary's uniform (grouping), and each shard's (its features from f0)
+      const spU = sp('count').uniform('u', { B, d, F, K, KA, aux_g: auxG, f0: 0 });
+      const shardUs = split ? views.map((v) => sp('count').uniform('u', { B, d, F: v.F, K, KA, aux_g: auxG, f0: v.f0 })) : [spU];
+      const picksOf = (u: Uniform) => ({ u: u.buffer, picks: b.picks!, pvals: b.pvals!, gvec: b.G!, gvec4: b.G! });
+      const groupsOf = (v: (typeof views)[number]) => ({ u: shardUs[v.s]!.buffer, offsets_in: v.feat('offsets', 1), lists_in: b.lists! });
       for (const v of views) {
-        const su = k.uniform('su', split
-          ? { B, F: v.F, K: count, stride: C, offset: v.s * count, base: v.f0, raw: 1 }
-          : { B, F, K: count, stride: S, offset });
-        const out = split ? { idx: b.candIdx!, val: b.candVal! } : { idx: b.picks!, val: b.pvals! };
-        const dead = v.feat('dead');
-        list.push(dispatch(k, { su: su.buffer, pre: v.acts('pre'), pre4: v.acts('pre'), dead, dead4: dead, ...out }, flatGrid(B)));
+        const picks = picksOf(shardUs[v.s]!);
+        if (quads && K % 4 === 0 && KA % 4 === 0) {
+          list.push(dispatch(sp('h_quads'), { ...picks, W_dec4: v.W_dec, h: b.h! }, flatGrid(B * S / 4, 256)));
+        } else {
+          list.push(dispatch(sp('h_entries', { QUADS: quads }), { ...picks, W_dec: v.W_dec, W_dec4: v.W_dec, h: b.h! }, flatGrid(B * S, 256)));
+        }
       }
-      if (split) {
-        const m = Kernel.get(device, 'topk', 'merge_topk');
-        const su = m.uniform('su', { B, F: C, K: count, stride: S, offset });
-        list.push(dispatch(m, { su: su.buffer, cand_idx: b.candIdx!, cand_val: b.candVal!, idx: b.picks!, val: b.pvals! }, flatGrid(B)));
-      }
-    };
-    select(false, K, 0);
-    if (batch) {
-      const bt = Kernel.get(device, 'batchtopk', 'batch_threshold');
-      const bu = bt.uniform('bu', { B, S, K, total: cfg.k * B, lr: cfg.thresholdLr }).buffer;
-      list.push(dispatch(bt, { bu, pvals: b.pvals!, bstate: b.bstate! }, [1]));
-    }
-    select(true, KA, K);
-    const decode = (bias: boolean, count: number, offset: number, out: GPUBuffer) => {
+      const picks = picksOf(spU);
+      list.push(dispatch(sp('count'), { ...picks, counts: b.counts! }, flatGrid(B * S)));
+      list.push(dispatch(sp('scan'), { u: spU.buffer, counts_in: b.counts!, offsets: b.offsets! }, [1]));
+      list.push(dispatch(sp('scatter'), { ...picks, offsets_in: b.offsets!, cursor: b.cursor!, lists: b.lists! }, flatGrid(B * S)));
+      list.push(dispatch(sp('sort_lists'), { u: spU.buffer, offsets_in: b.offsets!, lists: b.lists! }, flatGrid(F)));
+      const project = Kernel.get(device, 'norms', quads ? 'project4' : 'project');
       for (const v of views) {
-        const shard = split ? { f0: v.f0, F: v.F, accumulate: v.s > 0 } : undefined;
-        const o = { rows: B, d, K: count, stride: S, offset, bias: bias && v.s === 0, ...(shard ? { shard } : {}) };
-        list.push(sparseDecode(device, o, { sidx: b.picks!, sval: b.pvals!, W_dec: v.W_dec, b_dec, Xhat: out }).dispatch);
+        // Per-feature sums: where QUADS, 32 columns per invocation (the lanes run together then read 512
+        // contiguous bytes of each entry's row), else 8.
+        const featureRuns = (cols: number) => v.F * Math.ceil(d / cols);
+        const groups = groupsOf(v);
+        const own = picksOf(shardUs[v.s]!);
+        list.push(quads
+          ? dispatch(sp('dwdec_wide'), { ...own, ...groups, gW_dec: v.gW_dec }, flatGrid(featureRuns(32)))
+          : dispatch(sp('dwdec'), { ...own, ...groups, gW_dec: v.gW_dec }, flatGrid(featureRuns(8), 256)));
+        const shapeU = project.uniform('u', { F: v.F, d });
+        list.push(dispatch(project, quads ? { u: shapeU.buffer, W_dec4: v.W_dec, gW_dec4: v.gW_dec } : { u: shapeU.buffer, W_dec: v.W_dec, gW_dec: v.gW_dec }, flatGrid(v.F)));
+        list.push(quads
+          // dwenc_wide's lane groups of 4 runs: a whole number of them per feature
+          ? dispatch(sp('dwenc_wide'), { ...groups, h_in: b.h!, Xc4: b.Xc!, gW_enc: v.gW_enc }, flatGrid(featureRuns(128) * 4))
+          : dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc: v.gW_enc }, flatGrid(featureRuns(8), 256)));
+        list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc: v.gb_enc, benc: v.feat('benc') }, flatGrid(v.F)));
       }
-    };
-    decode(true, K, 0, b.Xhat!);
-    ctx.residual();
-    const rs = Kernel.get(device, 'stats', 'row_stats');
-    list.push(dispatch(rs, { u: ctx.stepUs[0]!.buffer, f: views[0]!.acts('pre'), norms: b.rowsq!, val: b.pvals!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
-    // AuxK (RECIPE §2): reconstruct the main residual from the dead latents.
-    decode(false, KA, K, b.Ehat!);
-    const auxMean = Kernel.get(device, 'topk', 'aux_mean');
-    const au = auxMean.uniform('au', { B, d, F, alpha: cfg.auxAlpha });
-    const aux = { au: au.buffer, Xs: b.Xs!, Xh: b.Xhat!, Eh: b.Ehat! };
-    list.push(dispatch(auxMean, { ...aux, emean: b.emean! }, flatGrid(d)));
-    list.push(dispatch(Kernel.get(device, 'topk', 'aux_rows'), { ...aux, emean_in: b.emean!, rowvar: b.rowvar!, rowaux: b.rowterm! }, flatGrid(B)));
-    list.push(dispatch(Kernel.get(device, 'topk', 'aux_scale'), { au: au.buffer, rowvar_in: b.rowvar!, dead_in: b.dead!, stats: b.stats! }, [1]));
-    const auxG = auxGradOffset(B, d);
-    const Gaux = { buffer: b.G!, offset: auxG * 4, size: B * d * 4 };
-    list.push(dispatch(Kernel.get(device, 'topk', 'aux_grad'), { ...aux, stats_in: b.stats!, Gaux }, flatGrid(B * d)));
-    // Backward, sparse: group the kept entries by feature, then sum each group in order.
-    const sp = (entry: string, constants: Constants = {}) => Kernel.get(device, 'sparse', entry, constants);
-    // the whole dictionary's uniform (grouping), and each shard's (its features from f0)
-    const spU = sp('count').uniform('u', { B, d, F, K, KA, aux_g: auxG, f0: 0 });
-    const shardUs = split ? views.map((v) => sp('count').uniform('u', { B, d, F: v.F, K, KA, aux_g: auxG, f0: v.f0 })) : [spU];
-    const picksOf = (u: Uniform) => ({ u: u.buffer, picks: b.picks!, pvals: b.pvals!, gvec: b.G!, gvec4: b.G! });
-    const groupsOf = (v: (typeof views)[number]) => ({ u: shardUs[v.s]!.buffer, offsets_in: v.feat('offsets', 1), lists_in: b.lists! });
-    for (const v of views) {
-      const picks = picksOf(shardUs[v.s]!);
-      if (quads && K % 4 === 0 && KA % 4 === 0) {
-        list.push(dispatch(sp('h_quads'), { ...picks, W_dec4: v.W_dec, h: b.h! }, flatGrid(B * S / 4, 256)));
-      } else {
-        list.push(dispatch(sp('h_entries', { QUADS: quads }), { ...picks, W_dec: v.W_dec, W_dec4: v.W_dec, h: b.h! }, flatGrid(B * S, 256)));
+      for (const v of views) {
+        const k = sp('dbdec', { F_QUADS: v.F % 4 === 0, ...(v.s > 0 ? { ACCUMULATE: true } : {}) });
+        const benc = v.feat('benc');
+        list.push(dispatch(k, { u: shardUs[v.s]!.buffer, gvec: b.G!, W_enc: v.W_enc, W_enc4: v.W_enc, benc_in: benc, benc4: benc, gb_dec }, flatGrid(d)));
       }
-    }
-    const picks = picksOf(spU);
-    list.push(dispatch(sp('count'), { ...picks, counts: b.counts! }, flatGrid(B * S)));
-    list.push(dispatch(sp('scan'), { u: spU.buffer, counts_in: b.counts!, offsets: b.offsets! }, [1]));
-    list.push(dispatch(sp('scatter'), { ...picks, offsets_in: b.offsets!, cursor: b.cursor!, lists: b.lists! }, flatGrid(B * S)));
-    list.push(dispatch(sp('sort_lists'), { u: spU.buffer, offsets_in: b.offsets!, lists: b.lists! }, flatGrid(F)));
-    const project = Kernel.get(device, 'norms', quads ? 'project4' : 'project');
-    for (const v of views) {
-      // Per-feature sums: where QUADS, 32 columns per invocation (the lanes run together then read 512
-      // contiguous bytes of each entry's row), else 8.
-      const featureRuns = (cols: number) => v.F * Math.ceil(d / cols);
-      const groups = groupsOf(v);
-      const own = picksOf(shardUs[v.s]!);
-      list.push(quads
-        ? dispatch(sp('dwdec_wide'), { ...own, ...groups, gW_dec: v.gW_dec }, flatGrid(featureRuns(32)))
-        : dispatch(sp('dwdec'), { ...own, ...groups, gW_dec: v.gW_dec }, flatGrid(featureRuns(8), 256)));
-      const shapeU = project.uniform('u', { F: v.F, d });
-      list.push(dispatch(project, quads ? { u: shapeU.buffer, W_dec4: v.W_dec, gW_dec4: v.gW_dec } : { u: shapeU.buffer, W_dec: v.W_dec, gW_dec: v.gW_dec }, flatGrid(v.F)));
-      list.push(quads
-        // dwenc_wide's lane groups of 4 runs: a whole number of them per feature
-        ? dispatch(sp('dwenc_wide'), { ...groups, h_in: b.h!, Xc4: b.Xc!, gW_enc: v.gW_enc }, flatGrid(featureRuns(128) * 4))
-        : dispatch(sp('dwenc'), { ...groups, h_in: b.h!, Xc: b.Xc!, gW_enc: v.gW_enc }, flatGrid(featureRuns(8), 256)));
-      list.push(dispatch(sp('dbenc'), { ...groups, h_in: b.h!, gb_enc: v.gb_enc, benc: v.feat('benc') }, flatGrid(v.F)));
-    }
-    for (const v of views) {
-      const k = sp('dbdec', { F_QUADS: v.F % 4 === 0, ...(v.s > 0 ? { ACCUMULATE: true } : {}) });
-      const benc = v.feat('benc');
-      list.push(dispatch(k, { u: shardUs[v.s]!.buffer, gvec: b.G!, W_enc: v.W_enc, W_enc4: v.W_enc, benc_in: benc, benc4: benc, gb_dec }, flatGrid(d)));
-    }
-  },
+    },
 
-  finish(ctx) {
-    const { device, cfg, views, b, list, quads } = ctx;
-    for (const v of views) {
-      const renorm = Kernel.get(device, 'norms', quads ? 'renorm4' : 'renorm');
-      list.push(dispatch(renorm, { u: renorm.uniform('u', { F: v.F, d: cfg.d }).buffer, W: v.W_dec, W4: v.W_dec }, flatGrid(v.F)));
-      const fired = { fireCount: v.feat('fireCount'), lastFired: v.feat('lastFired') };
-      list.push(dispatch(Kernel.get(device, 'stats', 'fire_sparse'), { u: ctx.stepUs[v.s]!.buffer, offsets: v.feat('offsets', 1), lists: b.lists!, ...fired }, flatGrid(v.F)));
-    }
-  },
+    finish(ctx) {
+      const { device, cfg, views, b, list, quads } = ctx;
+      for (const v of views) {
+        const renorm = Kernel.get(device, 'norms', quads ? 'renorm4' : 'renorm');
+        list.push(dispatch(renorm, { u: renorm.uniform('u', { F: v.F, d: cfg.d }).buffer, W: v.W_dec, W4: v.W_dec }, flatGrid(v.F)));
+        const fired = { fireCount: v.feat('fireCount'), lastFired: v.feat('lastFired') };
+        list.push(dispatch(Kernel.get(device, 'stats', 'fire_sparse'), { u: ctx.stepUs[v.s]!.buffer, offsets: v.feat('offsets', 1), lists: b.lists!, ...fired }, flatGrid(v.F)));
+      }
+    },
 
-  clears: (b) => [b.counts!, b.cursor!],
-  ...(batch ? { state: { names: ['bstate'], init: () => ({ bstate: new Float32Array(4) }) } } : {}),
+    clears: (b) => [b.counts!, b.cursor!],
+    ...(batch ? { state: { names: ['bstate'], init: () => ({ bstate: new Float32Array(4) }) } } : {}),
   };
 }
 
