@@ -75,12 +75,12 @@ interface EncodePlan {
  * activations fit one buffer. Refuses, with the sizes, a dictionary for which even that does not fit.
  */
 export function runnerPlan(d: number, features: number, limits: GPUSupportedLimits, featuresPerShard?: number, dOut = d): { shards: Shard[]; rows: number } {
-  d = Math.max(d, dOut); // the wider of W_enc's columns and W_dec's rows decides
+  const wide = Math.max(d, dOut); // the wider of W_enc's columns and W_dec's rows decides
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  const perShard = featuresPerShard ?? (4 * features * d <= cap ? features : Math.floor(cap / (4 * d) / SHARD_ALIGN) * SHARD_ALIGN);
+  const perShard = featuresPerShard ?? (4 * features * wide <= cap ? features : Math.floor(cap / (4 * wide) / SHARD_ALIGN) * SHARD_ALIGN);
   const rows = Math.floor(cap / (4 * features));
   if (perShard === 0 || rows === 0) {
-    const [what, bytes] = perShard === 0 ? [`a shard of ${SHARD_ALIGN} features`, 4 * SHARD_ALIGN * d] : ['one row of activations', 4 * features];
+    const [what, bytes] = perShard === 0 ? [`a shard of ${SHARD_ALIGN} features`, 4 * SHARD_ALIGN * wide] : ['one row of activations', 4 * features];
     throw new DoesNotFitError(
       `evaluating ${features} features on d=${d} needs ${(bytes / 2 ** 20).toFixed(1)} MiB for ${what}, more than this ` +
         `device's ${(cap / 2 ** 20).toFixed(1)} MiB per buffer`,
