@@ -17,8 +17,8 @@ afterAll(async () => lab?.close());
 
 describe('the lab, presented', () => {
   it('one click trains the quick demo on the real model; it pauses, survives a reload, resumes, finishes and exports', async () => {
-    // a 40-second demo instead of the presenter's two minutes: the same flow, sooner
-    const page = await openLab(lab, '?demo-seconds=40');
+    // a 30-second demo instead of the presenter's two minutes: the same flow, sooner
+    const page = await openLab(lab, '?demo-seconds=30');
     // Long Animation Frames at the real sizes (F = 384 on the map): none over 100 ms from the project's scripts
     await watchLongFrames(page);
     await page.locator('[data-testid=present]').click();

@@ -3,6 +3,9 @@
 // d_out ≠ d), F16/BF16 weights load, expected_average_only_in is folded from its saved scaling factor, and
 // each bad folder is refused naming the file and the problem.
 import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { encodeSafetensors } from '../../src/data/formats/safetensors.ts';
 import { decodeSaelens, encodeSaelens } from '../../src/data/formats/saelens.ts';
 import { SaeRunner } from '../../src/engine/evaluate.ts';
 import { Rng } from '../../src/engine/random.ts';
@@ -159,6 +162,52 @@ describe('SAE weights in other dtypes and scales', () => {
   });
 });
 
+describe('a BatchTopK checkpoint saved mid-training (SAELens\'s training form)', () => {
+  const TRAIN = resolve(__dirname, '../../../shared/fixtures/saelens6/train/batchtopk');
+  it.skipIf(!existsSync(TRAIN))('loads as the JumpReLU SAE SAELens makes of it: the norms folded in, its batch threshold for every feature', async () => {
+    const npy = (f: string) => {
+      const bytes = new Uint8Array(readFileSync(join(TRAIN, f)));
+      const hl = new DataView(bytes.buffer).getUint16(8, true);
+      return new Float32Array(bytes.slice(10 + hl).buffer);
+    };
+    const [d, F] = [32, 96];
+    const theta = JSON.parse(readFileSync(join(TRAIN, 'after/topk_threshold.json'), 'utf8')).topk_threshold as number;
+    const p = { W_enc: npy('params/W_enc.npy'), b_enc: npy('params/b_enc.npy'), W_dec: npy('params/W_dec.npy'), b_dec: npy('params/b_dec.npy') };
+    const weights = encodeSafetensors({
+      W_enc: { shape: [d, F], data: p.W_enc }, b_enc: { shape: [F], data: p.b_enc }, W_dec: { shape: [F, d], data: p.W_dec },
+      b_dec: { shape: [d], data: p.b_dec }, topk_threshold: { shape: [], data: Float32Array.of(theta) },
+    });
+    const cfg = JSON.stringify({ architecture: 'batchtopk', d_in: d, d_sae: F, k: 6.0, rescale_acts_by_decoder_norm: true, apply_b_dec_to_input: true, metadata: {} });
+    const sae = decodeSaelens(cfg, weights, 'checkpoint');
+    expect([sae.arch, sae.k, sae.threshold![5]]).toEqual(['jumprelu', undefined, Math.fround(theta)]);
+    // SAELens's inference form by hand: hidden_pre = ((x − b_dec)·W_enc + b_enc)·‖W_dec,i‖, kept where > θ, decoded divided by ‖W_dec,i‖
+    const x = npy('batch.npy');
+    const B = x.length / d;
+    const norms = Array.from({ length: F }, (_, i) => Math.hypot(...p.W_dec.subarray(i * d, (i + 1) * d)));
+    const f = new Float64Array(B * F);
+    const xhat = new Float64Array(B * d);
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < F; i++) {
+        let u = p.b_enc[i]!;
+        for (let j = 0; j < d; j++) u += (x[b * d + j]! - p.b_dec[j]!) * p.W_enc[j * F + i]!;
+        const pre = u * norms[i]!;
+        f[b * F + i] = pre > Math.fround(theta) ? pre : 0;
+      }
+      for (let j = 0; j < d; j++) {
+        let s = p.b_dec[j]!;
+        for (let i = 0; i < F; i++) s += (f[b * F + i]! / norms[i]!) * p.W_dec[i * d + j]!;
+        xhat[b * d + j] = s;
+      }
+    }
+    expect(f.some((v) => v > 0) && f.some((v) => v === 0)).toBe(true);
+    const got = saeActivations64(sae, x);
+    expectClose(got, f, 'feature activations', 1e-5);
+    expectClose(saeDecode64(sae, got, x), xhat, 'reconstruction', 1e-5);
+    expect(() => decodeSaelens(cfg, encodeSafetensors({ W_enc: { shape: [d, F], data: p.W_enc }, b_enc: { shape: [F], data: p.b_enc }, W_dec: { shape: [F, d], data: p.W_dec }, b_dec: { shape: [d], data: p.b_dec } }), 'checkpoint'))
+      .toThrow("checkpoint/sae_weights.safetensors: missing tensor 'topk_threshold' (the batch threshold of a BatchTopK SAE in training)");
+  });
+});
+
 describe('SAE folders refused, naming the problem', () => {
   const files = (sae: SaeWeights) => encodeSaelens(sae, undefined);
   const cfgOf = (sae: SaeWeights, over: Record<string, unknown>) => JSON.stringify({ ...JSON.parse(dec.decode(files(sae)['cfg.json'])), ...over });
@@ -166,7 +215,7 @@ describe('SAE folders refused, naming the problem', () => {
   it('an unknown architecture', () => {
     const sae = formSae({ arch: 'standard' });
     expect(() => decodeSaelens(cfgOf(sae, { architecture: 'crosscoder' }), files(sae)['sae_weights.safetensors']!, 'x')).toThrow(
-      'x/cfg.json: architecture "crosscoder" is not one SAELens saves (supported: "standard", "topk", "jumprelu", "gated", "transcoder", "skip_transcoder", "jumprelu_transcoder")',
+      'x/cfg.json: architecture "crosscoder" is not one SAELens saves (supported: "standard", "topk", "jumprelu", "gated", "transcoder", "skip_transcoder", "jumprelu_transcoder", "batchtopk", "matryoshka_batchtopk")',
     );
   });
 

@@ -65,6 +65,19 @@ function topkParts(c: LoadContext): Parts {
   return { ...base(c, 'topk'), k, rescaleByDecoderNorm: rescale === true };
 }
 
+/**
+ * A BatchTopK or Matryoshka BatchTopK checkpoint saved mid-training (SAELens's training form: its batch
+ * threshold a scalar `topk_threshold`, the pre-activations rescaled by ‖W_dec,i‖ by default) is the JumpReLU
+ * SAE SAELens makes of it when training ends: the norms folded in (as TopK's), that threshold for every feature.
+ */
+function batchTopKAsJumpRelu(c: LoadContext): Parts {
+  // its k is the batch's average (a float): TopK's check of k is passed a valid one, and k is not kept
+  const { k, ...parts } = topkParts({ ...c, cfg: { ...c.cfg, k: 1 } });
+  void k;
+  const t = c.tensor('topk_threshold', [], 'the batch threshold of a BatchTopK SAE in training');
+  return { ...parts, arch: 'jumprelu', threshold: new Float32Array(c.features).fill(t[0]!) };
+}
+
 /** SAELens 6's `architecture` values this project loads */
 export const ARCHITECTURES: Record<string, Architecture> = {
   standard: { transcoder: false, load: (c) => base(c, 'standard') },
@@ -74,6 +87,8 @@ export const ARCHITECTURES: Record<string, Architecture> = {
   transcoder: { transcoder: true, load: (c) => base(c, 'standard') },
   skip_transcoder: { transcoder: true, load: (c) => ({ ...base(c, 'standard'), W_skip: c.tensor('W_skip', [c.dOut, c.d], 'the skip connection of a skip transcoder') }) },
   jumprelu_transcoder: { transcoder: true, load: (c) => ({ ...base(c, 'jumprelu'), threshold: threshold(c) }) },
+  batchtopk: { transcoder: false, load: batchTopKAsJumpRelu },
+  matryoshka_batchtopk: { transcoder: false, load: batchTopKAsJumpRelu },
 };
 
 /** How SaeWeights is saved: SAELens's architecture name, its extra tensors and cfg.json keys. */
