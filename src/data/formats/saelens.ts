@@ -215,7 +215,7 @@ function tensorOfShape(tensors: Map<string, DecodedTensor>, key: string, shape: 
 }
 
 /** cfg.json text → ParsedConfig; v6 when it has a metadata object, else the flat legacy layout */
-export function parseSaelensConfig(text: string, file: string): ParsedConfig {
+function parseSaelensConfig(text: string, file: string): ParsedConfig {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
