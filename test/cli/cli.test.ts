@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
 import { HOOK, makeCache } from '../support/arrow-cache.ts';
-import { expectRefused, runCli } from '../support/cli.ts';
+import { expectRefused, runCli, runCliAsync } from '../support/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sae-lab-cli-'));
 const cli = (...args: string[]) => runCli(dir, ...args);
@@ -121,12 +121,13 @@ describe('sae-lab CLI', () => {
     expect(JSON.parse(readFileSync(join(dir, 'sae-named', 'cfg.json'), 'utf8')).metadata).toMatchObject({ hook_name: 'blocks.3.hook_resid_post', model_name: 'gpt2' });
   });
 
-  it('every command has --help', () => {
-    for (const c of ['synth', 'train', 'eval', 'encode', 'features', 'fidelity', 'split', 'bench', 'effects', 'attribute', 'concept']) {
-      const r = cli(c, '--help');
+  it('every command has --help', async () => {
+    const commands = ['synth', 'train', 'eval', 'encode', 'features', 'fidelity', 'split', 'bench', 'effects', 'attribute', 'concept'];
+    const results = await Promise.all(commands.map((c) => runCliAsync(dir, c, '--help')));
+    results.forEach((r, i) => {
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain(`sae-lab ${c}`);
-    }
+      expect(r.stdout).toContain(`sae-lab ${commands[i]}`);
+    });
   });
 
   describe('bad input', () => {

@@ -12,7 +12,7 @@ import { memorySource } from '../../src/data/memory-source.ts';
 import { Rng } from '../../src/engine/random.ts';
 import type { SaeWeights } from '../../src/engine/sae.ts';
 import { saeActivations64, saeDecode64 } from '../../src/reference/sae-forward.ts';
-import { expectRefused, runCli } from '../support/cli.ts';
+import { expectRefused, runCli, runCliAsync } from '../support/cli.ts';
 
 const ROOT = resolve(__dirname, '../../../shared/fixtures/saelens6');
 const dir = mkdtempSync(join(tmpdir(), 'sae-lab-encode-'));
@@ -31,19 +31,20 @@ function expectClose(got: Float32Array, want: ArrayLike<number>, what: string): 
 }
 
 describe.skipIf(!existsSync(ROOT))('sae-lab encode', () => {
-  for (const form of ['topk-rescale-by-decoder-norm', 'gated', 'standard-layer-norm']) {
-    it(`writes SAELens's feature activations and reconstruction for the ${form} folder SAELens saved`, async () => {
-      const sae = join(ROOT, 'inference', form);
-      const r = cli('encode', '--sae', sae, '--data', join(ROOT, 'inputs.npy'), '--out', form);
-      expect(r.code, r.stderr).toBe(0);
+  it("writes SAELens's feature activations and reconstruction for the folders SAELens saved (TopK with rescale, Gated, layer_norm)", async () => {
+    const forms = ['topk-rescale-by-decoder-norm', 'gated', 'standard-layer-norm'];
+    // one process each, side by side
+    const runs = await Promise.all(forms.map((form) => runCliAsync(dir, 'encode', '--sae', join(ROOT, 'inference', form), '--data', join(ROOT, 'inputs.npy'), '--out', form)));
+    for (const [n, form] of forms.entries()) {
+      expect(runs[n]!.code, runs[n]!.stderr).toBe(0);
       for (const [file, want] of [['feature_acts.npy', 'expected_feature_acts.npy'], ['reconstruction.npy', 'expected_reconstruction.npy']]) {
         const got = await npy(join(dir, form, file!));
-        const exp = await npy(join(sae, want!));
+        const exp = await npy(join(ROOT, 'inference', form, want!));
         expect([got.rows, got.d]).toEqual([exp.rows, exp.d]);
         expectClose(got.data, exp.data, `${form} ${file}`);
       }
-    });
-  }
+    }
+  });
 
   it('a skip transcoder: reconstruction.npy is N × d_out, and eval compares it with --target', async () => {
     const d = 32, F = 40, dOut = 12, N = 128;
