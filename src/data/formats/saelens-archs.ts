@@ -24,6 +24,8 @@ type Parts = Pick<SaeWeights, 'arch' | 'W_enc' | 'b_enc' | 'W_dec' | 'b_dec'> & 
 interface Architecture {
   /** a transcoder: reads d_in, writes d_out (cfg.json's `d_out`), never subtracts b_dec from its input */
   transcoder: boolean;
+  /** reads rescale_acts_by_decoder_norm (the TopK family); elsewhere a true one is refused */
+  rescales?: boolean;
   load(c: LoadContext): Parts;
 }
 
@@ -53,42 +55,45 @@ function gatedAsJumpRelu(c: LoadContext): Parts {
   return { arch: 'jumprelu', W_enc, b_enc: bMag, threshold: theta, W_dec: c.tensor('W_dec', [F, c.dOut]), b_dec: c.tensor('b_dec', [c.dOut]) };
 }
 
+/** rescale_acts_by_decoder_norm: true or false (absent: false) */
+function rescaleFlag(c: LoadContext): boolean {
+  const rescale = c.cfg.rescale_acts_by_decoder_norm;
+  if (rescale !== undefined && typeof rescale !== 'boolean') {
+    throw new DataError(c.cfgFile, `'rescale_acts_by_decoder_norm' must be true or false, got ${JSON.stringify(rescale)}`);
+  }
+  return rescale === true;
+}
+
 function topkParts(c: LoadContext): Parts {
   const k = c.cfg.k;
   if (typeof k !== 'number' || !Number.isSafeInteger(k) || k <= 0 || k > c.features) {
     throw new DataError(c.cfgFile, `a topk SAE needs an integer k in [1, d_sae=${c.features}], got ${JSON.stringify(k)}`);
   }
-  const rescale = c.cfg.rescale_acts_by_decoder_norm;
-  if (rescale !== undefined && typeof rescale !== 'boolean') {
-    throw new DataError(c.cfgFile, `'rescale_acts_by_decoder_norm' must be true or false, got ${JSON.stringify(rescale)}`);
-  }
-  return { ...base(c, 'topk'), k, rescaleByDecoderNorm: rescale === true };
+  return { ...base(c, 'topk'), k, rescaleByDecoderNorm: rescaleFlag(c) };
 }
 
 /**
  * A BatchTopK or Matryoshka BatchTopK checkpoint saved mid-training (SAELens's training form: its batch
  * threshold a scalar `topk_threshold`, the pre-activations rescaled by ‖W_dec,i‖ by default) is the JumpReLU
  * SAE SAELens makes of it when training ends: the norms folded in (as TopK's), that threshold for every feature.
+ * (Its k is the batch's average, which the JumpReLU form does not need.)
  */
 function batchTopKAsJumpRelu(c: LoadContext): Parts {
-  // its k is the batch's average (a float): TopK's check of k is passed a valid one, and k is not kept
-  const { k, ...parts } = topkParts({ ...c, cfg: { ...c.cfg, k: 1 } });
-  void k;
   const t = c.tensor('topk_threshold', [], 'the batch threshold of a BatchTopK SAE in training');
-  return { ...parts, arch: 'jumprelu', threshold: new Float32Array(c.features).fill(t[0]!) };
+  return { ...base(c, 'jumprelu'), threshold: new Float32Array(c.features).fill(t[0]!), rescaleByDecoderNorm: rescaleFlag(c) };
 }
 
 /** SAELens 6's `architecture` values this project loads */
 export const ARCHITECTURES: Record<string, Architecture> = {
   standard: { transcoder: false, load: (c) => base(c, 'standard') },
-  topk: { transcoder: false, load: topkParts },
+  topk: { transcoder: false, rescales: true, load: topkParts },
   jumprelu: { transcoder: false, load: (c) => ({ ...base(c, 'jumprelu'), threshold: threshold(c) }) },
   gated: { transcoder: false, load: gatedAsJumpRelu },
   transcoder: { transcoder: true, load: (c) => base(c, 'standard') },
   skip_transcoder: { transcoder: true, load: (c) => ({ ...base(c, 'standard'), W_skip: c.tensor('W_skip', [c.dOut, c.d], 'the skip connection of a skip transcoder') }) },
   jumprelu_transcoder: { transcoder: true, load: (c) => ({ ...base(c, 'jumprelu'), threshold: threshold(c) }) },
-  batchtopk: { transcoder: false, load: batchTopKAsJumpRelu },
-  matryoshka_batchtopk: { transcoder: false, load: batchTopKAsJumpRelu },
+  batchtopk: { transcoder: false, rescales: true, load: batchTopKAsJumpRelu },
+  matryoshka_batchtopk: { transcoder: false, rescales: true, load: batchTopKAsJumpRelu },
 };
 
 /** How SaeWeights is saved: SAELens's architecture name, its extra tensors and cfg.json keys. */

@@ -241,7 +241,7 @@ function parseSaelensConfig(text: string, file: string): ParsedConfig {
     metadata: isV6 ? { ...(cfg.metadata as Record<string, unknown>) } : legacyMetadata(cfg),
   };
   checkNoExtraTransforms(cfg, file);
-  if (!['topk', 'batchtopk', 'matryoshka_batchtopk'].includes(architecture) && cfg.rescale_acts_by_decoder_norm === true) {
+  if (!ARCHITECTURES[architecture]!.rescales && cfg.rescale_acts_by_decoder_norm === true) {
     throw new DataError(file, `rescale_acts_by_decoder_norm true is a TopK setting; this SAE is ${architecture}`);
   }
   return out;
