@@ -1,7 +1,7 @@
 // The GPU trainer: one readable step, recorded as a list of dispatches once and replayed every step.
 // A step is: upload the batch → one compute pass (forward, loss, backward, norm, Adam, fire stats) → submit.
 // Nothing is read back inside a step; metrics land in a ring on the GPU and come back asynchronously.
-import { ADAM, ADAM_EPS, deadSteps, type DataStats, type TrainConfig } from './config.ts';
+import { deadSteps, type DataStats, type TrainConfig } from './config.ts';
 import { Kernel, dispatch, encodeDispatches, flatGrid, readBuffer, storage, timeSubmission, writeArray, type Dispatch } from './kernel.ts';
 import { METRIC_COLUMNS, METRIC_STRIDE, PARAM_NAMES, STATS, segmentBinding, type ParamLayout, type ParamName } from './layout.ts';
 import { GEMM_VARIANTS, gemm, gemmApplies, type GemmVariant } from './gemm.ts';
@@ -9,7 +9,7 @@ import { defaultChoices, stepGemms, type GemmChoices } from './tuner.ts';
 import { foldSae } from './fold.ts';
 import { checkFits } from './memory.ts';
 import { joinFlats, packShards, shardLayouts, shardsOfSnapshot, splitFlats, unpackShards, type Shard } from './shards.ts';
-import { biasCorrections, learningRate } from './schedule.ts';
+import { adamValues } from './schedule.ts';
 import type { SaeWeights } from './sae.ts';
 import type { KernelVariants, Params32, StepMetrics, TrainerSnapshot } from './run-state.ts';
 import { ARCH_STEPS, type StepContext } from './steps/index.ts';
@@ -426,6 +426,12 @@ function buildStep(
     deadMask() {
       for (const v of views) list.push(dispatch(stepK, { u: stepUs[v.s]!.buffer, lastFired: v.feat('lastFired'), dead: v.feat('dead') }, flatGrid(v.F)));
     },
+    adam(n, bufs) {
+      const k = Kernel.get(device, 'adam', 'main');
+      const u = k.uniform('u', adamValues(cfg, 0, n));
+      writers.push((step) => u.write(adamValues(cfg, step, n)));
+      list.push(dispatch(k, { u: u.buffer, stats: b.stats!, ...bufs }, flatGrid(n / 4, 256)));
+    },
   };
   arch.record(ctx);
 
@@ -443,17 +449,7 @@ function buildStep(
   const clip = Kernel.get(device, 'reduce', 'clip');
   const clipU = clip.uniform('flat', { n: 0, chunk: PARTIAL_CHUNK, parts, clip: arch.clip });
   list.push(dispatch(clip, { flat: clipU.buffer, partial: b.partial!, stats: b.stats! }, [1]));
-  const adam = Kernel.get(device, 'adam', 'main');
-  for (const v of views) {
-    const n = layouts[v.s]!.total;
-    const values = (step: number) => {
-      const { bc1, bc2 } = biasCorrections(step);
-      return { n, lr_over_bc1: learningRate(cfg, step) / bc1, sqrt_bc2: Math.sqrt(bc2), beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM_EPS[cfg.arch] };
-    };
-    const adamU = adam.uniform('u', values(0));
-    writers.push((step) => adamU.write(values(step)));
-    list.push(dispatch(adam, { u: adamU.buffer, grads: v.flat('grads'), stats: b.stats!, params: v.flat('params'), m1: v.flat('adamM'), m2: v.flat('adamV') }, flatGrid(n / 4, 256)));
-  }
+  for (const v of views) ctx.adam(layouts[v.s]!.total, { grads: v.flat('grads'), params: v.flat('params'), m1: v.flat('adamM'), m2: v.flat('adamV') });
   arch.finish(ctx);
   list.push(dispatch(lossK, {
     lu: lossU.buffer, rowsq: b.rowsq!, rowl0_in: b.rowl0!, rowterm_in: b.rowterm!, dead_in: b.dead!, stats: b.stats!, ring: b.ring!,

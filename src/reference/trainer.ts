@@ -10,7 +10,7 @@
 //   all:      fire statistics of the batch (f > 0) → t += 1
 import { ADAM_EPS, type DataStats, type TrainConfig } from '../engine/config.ts';
 import type { StepMetrics } from '../engine/run-state.ts';
-import { l0Coefficient } from '../engine/steps/jumprelu.ts';
+import { l0Coefficient } from '../engine/schedule.ts';
 import { rowSlots } from '../engine/steps/topk.ts';
 import { adamUpdate, adamUpdateParams } from './adam.ts';
 import { jumpReluStep } from './jumprelu.ts';

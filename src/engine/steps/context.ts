@@ -57,6 +57,8 @@ export interface StepContext {
   residual(): void;
   /** each shard's dead mask for this step */
   deadMask(): void;
+  /** Adam over `n` floats (a multiple of 4) of the given buffers, with the step's clip factor */
+  adam(n: number, bufs: { grads: GPUBuffer; params: GPUBuffer; m1: GPUBuffer; m2: GPUBuffer }): void;
 }
 
 /** buffer name → floats, made by the trainer (per shard: the name is suffixed with the shard, see shardName) */

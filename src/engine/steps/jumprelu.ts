@@ -2,19 +2,13 @@
 // θ = exp(logθ) per feature, x̂' = fW_dec + b_dec; L = (1/B)Σ‖x̂' − x'‖² + c_t·penalty (the step function's L0 or
 // the tanh penalty) + the pre-activation loss on dead latents. The thresholds learn through the
 // straight-through estimators (shaders/jumprelu.wgsl) with Adam of their own; unclipped, W_dec's rows free.
-import { ADAM, ADAM_EPS, type TrainConfig } from '../config.ts';
 import { Kernel, dispatch, flatGrid } from '../kernel.ts';
-import { biasCorrections, l1Coefficient, learningRate } from '../schedule.ts';
+import { l0Coefficient } from '../schedule.ts';
 import type { ArchStep } from './context.ts';
 import { denseGemms, fireDense, rowNorms } from './standard.ts';
 
 /** the threshold buffers hold whole vec4s for Adam */
 const padded = (F: number) => Math.ceil(F / 4) * 4;
-
-/** the penalty's coefficient at a step: c rises linearly over the first 5% of steps, as λ does */
-export function l0Coefficient(cfg: TrainConfig, step: number): number {
-  return l1Coefficient({ ...cfg, l1: cfg.l0 }, step);
-}
 
 export const jumpreluStep: ArchStep = {
   label: 'JumpReLU',
@@ -94,16 +88,9 @@ export const jumpreluStep: ArchStep = {
   },
 
   finish(ctx) {
-    const { device, cfg, b, list, writers } = ctx;
-    const adam = Kernel.get(device, 'adam', 'main');
-    const n = padded(cfg.features);
-    const values = (step: number) => {
-      const { bc1, bc2 } = biasCorrections(step);
-      return { n, lr_over_bc1: learningRate(cfg, step) / bc1, sqrt_bc2: Math.sqrt(bc2), beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM_EPS.jumprelu };
-    };
-    const u = adam.uniform('u', values(0));
-    writers.push((step) => u.write(values(step)));
-    list.push(dispatch(adam, { u: u.buffer, grads: b.gTheta!, stats: b.stats!, params: b.theta!, m1: b.thetaM!, m2: b.thetaV! }, flatGrid(n / 4, 256)));
+    const { cfg, b } = ctx;
+    // log θ: Adam as the weights have it, its own moments, after them
+    ctx.adam(padded(cfg.features), { grads: b.gTheta!, params: b.theta!, m1: b.thetaM!, m2: b.thetaV! });
     fireDense(ctx);
   },
 
