@@ -1,7 +1,8 @@
 // TopK backward, touching only the selected latents (RECIPE §2).
 // An "entry" is one kept latent of one row: e = b·S + r with S = K + KA slots per row, the slot of its pick in
 // `picks`/`pvals`; r < K are the main TopK picks (gradient vector G = ∂L/∂x̂'), r ≥ K the AuxK picks
-// (gradient vector Gaux = α ∂L_aux/∂ê). G and Gaux share one buffer, Gaux from float `aux_g` on.
+// (gradient vector Gaux = α ∂L_aux/∂ê). G and Gaux share one buffer, Gaux from float `aux_g` on. Where NESTED
+// (Matryoshka), G holds one block per group of features and a main entry reads its feature's block.
 // Only entries with a positive value carry gradient. To sum per feature in a fixed order without float
 // atomics, entries are grouped by feature (integer counts → prefix scan → scatter → sort each small group
 // by entry id); every per-feature sum then runs over its group in ascending entry order.
@@ -21,6 +22,8 @@ override QUADS: bool = false;
 override F_QUADS: bool = false; // the same for rows of F floats (dbdec), where F % 4 == 0
 // dbdec subtracts one later feature shard's Σ_i W_enc[j, i] · gb_enc[i] from what the shards before wrote
 override ACCUMULATE: bool = false;
+// Matryoshka: a main entry's gradient vector is its feature's group's block of G (gblock), not G itself
+override NESTED: bool = false;
 const NONE = 0xffffffffu;
 
 // F features from f0 on: the whole dictionary, or for h, the per-feature sums and dbdec one feature shard
@@ -55,6 +58,7 @@ struct Sparse { B: u32, d: u32, F: u32, K: u32, KA: u32, aux_g: u32, f0: u32 }
 @group(0) @binding(25) var<storage, read> benc_in: array<f32>;            // (F)
 @group(0) @binding(26) var<storage, read> W_enc4: array<vec4f>;
 @group(0) @binding(27) var<storage, read> benc4: array<vec4f>;
+@group(0) @binding(28) var<storage, read> gblock: array<u32>;             // (F) where each feature's G block starts
 
 fn slots() -> u32 { return u.K + u.KA; }
 
@@ -70,7 +74,9 @@ fn writes_h(e: u32) -> bool { return owned(e) || (u.f0 == 0u && !carries(e)); }
 // Where entry e's gradient vector (G or Gaux, row b) starts in gvec.
 fn gvec_row(e: u32) -> u32 {
   let b = e / slots();
-  return select(u.aux_g, 0u, e - b * slots() < u.K) + b * u.d;
+  if (e - b * slots() >= u.K) { return u.aux_g + b * u.d; }
+  if (NESTED) { return gblock[picks[e]] + b * u.d; }
+  return b * u.d;
 }
 
 // gvec / Xc at o .. o + 3; reads past the end are clamped (WGSL), never written.

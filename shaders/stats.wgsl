@@ -4,7 +4,8 @@
 //   fire_sparse: the same from the TopK entry lists (only entries with a positive value are listed)
 //   row_stats:   per row: l0 (#f > 0) and, for the standard SAE, Σ_i f_i·‖W_dec,i‖ (one shard's part when
 //                the dictionary is split, added to the shards' before when acc)
-//   loss:        one workgroup sums the per-row terms (fixed tree) into this step's slot of the metrics ring
+//   loss:        one workgroup sums the per-row terms (fixed tree) into this step's slot of the metrics ring;
+//                Matryoshka's inner reconstructions' Σ_w ‖x̂_w − x'‖² (0 elsewhere) join the loss, not recon
 
 // acc: row_stats adds to what earlier feature shards wrote (engine/shards.ts)
 struct Step { B: u32, F: u32, step: u32, dead_steps: u32, k: u32, slots: u32, sparse: u32, acc: u32 }
@@ -28,6 +29,7 @@ struct Loss { B: u32, F: u32, slot: u32, sparse: u32, lam: f32, inv_v: f32, alph
 @group(0) @binding(15) var<storage, read> dead_in: array<u32>;          // (F)
 @group(0) @binding(16) var<storage, read> stats: array<f32>;            // step scalars, see engine/layout.ts
 @group(0) @binding(17) var<storage, read_write> ring: array<f32>;       // (slots, 8) metrics ring
+@group(0) @binding(18) var<storage, read> rowinner_in: array<f32>;      // (B) Matryoshka's inner terms
 
 fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 64u; }
 
@@ -95,13 +97,14 @@ fn tree_total(lane: u32, s: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn loss(@builtin(local_invocation_index) lane: u32) {
-  var sq = 0.0; var l0 = 0.0; var term = 0.0; var nd = 0.0;
-  for (var b = lane; b < lu.B; b += WG) { sq += rowsq[b]; l0 += rowl0_in[b]; term += rowterm_in[b]; }
+  var sq = 0.0; var l0 = 0.0; var term = 0.0; var nd = 0.0; var inner = 0.0;
+  for (var b = lane; b < lu.B; b += WG) { sq += rowsq[b]; l0 += rowl0_in[b]; term += rowterm_in[b]; inner += rowinner_in[b]; }
   for (var i = lane; i < lu.F; i += WG) { nd += f32(dead_in[i]); }
   let sq_t = tree_total(lane, sq);
   let l0_t = tree_total(lane, l0);
   let term_t = tree_total(lane, term);
   let nd_t = tree_total(lane, nd);
+  let inner_t = tree_total(lane, inner);
   if (lane != 0u) { return; }
   let B = f32(lu.B);
   var recon = sq_t / B;
@@ -112,7 +115,7 @@ fn loss(@builtin(local_invocation_index) lane: u32) {
     if (nd_t > 0.0 && stats[2] > 0.0) { sparsity = lu.alpha * term_t / (B * stats[2]); }
   }
   let o = lu.slot * 8u;
-  ring[o + 0u] = recon + sparsity;
+  ring[o + 0u] = recon + sparsity + inner_t * lu.inv_v / B;
   ring[o + 1u] = recon;
   ring[o + 2u] = sparsity;
   ring[o + 3u] = l0_t / B;

@@ -6,13 +6,16 @@
  * Returns mean_i max_j cos(truth_i, dec_j).
  */
 export function mmcs(truth: Float32Array, nTrue: number, decoderRows: Float32Array, nFeatures: number, d: number): number {
+  return bestCosines(truth, nTrue, decoderRows, nFeatures, d).reduce((a, c) => a + c, 0) / nTrue;
+}
+
+/** each ground-truth direction's best cosine with a decoder row (MMCS is their mean) */
+export function bestCosines(truth: Float32Array, nTrue: number, decoderRows: Float32Array, nFeatures: number, d: number): Float64Array {
   if (truth.length !== nTrue * d) throw new Error(`mmcs: truth has ${truth.length} values, expected ${nTrue}×${d}`);
   if (decoderRows.length !== nFeatures * d) throw new Error(`mmcs: decoder has ${decoderRows.length} values, expected ${nFeatures}×${d}`);
   if (nTrue === 0 || nFeatures === 0) throw new Error('mmcs: needs at least one true direction and one decoder row');
   const decNorm = rowNorms(decoderRows, nFeatures, d);
-  let sum = 0;
-  for (let i = 0; i < nTrue; i++) sum += maxCosine(truth.subarray(i * d, (i + 1) * d), decoderRows, decNorm, d);
-  return sum / nTrue;
+  return Float64Array.from({ length: nTrue }, (_, i) => maxCosine(truth.subarray(i * d, (i + 1) * d), decoderRows, decNorm, d));
 }
 
 /** per-row Euclidean norms (n) of an n × d matrix */

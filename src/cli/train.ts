@@ -9,7 +9,7 @@ import { measureFidelity } from './fidelity.ts';
 import { documentRule, heldOutRule, rowsInRanges, splitRows, type DocumentRule, type HeldOutRule } from '../data/split.ts';
 import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
 import type { RowSource } from '../data/sources.ts';
-import { deadSteps, defaultConfig, type TrainConfig } from '../engine/config.ts';
+import { checkMatryoshkaWidths, deadSteps, defaultConfig, keepsK, type TrainConfig } from '../engine/config.ts';
 import { ARCH_STEPS, archNamed } from '../engine/steps/index.ts';
 import { runnerPlan, type EvalMetrics } from '../engine/evaluate.ts';
 import { initParams } from '../engine/init.ts';
@@ -107,6 +107,13 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
   }
 }
 
+/** --widths 64,256,1024 → [64, 256, 1024] (checked against the dictionary size once it is known) */
+function widthsOption(text: string): number[] {
+  const widths = text.split(',').map((w) => Number(w.trim()));
+  if (widths.some((w) => !Number.isInteger(w))) throw new CliError(`--widths must be whole numbers separated by commas, got '${text}'`, 2);
+  return widths;
+}
+
 export const trainCommand: Command = {
   name: 'train',
   summary: 'Train a sparse autoencoder on an activation file and save it the SAELens way.',
@@ -116,11 +123,12 @@ export const trainCommand: Command = {
     tensor: { type: 'string', help: 'tensor name inside a .safetensors file (default: its only 2-D/3-D tensor)' },
     column: { type: 'string', help: 'activation column of an Arrow cache (default: its only Array2D column)' },
     sidecar: { type: 'string', help: 'JSON-Lines token sidecar (one line per row); held-out rows are then whole documents' },
-    arch: { type: 'string', help: 'standard (ReLU + L1·‖W_dec‖), topk, jumprelu (learned thresholds, L0 or tanh penalty) or batchtopk (k per row on average; saved as JumpReLU)', default: 'standard' },
+    arch: { type: 'string', help: 'standard (ReLU + L1·‖W_dec‖), topk, jumprelu (learned thresholds, L0 or tanh penalty), batchtopk (k per row on average; saved as JumpReLU) or matryoshka (BatchTopK with nested widths, each adding a loss)', default: 'standard' },
     features: { type: 'string', help: 'dictionary size F (default 8·d)' },
     l1: { type: 'string', help: 'standard: L1 coefficient λ', default: '2' },
-    k: { type: 'string', help: 'topk: active latents per row; batchtopk: per row on average over the batch', default: '32' },
-    'threshold-lr': { type: 'string', help: "batchtopk: rate of the batch threshold's moving average (the threshold it is saved with)", default: '0.01' },
+    k: { type: 'string', help: 'topk: active latents per row; batchtopk, matryoshka: per row on average over the batch', default: '32' },
+    widths: { type: 'string', help: 'matryoshka: the nested dictionary sizes, comma-separated, increasing, the last = --features (default F/16,F/4,F)' },
+    'threshold-lr': { type: 'string', help: "batchtopk, matryoshka: rate of the batch threshold's moving average (the threshold it is saved with)", default: '0.01' },
     l0: { type: 'string', help: 'jumprelu: sparsity coefficient c (warmed up over 5% of the steps)', default: '1' },
     'jumprelu-mode': { type: 'string', help: 'jumprelu: step (L0 through the step function, Gemma Scope) or tanh (Anthropic, 2025)', default: 'step' },
     bandwidth: { type: 'string', help: "jumprelu: ε of the straight-through estimators' rectangle kernel (scaled units, E‖x'‖ = √d)", default: '0.5' },
@@ -175,8 +183,16 @@ export const trainCommand: Command = {
         kAux: v['k-aux'] !== undefined ? intOption(v, 'k-aux') : undefined,
         deadWindowTokens: v['dead-window'] !== undefined ? intOption(v, 'dead-window') : undefined,
         lr: v.lr !== undefined ? numberOption(v, 'lr') : undefined,
+        widths: v.widths !== undefined ? widthsOption(v.widths as string) : undefined,
       });
-      if ((arch === 'topk' || arch === 'batchtopk') && cfg.k > cfg.features) throw new CliError(`--k (${cfg.k}) must not exceed --features (${cfg.features})`, 2);
+      if (keepsK(arch) && cfg.k > cfg.features) throw new CliError(`--k (${cfg.k}) must not exceed --features (${cfg.features})`, 2);
+      if (arch === 'matryoshka') {
+        try {
+          checkMatryoshkaWidths(cfg.widths, cfg.features);
+        } catch (e) {
+          throw new CliError(`--widths: ${(e as Error).message}`, 2);
+        }
+      }
       const rule = data.docs ? documentRule(cfg.seed) : heldOutRule(cfg.seed);
       splitRows(data.rows.rows, rule, data.rows.name, data.docs); // refuses data too small to hold rows out
       await refuseNonFinite(data.rows);

@@ -1,7 +1,17 @@
 // The run's configuration: everything that decides the math of a step. Shared by the GPU trainer,
 // the float64 reference trainer and the CLI, so both trainers read the same numbers.
 
-export type Arch = 'standard' | 'topk' | 'jumprelu' | 'batchtopk';
+export type Arch = 'standard' | 'topk' | 'jumprelu' | 'batchtopk' | 'matryoshka';
+
+/** TopK's family: k latents per row (unit decoder rows, b_dec from the data mean, AuxK on the dead) */
+export function keepsK(arch: Arch): boolean {
+  return arch === 'topk' || batchK(arch);
+}
+
+/** BatchTopK's family: k per row on average over the batch, and the batch threshold it is saved with */
+export function batchK(arch: Arch): boolean {
+  return arch === 'batchtopk' || arch === 'matryoshka';
+}
 
 /** JumpReLU's sparsity penalty: the L0 through the step function (Gemma Scope), or Σ tanh(s·f·‖W_dec‖) (Anthropic, 2025) */
 export type JumpMode = 'step' | 'tanh';
@@ -34,7 +44,9 @@ export interface TrainConfig {
   preAct: number;
   /** batchtopk: the rate of the batch threshold's moving average (the threshold it is saved with) */
   thresholdLr: number;
-  /** topk: latents kept per row; batchtopk: per row on average over the batch */
+  /** matryoshka: the nested dictionary sizes, increasing, the last = features (each inner one adds a loss) */
+  widths: number[];
+  /** topk: latents kept per row; batchtopk, matryoshka: per row on average over the batch */
   k: number;
   /** topk: AuxK latents per row (default d/2) */
   kAux: number;
@@ -57,7 +69,7 @@ export interface DataStats {
 }
 
 export const ADAM = { beta1: 0.9, beta2: 0.999 } as const;
-export const ADAM_EPS: Record<Arch, number> = { standard: 1e-8, topk: 6.25e-10, jumprelu: 1e-8, batchtopk: 6.25e-10 };
+export const ADAM_EPS: Record<Arch, number> = { standard: 1e-8, topk: 6.25e-10, jumprelu: 1e-8, batchtopk: 6.25e-10, matryoshka: 6.25e-10 };
 /** Global gradient-norm clip for the standard SAE (the others train unclipped). */
 export const CLIP_NORM = 1.0;
 
@@ -81,6 +93,7 @@ export function defaultConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
     tanhScale: partial.tanhScale ?? 4,
     preAct: partial.preAct ?? 0,
     thresholdLr: partial.thresholdLr ?? 0.01,
+    widths: partial.widths ?? defaultWidths(partial.features ?? partial.d * 8),
     k: partial.k ?? 32,
     kAux: partial.kAux ?? Math.max(1, Math.floor(partial.d / 2)),
     auxAlpha: partial.auxAlpha ?? 1 / 32,
@@ -88,6 +101,22 @@ export function defaultConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
     seed: partial.seed ?? 0,
   };
   return cfg;
+}
+
+/** Matryoshka's nesting when none is given: 1/16, 1/4 and all of the dictionary (the sizes that exist) */
+export function defaultWidths(F: number): number[] {
+  return [...new Set([Math.floor(F / 16), Math.floor(F / 4), F].filter((w) => w >= 1))];
+}
+
+/** the refusal of Matryoshka widths that are not strictly increasing or do not end at the dictionary size */
+export function checkMatryoshkaWidths(widths: readonly number[], F: number): void {
+  if (widths.length === 0) throw new RangeError('Matryoshka widths: none given');
+  for (let w = 0; w < widths.length; w++) {
+    const v = widths[w]!;
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`Matryoshka widths: ${v} is not a positive integer`);
+    if (w > 0 && v <= widths[w - 1]!) throw new RangeError(`Matryoshka widths must increase: ${widths[w - 1]} is followed by ${v}`);
+  }
+  if (widths[widths.length - 1] !== F) throw new RangeError(`Matryoshka widths must end at the dictionary size ${F}; the last is ${widths[widths.length - 1]}`);
 }
 
 /** Steps without firing after which a latent counts as dead: ceil(W / B). */

@@ -1,14 +1,14 @@
 // The initial parameters of a run (RECIPE §1–2), made on the CPU from the seed so that the GPU trainer and
 // the float64 reference start from the very same numbers.
-//   W_dec rows: random directions, norm 0.1 (standard, jumprelu) or 1 (topk, batchtopk);  W_enc = W_decᵀ;
-//   b_enc = 0;  b_dec = 0, or the mean of the scaled data sample (topk, batchtopk).
+//   W_dec rows: random directions, norm 0.1 (standard, jumprelu) or 1 (TopK's family);  W_enc = W_decᵀ;
+//   b_enc = 0;  b_dec = 0, or the mean of the scaled data sample (TopK's family).
 import { Rng } from './random.ts';
-import type { DataStats, TrainConfig } from './config.ts';
+import { keepsK, type DataStats, type TrainConfig } from './config.ts';
 import type { Params32 } from './run-state.ts';
 
 export function initParams(cfg: TrainConfig, stats: DataStats): Params32 {
   const { d, features: F } = cfg;
-  const topk = cfg.arch === 'topk' || cfg.arch === 'batchtopk';
+  const topk = keepsK(cfg.arch);
   const rng = new Rng(cfg.seed, 0x1a17);
   const rowNorm = topk ? 1 : 0.1;
   const W_dec = new Float32Array(F * d); // (F, d)

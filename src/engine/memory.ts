@@ -1,7 +1,7 @@
 // How much GPU memory a run needs, how its dictionary is split into feature shards so that every buffer
 // fits one storage binding (engine/shards.ts), and a clear refusal before anything is allocated when even
 // that cannot make it fit.
-import type { TrainConfig } from './config.ts';
+import { checkMatryoshkaWidths, keepsK, type TrainConfig } from './config.ts';
 import { paramLayout } from './layout.ts';
 import { featuresPerShard, splitFeatures, type Shard } from './shards.ts';
 import { ARCH_STEPS } from './steps/index.ts';
@@ -44,9 +44,10 @@ export class DoesNotFitError extends Error {}
  * small dictionaries). Refuses, naming the sizes, what no split makes fit.
  */
 export function checkFits(cfg: TrainConfig, limits: GPUSupportedLimits, perShard?: number): Shard[] {
-  if ((cfg.arch === 'topk' || cfg.arch === 'batchtopk') && (cfg.k > MAX_TOPK || cfg.kAux > MAX_TOPK)) {
+  if (keepsK(cfg.arch) && (cfg.k > MAX_TOPK || cfg.kAux > MAX_TOPK)) {
     throw new DoesNotFitError(`k=${cfg.k} and k_aux=${cfg.kAux} must each be at most ${MAX_TOPK}`);
   }
+  if (cfg.arch === 'matryoshka') checkMatryoshkaWidths(cfg.widths, cfg.features);
   const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const n = perShard ?? featuresPerShard(cfg, cap);
   const refuse = (what: string) => new DoesNotFitError(

@@ -8,8 +8,8 @@
 // A transcoder's decoder writes d_out values per row, another activation than the one it reads.
 import type { Arch } from './config.ts';
 
-/** the activation functions an SAE can have here (a trained BatchTopK SAE is a JumpReLU one) */
-export type SaeArch = Exclude<Arch, 'batchtopk'>;
+/** the activation functions an SAE can have here (a trained BatchTopK or Matryoshka SAE is a JumpReLU one) */
+export type SaeArch = Exclude<Arch, 'batchtopk' | 'matryoshka'>;
 
 /** SAELens's `normalize_activations` modes applied to each row at run time */
 export type RowNorm = 'constant_norm_rescale' | 'layer_norm';

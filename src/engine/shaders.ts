@@ -5,6 +5,7 @@ import batchtopk from '../../shaders/batchtopk.wgsl?raw';
 import embed from '../../shaders/embed.wgsl?raw';
 import featurestats from '../../shaders/featurestats.wgsl?raw';
 import jumprelu from '../../shaders/jumprelu.wgsl?raw';
+import matryoshka from '../../shaders/matryoshka.wgsl?raw';
 import matmul from '../../shaders/matmul.wgsl?raw';
 import matmulSubgroups from '../../shaders/matmul-subgroups.wgsl?raw';
 import mlp from '../../shaders/mlp.wgsl?raw';
@@ -22,7 +23,7 @@ import stats from '../../shaders/stats.wgsl?raw';
 import topk from '../../shaders/topk.wgsl?raw';
 
 export const SHADERS = {
-  adam, batchtopk, featurestats, matmul, neighbours, norms, reduce, rows, sparse, standard, stats, topk,
+  adam, batchtopk, featurestats, matmul, matryoshka, neighbours, norms, reduce, rows, sparse, standard, stats, topk,
   // the inference forms of imported SAEs (src/engine/evaluate.ts)
   jumprelu, rownorm,
   // the language model's forward pass (src/model/)

@@ -329,6 +329,7 @@ function createBuffers(device: GPUDevice, cfg: TrainConfig, shards: Shard[], rin
     rowsq: f32('rowsq (B)', B),
     rowl0: f32('rowl0 (B)', B),
     rowterm: f32('rowterm (B)', B),
+    rowinner: f32('rowinner (B) Matryoshka\'s inner reconstructions, else 0', B),
     lastFired: f32('lastFired (F)', F),
     fireCount: f32('fireCount (F)', F),
     dead: f32('dead (F)', F),
@@ -452,12 +453,14 @@ function buildStep(
   for (const v of views) ctx.adam(layouts[v.s]!.total, { grads: v.flat('grads'), params: v.flat('params'), m1: v.flat('adamM'), m2: v.flat('adamV') });
   arch.finish(ctx);
   list.push(dispatch(lossK, {
-    lu: lossU.buffer, rowsq: b.rowsq!, rowl0_in: b.rowl0!, rowterm_in: b.rowterm!, dead_in: b.dead!, stats: b.stats!, ring: b.ring!,
+    lu: lossU.buffer, rowsq: b.rowsq!, rowl0_in: b.rowl0!, rowterm_in: b.rowterm!, rowinner_in: b.rowinner!, dead_in: b.dead!,
+    stats: b.stats!, ring: b.ring!,
   }, [1]));
 
   return {
     dispatches: list,
-    clears: arch.clears(b),
+    // rowinner stays 0 but for Matryoshka, which writes every row
+    clears: [...arch.clears(b), b.rowinner!],
     write(step: number) {
       for (const w of writers) w(step);
     },

@@ -8,6 +8,7 @@
 // After the step the batch threshold moves towards the smallest kept activation: θ ← (1 − lr)·θ + lr·min f>0.
 import { decode, decodeBackward, decoderNorms, dimsOf, encode, encodeBackward, mseLoss, normBackward } from './sae-grad.ts';
 import { zeroParams64, type Params64 } from './params.ts';
+import { checkMatryoshkaWidths } from '../engine/config.ts';
 
 export interface BatchTopKOptions {
   /** features kept per row, on average over the batch */
@@ -42,17 +43,6 @@ function topMask(v: Float64Array, K: number, allowed: (k: number) => boolean = (
   const mask = new Uint8Array(v.length);
   for (const k of order.slice(0, K)) mask[k] = 1;
   return mask;
-}
-
-/** the refusal of Matryoshka widths that are not strictly increasing or do not end at the dictionary size */
-export function checkMatryoshkaWidths(widths: readonly number[], F: number): void {
-  if (widths.length === 0) throw new RangeError('Matryoshka widths: none given');
-  for (let w = 0; w < widths.length; w++) {
-    const v = widths[w]!;
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`Matryoshka widths: ${v} is not a positive integer`);
-    if (w > 0 && v <= widths[w - 1]!) throw new RangeError(`Matryoshka widths must increase: ${widths[w - 1]} is followed by ${v}`);
-  }
-  if (widths[widths.length - 1] !== F) throw new RangeError(`Matryoshka widths must end at the dictionary size ${F}; the last is ${widths[widths.length - 1]}`);
 }
 
 export function batchTopKStep(p: Params64, x: ArrayLike<number>, o: BatchTopKOptions): BatchTopKResult {

@@ -51,6 +51,8 @@ export interface TopkOptions {
    * the whole batch stay (every value equal to the smallest kept one stays too); the rest become 0.
    */
   batch?: number;
+  /** Matryoshka: the inner widths w of the nesting; each adds ‖x̂'_w − x'‖²/(B·v), x̂'_w from features [0, w) */
+  inner?: number[];
 }
 
 export interface TopkResult extends SaeResult {
@@ -340,9 +342,22 @@ export function topkForwardBackward(p: Params64, xs: Float64Array, opts: TopkOpt
   for (let t = 0; t < B * F; t++) {
     h[t] = (f[t]! > 0 ? gw[t]! : 0) + (z[t]! > 0 ? alpha * gwAux[t]! : 0);
   }
+  // Matryoshka's inner reconstructions, each through the features below its width
+  const gAll = g.slice();
+  let lInner = 0;
+  for (const w of opts.inner ?? []) {
+    const fw = f.map((x, t) => (t % F < w ? x : 0));
+    const rw = decode(fw, p.W_dec, p.b_dec, dims).map((x, t) => x - xs[t]!);
+    lInner += sumSquares(rw) / B / variance;
+    const gw = rw.map((x) => (2 * x) / (B * variance));
+    addOuterFG(grads.W_dec, fw, gw, 1, dims);
+    const pw = projectOnRows(gw, p.W_dec, dims);
+    for (let t = 0; t < B * F; t++) if (fw[t]! > 0) h[t]! += pw[t]!;
+    for (let t = 0; t < B * d; t++) gAll[t]! += gw[t]!;
+  }
   encoderGrads(grads, xc, h, dims);
-  // ∂b_dec = Σ_b g_b − Σ_b h_b W_encᵀ (b_dec enters the decoder output and, subtracted, the encoder input)
-  const gsum = columnSums(g, B, d);
+  // ∂b_dec = Σ_b g_b − Σ_b h_b W_encᵀ (b_dec enters every reconstruction and, subtracted, the encoder input)
+  const gsum = columnSums(gAll, B, d);
   const hsum = columnSums(h, B, F);
   for (let j = 0; j < d; j++) {
     let s = 0;
@@ -352,7 +367,7 @@ export function topkForwardBackward(p: Params64, xs: Float64Array, opts: TopkOpt
 
   const sparsity = alpha * lAux;
   return {
-    loss: lMain + sparsity, recon: lMain, sparsity, l0: meanL0(f, B, F), grads, pre, f, xhat, h,
+    loss: lMain + lInner + sparsity, recon: lMain, sparsity, l0: meanL0(f, B, F), grads, pre, f, xhat, h,
     xc, kept, batchThreshold, ka: auxActive ? ka : 0, auxKept, z, ehat, e, ve, lMain, lAux, deadCount, auxActive,
   };
 }

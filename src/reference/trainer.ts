@@ -7,8 +7,9 @@
 //             no clipping; the gradient norm reported is the weights')
 //   batchtopk: as topk with each row's cap of entries kept first, then the k·B largest over the batch; the
 //             batch threshold's moving average follows
+//   matryoshka: as batchtopk, each inner width's reconstruction adding its loss
 //   all:      fire statistics of the batch (f > 0) → t += 1
-import { ADAM_EPS, type DataStats, type TrainConfig } from '../engine/config.ts';
+import { ADAM_EPS, batchK, keepsK, type DataStats, type TrainConfig } from '../engine/config.ts';
 import type { StepMetrics } from '../engine/run-state.ts';
 import { l0Coefficient } from '../engine/schedule.ts';
 import { rowSlots } from '../engine/steps/topk.ts';
@@ -128,9 +129,10 @@ export class ReferenceTrainer {
       result = { loss: r.total, recon: r.losses.mse_loss!, sparsity: r.total - r.losses.mse_loss!, l0, grads, pre: r.pre, f: r.f, xhat: r.xhat, h: r.h };
       adamUpdate(this.logTheta, log_threshold, this.thetaM, this.thetaV, { t, lr, eps: ADAM_EPS.jumprelu });
     } else {
-      const batch = cfg.arch === 'batchtopk';
+      const batch = batchK(cfg.arch);
       const r = topkForwardBackward(this.params, xs, {
         k: rowSlots(cfg), kAux: cfg.kAux, alpha: cfg.auxAlpha, variance: stats.variance, dead, ...(batch ? { batch: cfg.k * B } : {}),
+        ...(cfg.arch === 'matryoshka' ? { inner: cfg.widths.slice(0, -1) } : {}),
       });
       result = r;
       if (batch) {
@@ -145,7 +147,7 @@ export class ReferenceTrainer {
     if (cfg.arch === 'standard') scale = clipScale(gradNorm);
 
     adamUpdateParams(this.params, grads, this.m, this.v, { t, lr, eps: ADAM_EPS[cfg.arch], gradScale: scale });
-    if (cfg.arch === 'topk' || cfg.arch === 'batchtopk') normaliseRows(this.params.W_dec, F, d);
+    if (keepsK(cfg.arch)) normaliseRows(this.params.W_dec, F, d);
 
     const counts = fireCounts(result.f, B, F);
     for (let i = 0; i < F; i++) {

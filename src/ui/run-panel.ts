@@ -22,6 +22,7 @@ const PRESETS: Record<string, TrainRequest['config']> = {
   'quick (JumpReLU, L0)': { arch: 'jumprelu', features: 256, l0: 1, jumpMode: 'step', batch: 128, steps: 300, lr: 3e-3 },
   'quick (JumpReLU, tanh)': { arch: 'jumprelu', features: 256, l0: 1, jumpMode: 'tanh', batch: 128, steps: 300, lr: 3e-3 },
   'quick (BatchTopK)': { arch: 'batchtopk', features: 256, k: 8, batch: 128, steps: 300, lr: 3e-3 },
+  'quick (Matryoshka BatchTopK)': { arch: 'matryoshka', features: 256, k: 8, widths: [16, 64, 256], batch: 128, steps: 300, lr: 3e-3 },
 };
 
 /** the form's configuration (the variant list is the trainer's registry; every field is read here only) */
@@ -30,9 +31,14 @@ function formConfig(form: HTMLFormElement): { datasetId: string; config: TrainRe
   const num = (k: string) => Number(f.get(k));
   const arch = archNamed(f.get('arch')) ?? 'topk';
   const jumpMode = f.get('jumpMode') === 'tanh' ? 'tanh' : 'step';
+  // Matryoshka's nesting: blank for the default (the trainer refuses widths that do not nest)
+  const widths = String(f.get('widths') ?? '').split(',').filter((w) => w.trim() !== '').map(Number);
   return {
     datasetId: String(f.get('dataset')),
-    config: { arch, features: num('features'), k: num('k'), l1: num('l1'), l0: num('l0'), jumpMode, lr: num('lr'), batch: num('batch'), steps: num('steps') },
+    config: {
+      arch, features: num('features'), k: num('k'), l1: num('l1'), l0: num('l0'), jumpMode, lr: num('lr'), batch: num('batch'), steps: num('steps'),
+      ...(arch === 'matryoshka' && widths.length ? { widths } : {}),
+    },
   };
 }
 
@@ -115,6 +121,7 @@ export class SaeRunPanel extends SessionView {
         <label title="standard: the L1 coefficient">λ <input name="l1" type="number" step="any" min="0" value="2" /></label>
         <label title="JumpReLU: the sparsity coefficient">c <input name="l0" type="number" step="any" min="0" value="1" /></label>
         <label title="JumpReLU: the sparsity penalty">penalty <select name="jumpMode"><option value="step">L0 (step)</option><option value="tanh">tanh</option></select></label>
+        <label title="Matryoshka: the nested dictionary sizes, the last = features (blank: F/16, F/4, F)">widths <input name="widths" size="12" placeholder="F/16,F/4,F" /></label>
         <label>lr <input name="lr" type="number" step="any" min="0" .value=${String(p.lr)} /></label>
         <label>batch <input name="batch" type="number" min="1" .value=${String(p.batch)} /></label>
         <label>steps <input name="steps" type="number" min="1" .value=${String(p.steps)} /></label>

@@ -62,7 +62,7 @@ describe('SAELens SAEs and every architecture in the page', () => {
     await page.close();
   });
 
-  it('imports JumpReLU and BatchTopK-trained SAEs, evaluates them, opens their features; trains JumpReLU from the form', async () => {
+  it('imports JumpReLU and BatchTopK-trained SAEs, evaluates them, opens their features; trains JumpReLU, BatchTopK and Matryoshka from the form', async () => {
     const page = await openLab(lab);
     const data = join(dir, 'acts32.npy');
     writeFileSync(data, encodeNpy(rows, [ROWS, D]));
@@ -133,6 +133,26 @@ describe('SAELens SAEs and every architecture in the page', () => {
     const sae = decodeSaelens(new TextDecoder().decode(zipped[cfgName]), zipped[cfgName.replace('cfg.json', 'sae_weights.safetensors')]!, 'exported');
     expect(sae.threshold!.length).toBe(64);
     expect(sae.threshold!.some((t) => Math.abs(t - 0.5) > 1e-4), 'the thresholds moved').toBe(true);
+
+    // BatchTopK and Matryoshka BatchTopK from their presets (Matryoshka with a nesting typed in): each is
+    // exported as the JumpReLU SAE SAELens saves, one batch threshold for every feature
+    for (const [preset, arch, widths] of [['quick (BatchTopK)', 'batchtopk', ''], ['quick (Matryoshka BatchTopK)', 'matryoshka', '8,24,64']] as const) {
+      await form.locator('select').nth(1).selectOption(preset);
+      await expect(form.locator('select[name=arch]').inputValue()).resolves.toBe(arch);
+      for (const [name, value] of Object.entries({ features: '64', batch: '64', steps: '40', widths })) await form.locator(`input[name=${name}]`).fill(value);
+      await page.locator('[data-testid=start]').click();
+      const latest = page.locator('[data-testid=runs] tbody tr').filter({ has: page.locator('td:nth-child(3)', { hasText: new RegExp(`^${arch}$`) }) });
+      await expect.poll(() => latest.getAttribute('data-status'), { timeout: 180_000 }).toBe('done');
+      await page.locator('[data-testid=density-chart]').scrollIntoViewIfNeeded();
+      await screenshot(page, `archs-${arch}-trained`);
+      const [got] = await Promise.all([page.waitForEvent('download'), latest.locator('[data-testid=export-sae]').click()]);
+      const files = unzipSync(new Uint8Array(readFileSync((await got.path())!)));
+      const name = Object.keys(files).find((k) => k.endsWith('cfg.json'))!;
+      const trained = decodeSaelens(new TextDecoder().decode(files[name]), files[name.replace('cfg.json', 'sae_weights.safetensors')]!, 'exported');
+      expect([trained.arch, trained.applyBDecToInput, trained.threshold!.length]).toEqual(['jumprelu', true, 64]);
+      expect(trained.threshold![0]).toBeGreaterThan(0);
+      expect(new Set(trained.threshold!).size, 'one threshold for every feature').toBe(1);
+    }
     await page.close();
   });
 });

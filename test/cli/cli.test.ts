@@ -130,62 +130,68 @@ describe('sae-lab CLI', () => {
     });
   });
 
-  describe('bad input', () => {
-    const train = (data: string, ...more: string[]) => cli('train', '--data', data, '--out', 'never', '--steps', '5', ...more);
+  // independent refusals, each its own process: side by side
+  describe.concurrent('bad input', () => {
+    const train = (data: string, ...more: string[]) => runCliAsync(dir, 'train', '--data', data, '--out', 'never', '--steps', '5', ...more);
     const afterEach = () => expect(existsSync(join(dir, 'never'))).toBe(false);
 
-    it('a missing file', () => {
-      expectRefused(train('missing.npy'), 'missing.npy', 'cannot open');
+    it('a missing file', async () => {
+      expectRefused(await train('missing.npy'), 'missing.npy', 'cannot open');
       afterEach();
     });
-    it('a malformed file (wrong magic)', () => {
+    it('a malformed file (wrong magic)', async () => {
       writeFileSync(join(dir, 'junk.npy'), 'this is not a numpy file at all, not even close');
-      expectRefused(train('junk.npy'), 'junk.npy');
+      expectRefused(await train('junk.npy'), 'junk.npy');
       afterEach();
     });
-    it('a truncated file', () => {
+    it('a truncated file', async () => {
       writeFileSync(join(dir, 'short.npy'), readFileSync(join(dir, 'gt.npy')).subarray(0, 5000));
-      expectRefused(train('short.npy'), 'short.npy');
+      expectRefused(await train('short.npy'), 'short.npy');
       afterEach();
     });
-    it('a wrong dtype', () => {
+    it('a wrong dtype', async () => {
       const bytes = Buffer.from(encodeNpy(new Float32Array(600 * 4), [600, 4]));
       bytes.write("'<i4'", bytes.indexOf("'<f4'"), 'latin1');
       writeFileSync(join(dir, 'ints.npy'), bytes);
-      expectRefused(train('ints.npy'), 'ints.npy', '<i4');
+      expectRefused(await train('ints.npy'), 'ints.npy', '<i4');
       afterEach();
     });
-    it('a wrong shape (1-D)', () => {
+    it('a wrong shape (1-D)', async () => {
       writeFileSync(join(dir, 'flat.npy'), encodeNpy(new Float32Array(4096), [4096]));
-      expectRefused(train('flat.npy'), 'flat.npy');
+      expectRefused(await train('flat.npy'), 'flat.npy');
       afterEach();
     });
-    it('NaN rows are refused', () => {
+    it('NaN rows are refused', async () => {
       const data = new Float32Array(600 * 4).fill(1);
       data[4 * 123 + 2] = NaN;
       writeFileSync(join(dir, 'nan.npy'), encodeNpy(data, [600, 4]));
-      expectRefused(train('nan.npy'), 'nan.npy', 'NaN', 'row 123');
+      expectRefused(await train('nan.npy'), 'nan.npy', 'NaN', 'row 123');
       afterEach();
     });
-    it('an unsupported extension', () => {
+    it('an unsupported extension', async () => {
       writeFileSync(join(dir, 'data.csv'), '1,2,3\n');
-      expectRefused(train('data.csv'), 'data.csv', 'unsupported');
+      expectRefused(await train('data.csv'), 'data.csv', 'unsupported');
       afterEach();
     });
-    it('a dictionary too large for the device', () => {
-      expectRefused(train('gt.npy', '--features', '200000000'), 'features', 'MiB');
+    it('a dictionary too large for the device', async () => {
+      expectRefused(await train('gt.npy', '--features', '200000000'), 'features', 'MiB');
       afterEach();
     });
-    it('--fidelity on activations that sae-lab harvest did not write', () => {
-      expectRefused(train('gt.npy', '--fidelity', '5'), 'harvest.json', 'gt.npy');
+    it('Matryoshka widths that do not nest', async () => {
+      expectRefused(await train('gt.npy', '--arch', 'matryoshka', '--features', '32', '--widths', '16,8,32'), '--widths', 'must increase');
+      expectRefused(await train('gt.npy', '--arch', 'matryoshka', '--features', '32', '--widths', '8,16'), '--widths', 'end at the dictionary size 32');
+      afterEach();
+    });
+    it('--fidelity on activations that sae-lab harvest did not write', async () => {
+      expectRefused(await train('gt.npy', '--fidelity', '5'), 'harvest.json', 'gt.npy');
     });
 
-    it('an unknown option', () => {
-      expectRefused(cli('train', '--data', 'gt.npy', '--out', 'never', '--bogus', '1'), 'bogus');
+    it('an unknown option', async () => {
+      expectRefused(await runCliAsync(dir, 'train', '--data', 'gt.npy', '--out', 'never', '--bogus', '1'), 'bogus');
       afterEach();
     });
-    it('eval of an SAE whose width differs from the data', () => {
-      const r = cli('eval', '--sae', join(import.meta.dirname, '../../../shared/fixtures/saelens/v6-standard'), '--data', 'gt.npy');
+    it('eval of an SAE whose width differs from the data', async () => {
+      const r = await runCliAsync(dir, 'eval', '--sae', join(import.meta.dirname, '../../../shared/fixtures/saelens/v6-standard'), '--data', 'gt.npy');
       expectRefused(r, 'gt.npy', 'd_in=32');
     });
   });

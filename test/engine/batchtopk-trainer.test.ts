@@ -3,6 +3,7 @@
 // the batch's selection and threshold, every gradient and update within 1e-4); 50-step curves (9 steps in 10
 // within 1e-3);
 // snapshots resume bit for bit; the export is the JumpReLU SAE SAELens saves, with the tracked threshold.
+// Matryoshka BatchTopK the same, with nestings whose groups cross the shards' boundaries.
 import { describe, expect, it } from 'vitest';
 import { defaultConfig, type TrainConfig } from '../../src/engine/config.ts';
 import { initParams } from '../../src/engine/init.ts';
@@ -19,14 +20,17 @@ import { expectClose, getDevice, noValidationErrors } from '../support/gpu.ts';
 const B = 19;
 const TOL_STEP = 1e-4;
 const FRESH_SEED = Number(process.env.SAE_TEST_SEED ?? Math.floor(Math.random() * 1e6));
-const SHAPES = [
-  { d: 37, F: 101, k: 3, kAux: 9 },
-  { d: 36, F: 150, k: 4, kAux: 8, perShard: 64 },
+interface Shape { arch: 'batchtopk' | 'matryoshka'; d: number; F: number; k: number; kAux: number; perShard?: number; widths?: number[] }
+const SHAPES: Shape[] = [
+  { arch: 'batchtopk', d: 37, F: 101, k: 3, kAux: 9 },
+  { arch: 'batchtopk', d: 36, F: 150, k: 4, kAux: 8, perShard: 64 },
+  { arch: 'matryoshka', d: 37, F: 101, k: 3, kAux: 9, widths: [7, 50, 101] },
+  { arch: 'matryoshka', d: 36, F: 150, k: 4, kAux: 8, perShard: 64, widths: [10, 70, 150] },
 ];
 
-function setup(shape: (typeof SHAPES)[number], steps: number, seed = 5, lr = 3e-3) {
+function setup(shape: Shape, steps: number, seed = 5, lr = 3e-3) {
   const cfg: TrainConfig = defaultConfig({
-    arch: 'batchtopk', d: shape.d, features: shape.F, batch: B, steps, lr, k: shape.k, kAux: shape.kAux,
+    arch: shape.arch, ...(shape.widths ? { widths: shape.widths } : {}), d: shape.d, features: shape.F, batch: B, steps, lr, k: shape.k, kAux: shape.kAux,
     thresholdLr: 0.2, deadWindowTokens: 3 * B, seed: seed + 2,
   });
   const data = toyData(B * 64, shape.d, 3 * shape.d, seed);
@@ -36,7 +40,8 @@ function setup(shape: (typeof SHAPES)[number], steps: number, seed = 5, lr = 3e-
 }
 
 for (const shape of SHAPES) {
-  describe(`BatchTopK, d=${shape.d}, F=${shape.F}, k=${shape.k}${shape.perShard ? `, shards of ${shape.perShard}` : ''}`, () => {
+  const nesting = shape.widths ? `, widths ${shape.widths.join('/')}` : '';
+  describe(`${shape.arch}, d=${shape.d}, F=${shape.F}, k=${shape.k}${nesting}${shape.perShard ? `, shards of ${shape.perShard}` : ''}`, () => {
     it(`one step against the reference (data seed ${FRESH_SEED})`, async () => {
       const device = await getDevice();
       const { cfg, stats, batch } = setup(shape, 40, FRESH_SEED);
@@ -52,7 +57,7 @@ for (const shape of SHAPES) {
         ref.fireCount.set(fire.fireCount);
         ref.batchTheta = (await gpu.readState()).bstate![0]!;
         ref.t = gpu.stepCount;
-        const keep = new Set(['params', 'grads', 'adamM', 'adamV', 'lastFired', 'fireCount', 'X', 'counts', 'cursor', 'ring', 'bstate']);
+        const keep = new Set(['params', 'grads', 'adamM', 'adamV', 'lastFired', 'fireCount', 'X', 'counts', 'cursor', 'ring', 'bstate', 'gblock']);
         for (const n of gpu.internalBuffers) if (!keep.has(n.split('#')[0]!)) gpu.fillInternal(n, NaN);
         gpu.layouts.forEach((lay, s) => {
           const grads = s === 0 ? 'grads' : `grads#${s}`;

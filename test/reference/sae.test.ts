@@ -266,6 +266,23 @@ describe('TopK SAE with AuxK (RECIPE §2)', () => {
     });
   });
 
+  it('Matryoshka: each inner width adds its reconstruction loss, and every gradient still matches finite differences', () => {
+    const inner = [2, 5];
+    const nested = { ...frozen, inner };
+    const m = topkForwardBackward(p, xs, nested);
+    // the inner losses by their definition: x̂'_w from the features below w alone
+    let lInner = 0;
+    for (const w of inner) {
+      const q = { ...p, W_dec: p.W_dec.map((v, n) => (Math.floor(n / d) < w ? v : 0)) };
+      lInner += topkForwardBackward(q, xs, { ...opts, dead: new Uint8Array(F) }).lMain;
+    }
+    expect(m.loss - r.loss).toBeCloseTo(lInner, 12);
+    expect(m.recon).toBe(r.recon);
+    const { nonZero } = checkGradients(p, m.grads, (q) => topkForwardBackward(q, xs, nested).loss, { atol: 1e-8, rtol: 1e-6, guard: sameSelection });
+    expect(nonZero).toBeGreaterThan(30);
+    expect(Math.abs(m.grads.W_enc[0]! - r.grads.W_enc[0]!) + Math.abs(m.grads.b_dec[0]! - r.grads.b_dec[0]!)).toBeGreaterThan(1e-4);
+  });
+
   it('kAux larger than |D| selects every dead latent', () => {
     const wide = topkForwardBackward(p, xs, { ...opts, kAux: 10 });
     expect(wide.ka).toBe(3);

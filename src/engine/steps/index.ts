@@ -4,13 +4,14 @@ import type { Arch } from '../config.ts';
 import type { ArchStep } from './context.ts';
 import { jumpreluStep } from './jumprelu.ts';
 import { standardStep } from './standard.ts';
-import { batchtopkStep, topkStep } from './topk.ts';
+import { batchtopkStep, matryoshkaStep, topkStep } from './topk.ts';
 
 export const ARCH_STEPS: Record<Arch, ArchStep> = {
   standard: standardStep,
   topk: topkStep,
   jumprelu: jumpreluStep,
   batchtopk: batchtopkStep,
+  matryoshka: matryoshkaStep,
 };
 
 export type { ArchStep, StepContext } from './context.ts';

@@ -3,10 +3,13 @@
 // residual). Sparse backward: the kept entries grouped by feature, summed in order; W_dec's rows stay unit.
 // BatchTopK (§8) is the same step with each row's cap of entries selected first, then only the k·B largest of
 // the batch's kept (shaders/batchtopk.wgsl), and the threshold it is saved with tracked as it trains.
+// Matryoshka BatchTopK adds ‖x̂'_w − x'‖²/(B·v) for each inner width w of its nesting (x̂'_w decodes features
+// [0, w) alone): each feature's entries then take the sum of the gradients of the reconstructions it is in
+// (shaders/matryoshka.wgsl), read by the sparse backward through the feature's gradient block.
 import { Kernel, dispatch, flatGrid, type Constants, type Uniform } from '../kernel.ts';
 import { alignFloats } from '../layout.ts';
 import { sparseDecode } from '../sparse-decode.ts';
-import type { TrainConfig } from '../config.ts';
+import { batchK, type TrainConfig } from '../config.ts';
 import type { ArchStep } from './context.ts';
 
 /** TopK's selection keeps its candidates in private memory (shaders/topk.wgsl MAX_K). */
@@ -17,17 +20,26 @@ export const BATCH_ROW_CAP = 4;
 
 /** the main entries each row keeps in its slots: k, or BatchTopK's cap */
 export function rowSlots(cfg: TrainConfig): number {
-  return cfg.arch === 'batchtopk' ? Math.min(cfg.features, BATCH_ROW_CAP * cfg.k, MAX_TOPK) : cfg.k;
+  return batchK(cfg.arch) ? Math.min(cfg.features, BATCH_ROW_CAP * cfg.k, MAX_TOPK) : cfg.k;
 }
 
-/** Where Gaux starts in the TopK trainer's G buffer (floats): after G, on a bindable boundary. */
-function auxGradOffset(B: number, d: number): number {
-  return alignFloats(B * d);
+/** Matryoshka's gradient blocks (1 elsewhere): one per group of features between two widths */
+function blocks(cfg: TrainConfig): number {
+  return cfg.arch === 'matryoshka' ? cfg.widths.length : 1;
 }
 
-function topkLike(batch: boolean): ArchStep {
+/** Where Gaux starts in the TopK trainer's G buffer (floats): after G's blocks, on a bindable boundary. */
+function auxGradOffset(cfg: TrainConfig): number {
+  return blocks(cfg) * alignFloats(cfg.batch * cfg.d);
+}
+
+type Kind = 'topk' | 'batchtopk' | 'matryoshka';
+
+function topkLike(kind: Kind): ArchStep {
+  const batch = kind !== 'topk';
+  const nested = kind === 'matryoshka';
   return {
-    label: batch ? 'BatchTopK' : 'TopK',
+    label: { topk: 'TopK', batchtopk: 'BatchTopK', matryoshka: 'Matryoshka BatchTopK' }[kind],
     center: true,
     clip: 0,
     residualCoef: (cfg, stats) => 2 / (cfg.batch * stats.variance),
@@ -37,12 +49,16 @@ function topkLike(batch: boolean): ArchStep {
     buffers(cfg, Fs) {
       const { batch: B, d, features: F } = cfg;
       const S = rowSlots(cfg) + cfg.kAux;
+      const blk = alignFloats(B * d);
       const shared: Record<string, [string, number]> = {
         // each row's TopK picks in slots 0..k-1, its AuxK picks in k..S-1: slot = the sparse backward's entry
         picks: ['picks (B, S)', B * S],
         pvals: ['pvals (B, S)', B * S],
-        // ∂L/∂x̂ (B, d) and, bindable after it, AuxK's Gaux (B, d): the sparse backward reads both as one
-        G: ['G (B, d), then Gaux (B, d)', auxGradOffset(B, d) + B * d],
+        // ∂L/∂x̂ (B, d) (Matryoshka: one block per group) and, bindable after it, AuxK's Gaux (B, d): the
+        // sparse backward reads both as one
+        G: [nested ? 'G (groups × (B, d)), then Gaux (B, d)' : 'G (B, d), then Gaux (B, d)', auxGradOffset(cfg) + B * d],
+        // each feature's gradient block in G (floats from its start): Matryoshka's group, else 0 (unread)
+        gblock: ['gblock (F)', F],
         Ehat: ['Ehat (B, d) ê', B * d],
         emean: ['emean (d)', d],
         rowvar: ['rowvar (B)', B],
@@ -60,6 +76,7 @@ function topkLike(batch: boolean): ArchStep {
         shared.candVal = ['shard candidate values (B, shards·K)', B * C];
       }
       if (batch) shared.bstate = ['BatchTopK: threshold (moving average), this batch\'s', 4];
+      if (nested) shared.Xin = ['Matryoshka: x̂\' of each inner width ((groups − 1) × (B, d))', (blocks(cfg) - 1) * blk];
       return { perShard: (n) => ({ pre: ['pre (B, F)', B * n] }), shared };
     },
     memory: (cfg, Fs, shards) => ({
@@ -68,6 +85,7 @@ function topkLike(batch: boolean): ArchStep {
       // the merge of the shards' picks reads each shard's best max(k, k_aux) of every row
       ...(shards > 1 ? { 'shard candidates (values and indices)': [cfg.batch * shards * Math.max(rowSlots(cfg), cfg.kAux) * 4, 2] } : {}),
       'batch rows (B×d)': [cfg.batch * cfg.d * 4, 8],
+      ...(nested ? { 'Matryoshka: inner reconstructions and gradient blocks (B×d)': [cfg.batch * cfg.d * 4, 2 * blocks(cfg) - 2] } : {}),
     }),
 
     record(ctx) {
@@ -114,6 +132,24 @@ function topkLike(batch: boolean): ArchStep {
       };
       decode(true, K, 0, b.Xhat!);
       ctx.residual();
+      const blk = alignFloats(B * d);
+      if (nested) {
+        // x̂'_w of each inner width: the picks of features below w, shard by shard
+        cfg.widths.slice(0, -1).forEach((w, g) => {
+          const Xw = { buffer: b.Xin!, offset: g * blk * 4, size: B * d * 4 };
+          for (const v of views.filter((v) => v.f0 < w)) {
+            const shard = { f0: v.f0, F: Math.min(v.F, w - v.f0), accumulate: v.s > 0 };
+            const o = { rows: B, d, K, stride: S, offset: 0, bias: v.s === 0, shard };
+            list.push(sparseDecode(device, o, { sidx: b.picks!, sval: b.pvals!, W_dec: v.W_dec, b_dec, Xhat: Xw }).dispatch);
+          }
+        });
+        const nk = Kernel.get(device, 'matryoshka', 'nested_grads');
+        const nu = nk.uniform('nu', { B, d, n: blocks(cfg), blk, coef: 2 / (B * ctx.stats.variance) });
+        list.push(dispatch(nk, { nu: nu.buffer, Xs: b.Xs!, Xin: b.Xin!, G: b.G!, rowinner: b.rowinner! }, flatGrid(B)));
+        const gblock = new Uint32Array(F);
+        cfg.widths.forEach((w, g) => gblock.fill(g * blk, g === 0 ? 0 : cfg.widths[g - 1]!, w));
+        device.queue.writeBuffer(b.gblock!, 0, gblock);
+      }
       const rs = Kernel.get(device, 'stats', 'row_stats');
       list.push(dispatch(rs, { u: ctx.stepUs[0]!.buffer, f: views[0]!.acts('pre'), norms: b.rowsq!, val: b.pvals!, rowl0: b.rowl0!, rowterm: b.rowterm! }, flatGrid(B)));
       // AuxK (RECIPE §2): reconstruct the main residual from the dead latents.
@@ -124,19 +160,20 @@ function topkLike(batch: boolean): ArchStep {
       list.push(dispatch(auxMean, { ...aux, emean: b.emean! }, flatGrid(d)));
       list.push(dispatch(Kernel.get(device, 'topk', 'aux_rows'), { ...aux, emean_in: b.emean!, rowvar: b.rowvar!, rowaux: b.rowterm! }, flatGrid(B)));
       list.push(dispatch(Kernel.get(device, 'topk', 'aux_scale'), { au: au.buffer, rowvar_in: b.rowvar!, dead_in: b.dead!, stats: b.stats! }, [1]));
-      const auxG = auxGradOffset(B, d);
+      const auxG = auxGradOffset(cfg);
       const Gaux = { buffer: b.G!, offset: auxG * 4, size: B * d * 4 };
       list.push(dispatch(Kernel.get(device, 'topk', 'aux_grad'), { ...aux, stats_in: b.stats!, Gaux }, flatGrid(B * d)));
       // Backward, sparse: group the kept entries by feature, then sum each group in order.
-      const sp = (entry: string, constants: Constants = {}) => Kernel.get(device, 'sparse', entry, constants);
+      const sp = (entry: string, constants: Constants = {}) => Kernel.get(device, 'sparse', entry, { ...constants, ...(nested ? { NESTED: true } : {}) });
       // the whole dictionary's uniform (grouping), and each shard's (its features from f0)
       const spU = sp('count').uniform('u', { B, d, F, K, KA, aux_g: auxG, f0: 0 });
       const shardUs = split ? views.map((v) => sp('count').uniform('u', { B, d, F: v.F, K, KA, aux_g: auxG, f0: v.f0 })) : [spU];
-      const picksOf = (u: Uniform) => ({ u: u.buffer, picks: b.picks!, pvals: b.pvals!, gvec: b.G!, gvec4: b.G! });
+      const picksOf = (u: Uniform) => ({ u: u.buffer, picks: b.picks!, pvals: b.pvals!, gvec: b.G!, gvec4: b.G!, gblock: b.gblock! });
       const groupsOf = (v: (typeof views)[number]) => ({ u: shardUs[v.s]!.buffer, offsets_in: v.feat('offsets', 1), lists_in: b.lists! });
       for (const v of views) {
         const picks = picksOf(shardUs[v.s]!);
-        if (quads && K % 4 === 0 && KA % 4 === 0) {
+        // h_quads gives four entries of a row one gradient vector: not Matryoshka's, where each has its group's
+        if (quads && K % 4 === 0 && KA % 4 === 0 && !nested) {
           list.push(dispatch(sp('h_quads'), { ...picks, W_dec4: v.W_dec, h: b.h! }, flatGrid(B * S / 4, 256)));
         } else {
           list.push(dispatch(sp('h_entries', { QUADS: quads }), { ...picks, W_dec: v.W_dec, W_dec4: v.W_dec, h: b.h! }, flatGrid(B * S, 256)));
@@ -187,5 +224,6 @@ function topkLike(batch: boolean): ArchStep {
   };
 }
 
-export const topkStep = topkLike(false);
-export const batchtopkStep = topkLike(true);
+export const topkStep = topkLike('topk');
+export const batchtopkStep = topkLike('batchtopk');
+export const matryoshkaStep = topkLike('matryoshka');

@@ -2,7 +2,7 @@
 // resuming and pausing runs, the quick demo sized to this adapter's speed, the stored runs and the
 // side-by-side comparison of their losses.
 import { proxy, wrap, type Remote } from 'comlink';
-import { defaultConfig } from '../../engine/config.ts';
+import { defaultConfig, keepsK } from '../../engine/config.ts';
 import type { BornFeature, DensityHistogram, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainOutcome, TrainProgress, TrainRequest, UmapApi } from '../../worker/api.ts';
 import type { SessionCore } from './core.ts';
 import type { Datasets } from './datasets.ts';
@@ -159,7 +159,7 @@ export class Training {
     } else {
       const r = this.runs.find((x) => x.id === runId);
       if (!r) return;
-      const label = `${r.config.arch} F=${r.config.features} ${r.config.arch === 'topk' || r.config.arch === 'batchtopk' ? `k=${r.config.k}` : r.config.arch === 'jumprelu' ? `c=${r.config.l0} ${r.config.jumpMode}` : `λ=${r.config.l1}`} lr=${r.config.lr} · ${r.datasetName}`;
+      const label = `${r.config.arch} F=${r.config.features} ${keepsK(r.config.arch) ? `k=${r.config.k}` : r.config.arch === 'jumprelu' ? `c=${r.config.l0} ${r.config.jumpMode}` : `λ=${r.config.l1}`} lr=${r.config.lr} · ${r.datasetName}`;
       this.compared = [...this.compared, { id: runId, label, history: await this.core.gpu.runHistory(runId) }];
     }
     this.core.changed();
