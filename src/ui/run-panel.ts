@@ -12,7 +12,7 @@ import { compareFigure, densityFigure, healthFigure, lossFigure, mapFigure, norm
 import { COLORS } from './compare-chart.ts';
 import './loss-chart.ts';
 import { defaultConfig } from '../engine/config.ts';
-import { ARCH_STEPS, archNamed } from '../engine/steps/index.ts';
+import { ARCH_STEPS, archNamed, type FormField } from '../engine/steps/index.ts';
 import { estimateMemory } from '../engine/memory.ts';
 import type { TrainRequest } from '../worker/api.ts';
 
@@ -93,6 +93,7 @@ export class SaeRunPanel extends SessionView {
     const preset = PRESETS[(e.target as HTMLSelectElement).value];
     const form = this.renderRoot.querySelector('form')!;
     for (const [k, v] of Object.entries(preset ?? {})) (form.elements.namedItem(k) as HTMLInputElement).value = String(v);
+    this.requestUpdate(); // the variant's fields
   }
 
   /** the run in progress as figures name it: its configuration and dataset */
@@ -110,6 +111,9 @@ export class SaeRunPanel extends SessionView {
     const running = run?.status === 'running';
     const last = run?.history[run.history.length - 1];
     const p = PRESETS['quick (TopK)']!;
+    // the chosen variant's own fields only (the select keeps the user's choice between renders)
+    const arch = archNamed(this.renderRoot.querySelector<HTMLSelectElement>('select[name=arch]')?.value) ?? p.arch!;
+    const hide = (field: FormField) => !ARCH_STEPS[arch].fields.includes(field);
     return html`
       <h2>Train</h2>
       <form @submit=${this._onStart} @input=${() => this.requestUpdate()} data-testid="run-form">
@@ -117,11 +121,11 @@ export class SaeRunPanel extends SessionView {
         <label>preset <select @change=${this._onPreset}>${Object.keys(PRESETS).map((k) => html`<option>${k}</option>`)}</select></label>
         <label>variant <select name="arch">${Object.entries(ARCH_STEPS).map(([name, a]) => html`<option value=${name} ?selected=${name === p.arch}>${a.label}</option>`)}</select></label>
         <label>features <input name="features" type="number" min="1" .value=${String(p.features)} /></label>
-        <label>k <input name="k" type="number" min="1" .value=${String(p.k)} /></label>
-        <label title="standard: the L1 coefficient">λ <input name="l1" type="number" step="any" min="0" value="2" /></label>
-        <label title="JumpReLU: the sparsity coefficient">c <input name="l0" type="number" step="any" min="0" value="1" /></label>
-        <label title="JumpReLU: the sparsity penalty">penalty <select name="jumpMode"><option value="step">L0 (step)</option><option value="tanh">tanh</option></select></label>
-        <label title="Matryoshka: the nested dictionary sizes, the last = features (blank: F/16, F/4, F)">widths <input name="widths" size="12" placeholder="F/16,F/4,F" /></label>
+        <label ?hidden=${hide('k')}>k <input name="k" type="number" min="1" .value=${String(p.k)} /></label>
+        <label ?hidden=${hide('l1')} title="standard: the L1 coefficient">λ <input name="l1" type="number" step="any" min="0" value="2" /></label>
+        <label ?hidden=${hide('l0')} title="JumpReLU: the sparsity coefficient">c <input name="l0" type="number" step="any" min="0" value="1" /></label>
+        <label ?hidden=${hide('jumpMode')} title="JumpReLU: the sparsity penalty">penalty <select name="jumpMode"><option value="step">L0 (step)</option><option value="tanh">tanh</option></select></label>
+        <label ?hidden=${hide('widths')} title="Matryoshka: the nested dictionary sizes, the last = features (blank: F/16, F/4, F)">widths <input name="widths" size="12" placeholder="F/16,F/4,F" /></label>
         <label>lr <input name="lr" type="number" step="any" min="0" .value=${String(p.lr)} /></label>
         <label>batch <input name="batch" type="number" min="1" .value=${String(p.batch)} /></label>
         <label>steps <input name="steps" type="number" min="1" .value=${String(p.steps)} /></label>

@@ -139,7 +139,11 @@ describe('SAELens SAEs and every architecture in the page', () => {
     for (const [preset, arch, widths] of [['quick (BatchTopK)', 'batchtopk', ''], ['quick (Matryoshka BatchTopK)', 'matryoshka', '8,24,64']] as const) {
       await form.locator('select').nth(1).selectOption(preset);
       await expect(form.locator('select[name=arch]').inputValue()).resolves.toBe(arch);
-      for (const [name, value] of Object.entries({ features: '64', batch: '64', steps: '40', widths })) await form.locator(`input[name=${name}]`).fill(value);
+      for (const [name, value] of Object.entries({ features: '64', batch: '64', steps: '40' })) await form.locator(`input[name=${name}]`).fill(value);
+      // the form shows each variant's own fields: widths for Matryoshka alone
+      await expect(form.locator('input[name=widths]').isVisible()).resolves.toBe(arch === 'matryoshka');
+      await expect(form.locator('input[name=l0]').isVisible()).resolves.toBe(false);
+      if (widths) await form.locator('input[name=widths]').fill(widths);
       await page.locator('[data-testid=start]').click();
       const latest = page.locator('[data-testid=runs] tbody tr').filter({ has: page.locator('td:nth-child(3)', { hasText: new RegExp(`^${arch}$`) }) });
       await expect.poll(() => latest.getAttribute('data-status'), { timeout: 180_000 }).toBe('done');

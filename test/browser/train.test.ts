@@ -35,11 +35,13 @@ async function importToy(page: Page): Promise<void> {
 async function startRun(page: Page, steps: number, more: Record<string, string> = {}): Promise<void> {
   const form = page.locator('[data-testid=run-form]');
   await form.locator('select[name=dataset]').selectOption({ label: 'toy.npy (4096×16)' });
-  const { arch, ...inputs } = more;
-  for (const [name, value] of Object.entries({ features: '64', k: '3', lr: '0.01', batch: '64', steps: String(steps), ...inputs })) {
+  const { arch = 'topk', ...inputs } = more;
+  // the variant first: the form shows its own fields only (k for TopK)
+  await form.locator('select[name=arch]').selectOption(arch);
+  const k = arch === 'topk' ? { k: '3' } : {};
+  for (const [name, value] of Object.entries({ features: '64', ...k, lr: '0.01', batch: '64', steps: String(steps), ...inputs })) {
     await form.locator(`input[name=${name}]`).fill(value);
   }
-  if (arch) await form.locator('select[name=arch]').selectOption(arch);
   await page.locator('[data-testid=start]').click();
 }
 

@@ -64,9 +64,14 @@ export interface StepContext {
 /** buffer name → floats, made by the trainer (per shard: the name is suffixed with the shard, see shardName) */
 export type BufferSpec = Record<string, [label: string, floats: number]>;
 
+/** the train form's fields beyond the common ones (features, lr, batch, steps) */
+export type FormField = 'k' | 'l1' | 'l0' | 'jumpMode' | 'widths';
+
 export interface ArchStep {
   /** how the page and the CLI name it */
   label: string;
+  /** the fields the page's train form shows for it */
+  fields: FormField[];
   /** the encoder reads x' − b_dec (SAELens's apply_b_dec_to_input) rather than x' */
   center: boolean;
   /** global gradient-norm clip (0: none) */

@@ -14,7 +14,7 @@ export const ARCH_STEPS: Record<Arch, ArchStep> = {
   matryoshka: matryoshkaStep,
 };
 
-export type { ArchStep, StepContext } from './context.ts';
+export type { ArchStep, FormField, StepContext } from './context.ts';
 
 /** a form's or a flag's architecture name, or undefined when it names none of ARCH_STEPS */
 export function archNamed(name: unknown): Arch | undefined {

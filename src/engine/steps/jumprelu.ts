@@ -12,6 +12,7 @@ const padded = (F: number) => Math.ceil(F / 4) * 4;
 
 export const jumpreluStep: ArchStep = {
   label: 'JumpReLU',
+  fields: ['l0', 'jumpMode'],
   center: false,
   clip: 0,
   residualCoef: (cfg) => 2 / cfg.batch,

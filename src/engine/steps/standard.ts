@@ -36,6 +36,7 @@ export function fireDense(ctx: StepContext): void {
 
 export const standardStep: ArchStep = {
   label: 'standard (L1)',
+  fields: ['l1'],
   center: false,
   clip: CLIP_NORM,
   residualCoef: (cfg) => 2 / cfg.batch,

@@ -40,6 +40,7 @@ function topkLike(kind: Kind): ArchStep {
   const nested = kind === 'matryoshka';
   return {
     label: { topk: 'TopK', batchtopk: 'BatchTopK', matryoshka: 'Matryoshka BatchTopK' }[kind],
+    fields: nested ? ['k', 'widths'] : ['k'],
     center: true,
     clip: 0,
     residualCoef: (cfg, stats) => 2 / (cfg.batch * stats.variance),
@@ -132,8 +133,8 @@ function topkLike(kind: Kind): ArchStep {
       };
       decode(true, K, 0, b.Xhat!);
       ctx.residual();
-      const blk = alignFloats(B * d);
       if (nested) {
+        const blk = alignFloats(B * d);
         // x̂'_w of each inner width: the picks of features below w, shard by shard
         cfg.widths.slice(0, -1).forEach((w, g) => {
           const Xw = { buffer: b.Xin!, offset: g * blk * 4, size: B * d * 4 };
