@@ -107,6 +107,49 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
   }
 }
 
+/**
+ * The run's configuration from train's options (sweep's too: `grid` sets features and steps), every value and
+ * its relations checked: the refusals name the flag.
+ */
+export function configFromOptions(v: Record<string, unknown>, d: number, grid: { features?: number; steps?: number }): TrainConfig {
+  const arch = archNamed(v.arch);
+  if (!arch) throw new CliError(`--arch must be one of ${Object.keys(ARCH_STEPS).join(', ')}, got '${v.arch}'`, 2);
+  const jumpMode = v['jumprelu-mode'];
+  if (jumpMode !== 'step' && jumpMode !== 'tanh') throw new CliError(`--jumprelu-mode must be step or tanh, got '${jumpMode}'`, 2);
+  const cfg = defaultConfig({
+    arch,
+    l0: numberOption(v, 'l0', false),
+    jumpMode,
+    bandwidth: numberOption(v, 'bandwidth'),
+    thresholdInit: numberOption(v, 'threshold-init'),
+    tanhScale: numberOption(v, 'tanh-scale'),
+    preAct: numberOption(v, 'pre-act', false),
+    thresholdLr: numberOption(v, 'threshold-lr'),
+    d,
+    steps: grid.steps ?? intOption(v, 'steps'),
+    batch: intOption(v, 'batch'),
+    seed: intOption(v, 'seed', 0),
+    features: grid.features ?? (v.features !== undefined ? intOption(v, 'features') : undefined),
+    l1: numberOption(v, 'l1', false),
+    k: intOption(v, 'k'),
+    kAux: v['k-aux'] !== undefined ? intOption(v, 'k-aux') : undefined,
+    auxAlpha: v['aux-alpha'] !== undefined ? numberOption(v, 'aux-alpha', false) : undefined,
+    deadWindowTokens: v['dead-window'] !== undefined ? intOption(v, 'dead-window') : undefined,
+    lr: v.lr !== undefined ? numberOption(v, 'lr') : undefined,
+    // a sweep's nesting scales with each size: the default's fractions, unless given
+    widths: v.widths !== undefined ? widthsOption(v.widths as string) : undefined,
+  });
+  if (keepsK(arch) && cfg.k > cfg.features) throw new CliError(`--k (${cfg.k}) must not exceed --features (${cfg.features})`, 2);
+  if (arch === 'matryoshka') {
+    try {
+      checkMatryoshkaWidths(cfg.widths, cfg.features);
+    } catch (e) {
+      throw new CliError(`--widths: ${(e as Error).message}`, 2);
+    }
+  }
+  return cfg;
+}
+
 /** --widths 64,256,1024 → [64, 256, 1024] (checked against the dictionary size once it is known) */
 function widthsOption(text: string): number[] {
   const widths = text.split(',').map((w) => Number(w.trim()));
@@ -154,47 +197,13 @@ export const trainCommand: Command = {
     const fidelitySentences = intOption(v, 'fidelity', 0);
     const layer = fidelitySentences > 0 ? harvestedLayer(dataPath) : null;
     const out = required(v, 'out', 'train');
-    const arch = archNamed(v.arch);
-    if (!arch) throw new CliError(`--arch must be one of ${Object.keys(ARCH_STEPS).join(', ')}, got '${v.arch}'`, 2);
-    const jumpMode = v['jumprelu-mode'];
-    if (jumpMode !== 'step' && jumpMode !== 'tanh') throw new CliError(`--jumprelu-mode must be step or tanh, got '${jumpMode}'`, 2);
     checkOutDir(out, v.force === true);
     // Validate every input before any GPU device exists.
     const data = await openActivations(dataPath, { tensor: v.tensor as string | undefined, column: v.column as string | undefined, sidecar: v.sidecar as string | undefined });
     try {
       const d = data.rows.d;
-      const steps = intOption(v, 'steps');
-      const batch = intOption(v, 'batch');
-      const cfg = defaultConfig({
-        arch,
-        l0: numberOption(v, 'l0', false),
-        jumpMode,
-        bandwidth: numberOption(v, 'bandwidth'),
-        thresholdInit: numberOption(v, 'threshold-init'),
-        tanhScale: numberOption(v, 'tanh-scale'),
-        preAct: numberOption(v, 'pre-act', false),
-        thresholdLr: numberOption(v, 'threshold-lr'),
-        d,
-        steps,
-        batch,
-        seed: intOption(v, 'seed', 0),
-        features: v.features !== undefined ? intOption(v, 'features') : undefined,
-        l1: numberOption(v, 'l1', false),
-        k: intOption(v, 'k'),
-        kAux: v['k-aux'] !== undefined ? intOption(v, 'k-aux') : undefined,
-        auxAlpha: v['aux-alpha'] !== undefined ? numberOption(v, 'aux-alpha', false) : undefined,
-        deadWindowTokens: v['dead-window'] !== undefined ? intOption(v, 'dead-window') : undefined,
-        lr: v.lr !== undefined ? numberOption(v, 'lr') : undefined,
-        widths: v.widths !== undefined ? widthsOption(v.widths as string) : undefined,
-      });
-      if (keepsK(arch) && cfg.k > cfg.features) throw new CliError(`--k (${cfg.k}) must not exceed --features (${cfg.features})`, 2);
-      if (arch === 'matryoshka') {
-        try {
-          checkMatryoshkaWidths(cfg.widths, cfg.features);
-        } catch (e) {
-          throw new CliError(`--widths: ${(e as Error).message}`, 2);
-        }
-      }
+      const cfg = configFromOptions(v, d, {});
+      const { arch, steps, batch } = cfg;
       const rule = data.docs ? documentRule(cfg.seed) : heldOutRule(cfg.seed);
       splitRows(data.rows.rows, rule, data.rows.name, data.docs); // refuses data too small to hold rows out
       await refuseNonFinite(data.rows);

@@ -122,7 +122,7 @@ describe('sae-lab CLI', () => {
   });
 
   it('every command has --help', async () => {
-    const commands = ['synth', 'train', 'eval', 'encode', 'features', 'fidelity', 'split', 'bench', 'effects', 'attribute', 'concept'];
+    const commands = ['synth', 'train', 'sweep', 'eval', 'encode', 'features', 'fidelity', 'split', 'bench', 'effects', 'attribute', 'concept'];
     const results = await Promise.all(commands.map((c) => runCliAsync(dir, c, '--help')));
     results.forEach((r, i) => {
       expect(r.code).toBe(0);

@@ -72,6 +72,8 @@ export interface ArchStep {
   label: string;
   /** the fields the page's train form shows for it */
   fields: FormField[];
+  /** multiply-adds ×2 of one step's GEMMs and sparse products (docs/RECIPE.md §10): a sweep's compute axis */
+  flops(cfg: TrainConfig): number;
   /** the encoder reads x' − b_dec (SAELens's apply_b_dec_to_input) rather than x' */
   center: boolean;
   /** global gradient-norm clip (0: none) */

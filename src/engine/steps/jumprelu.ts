@@ -13,6 +13,7 @@ const padded = (F: number) => Math.ceil(F / 4) * 4;
 export const jumpreluStep: ArchStep = {
   label: 'JumpReLU',
   fields: ['l0', 'jumpMode'],
+  flops: (cfg) => 10 * cfg.batch * cfg.d * cfg.features, // encode, decode; ∂f, ∂W_dec, ∂W_enc: 2·B·d·F each
   center: false,
   clip: 0,
   residualCoef: (cfg) => 2 / cfg.batch,

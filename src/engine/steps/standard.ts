@@ -37,6 +37,7 @@ export function fireDense(ctx: StepContext): void {
 export const standardStep: ArchStep = {
   label: 'standard (L1)',
   fields: ['l1'],
+  flops: (cfg) => 10 * cfg.batch * cfg.d * cfg.features, // encode, decode; ∂f, ∂W_dec, ∂W_enc: 2·B·d·F each
   center: false,
   clip: CLIP_NORM,
   residualCoef: (cfg) => 2 / cfg.batch,

@@ -41,6 +41,12 @@ function topkLike(kind: Kind): ArchStep {
   return {
     label: { topk: 'TopK', batchtopk: 'BatchTopK', matryoshka: 'Matryoshka BatchTopK' }[kind],
     fields: nested ? ['k', 'widths'] : ['k'],
+    // the dense encode, then 2·d per kept entry (main and AuxK) for each of decode, h, ∂W_dec and ∂W_enc;
+    // Matryoshka decodes the main entries again for each inner width (at most k per row)
+    flops: (cfg) => {
+      const { batch: B, d, features: F, k, kAux } = cfg;
+      return 2 * B * d * F + 8 * B * (k + kAux) * d + (nested ? 2 * B * k * d * (cfg.widths.length - 1) : 0);
+    },
     center: true,
     clip: 0,
     residualCoef: (cfg, stats) => 2 / (cfg.batch * stats.variance),
