@@ -17,7 +17,7 @@ import { lineFigure, type Figure } from '../ui/figures.ts';
 import { CliError, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
 import { checkOutDir, writeFolder } from './output.ts';
-import { configFromOptions, trainCommand, trainOnRows } from './train.ts';
+import { configFromOptions, provenance, trainCommand, trainOnRows } from './train.ts';
 import { fileTunerCache } from './tuner-cache.ts';
 
 /** one finished run of the grid, as sweep.json lists it */
@@ -127,7 +127,7 @@ export const sweepCommand: Command = {
             process.stderr.write(`run ${i + 1}/${grid.length} ${folder}: training ${cfg.arch} F=${cfg.features} for ${cfg.steps} steps\n`);
             const result = await trainOnRows({ rows: data.rows, config: cfg, rule, docs: data.docs, device: gpu.device, adapter: gpu.adapter, tunerCache: v['no-tune'] === true ? null : fileTunerCache() });
             const sparsity = Float32Array.from(result.density, (p) => Math.log10(p + 1e-10));
-            const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath, ...(data.hookName ? { hook_name: data.hookName } : {}) });
+            const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath, ...provenance(v, dataPath, data.hookName) });
             await writeFolder(join(out, folder), { ...files, 'metrics.json': JSON.stringify(result.metrics, null, 2) + '\n' });
             metrics = result.metrics as unknown as Record<string, unknown>;
           }

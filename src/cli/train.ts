@@ -226,11 +226,7 @@ export const trainCommand: Command = {
           process.stderr.write(`downstream fidelity at ${layer}: ${(100 * f.recovered).toFixed(1)}% recovered over ${f.sentences} sentences\n`);
         }
         const sparsity = Float32Array.from(result.density, (p) => Math.log10(p + 1e-10));
-        // where the activations came from, as SAELens's HookedSAETransformer.add_sae needs it: the flags, else
-        // harvest.json, else an Arrow cache's column (SAELens names the column after the hook)
-        const named = { ...(v['hook-name'] !== undefined ? { hook_name: String(v['hook-name']) } : {}), ...(v['model-name'] !== undefined ? { model_name: String(v['model-name']) } : {}) };
-        const provenance = { ...(data.hookName ? { hook_name: data.hookName } : {}), ...harvestProvenance(dataPath), ...named };
-        const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath, ...provenance });
+        const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath, ...provenance(v, dataPath, data.hookName) });
         await writeFolder(out, { ...files, 'metrics.json': JSON.stringify(result.metrics, null, 2) + '\n' });
         const m = result.metrics as unknown as EvalMetrics;
         process.stderr.write(`held-out: fvu ${m.fvu === null ? 'undefined (the held-out rows do not vary)' : m.fvu.toFixed(4)}  l0 ${m.l0.toFixed(2)}  dead ${(100 * m.dead_frac_eval).toFixed(1)}%  → ${out}\n`);
@@ -249,6 +245,16 @@ function progressLine(step: number, steps: number, m: StepMetrics | undefined, t
   if (m) parts.push(`loss ${m.loss.toPrecision(4)}`, `l0 ${m.l0.toFixed(1)}`, `dead ${((100 * m.dead) / F).toFixed(1)}%`);
   parts.push(`${Math.round(tps).toLocaleString('en-US')} tok/s`);
   return parts.join('  ');
+}
+
+/**
+ * Where the activations came from, as SAELens's HookedSAETransformer.add_sae needs it in cfg.json: the
+ * --hook-name and --model-name flags, else harvest.json, else an Arrow cache's column (SAELens names the
+ * column after the hook).
+ */
+export function provenance(v: Record<string, unknown>, dataPath: string, cacheHook: string | undefined): Record<string, unknown> {
+  const named = { ...(v['hook-name'] !== undefined ? { hook_name: String(v['hook-name']) } : {}), ...(v['model-name'] !== undefined ? { model_name: String(v['model-name']) } : {}) };
+  return { ...(cacheHook ? { hook_name: cacheHook } : {}), ...harvestProvenance(dataPath), ...named };
 }
 
 /**
