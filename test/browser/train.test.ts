@@ -46,7 +46,7 @@ async function startRun(page: Page, steps: number, more: Record<string, string> 
 }
 
 /** The uninterrupted 400-step run, for the interrupted ones to be compared with. */
-const STEPS = 400;
+const STEPS = 200;
 let whole: { loss: number[]; digest: string } | undefined;
 
 const runState = (page: Page) =>

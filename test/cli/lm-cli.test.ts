@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openNpy } from '../../src/data/formats/npy.ts';
 import { memorySource } from '../../src/data/memory-source.ts';
-import { expectRefused, runCli } from '../support/cli.ts';
+import { expectRefused, runCli, runCliAsync } from '../support/cli.ts';
 import { GPT2, LLAMA, badModelFolders } from '../support/bad-models.ts';
 import { expectMatches } from '../support/lm-fixtures.ts';
 
@@ -38,7 +38,7 @@ describe('sae-lab forward and generate', () => {
       rmSync(join(dir, 'steer'), { recursive: true });
     });
 
-    it(`generate continues greedily as transformers does (${model.split('/').pop()})`, () => {
+    it(`generate continues greedily as transformers does (${model.split('/').pop()})`, async () => {
       const g = JSON.parse(readFileSync(join(model, 'expected/greedy.json'), 'utf8'));
       const r = cli('generate', '--model', model, '--ids', g.prompt_ids.join(','), '--tokens', String(g.new_ids.length), '--greedy');
       expect(r.code, r.stderr).toBe(0);
@@ -46,19 +46,19 @@ describe('sae-lab forward and generate', () => {
       expect(out.ids).toEqual(g.new_ids);
       expect(typeof out.text).toBe('string');
       // sampling: the same seed gives the same ids, another seed (almost surely) others
-      const a = JSON.parse(cli('generate', '--model', model, '--text', 'The quick', '--tokens', '12', '--seed', '7', '--temperature', '1.5').stdout);
-      const b = JSON.parse(cli('generate', '--model', model, '--text', 'The quick', '--tokens', '12', '--seed', '7', '--temperature', '1.5').stdout);
-      const c = JSON.parse(cli('generate', '--model', model, '--text', 'The quick', '--tokens', '12', '--seed', '8', '--temperature', '1.5').stdout);
+      const sample = (seed: string) => runCliAsync(dir, 'generate', '--model', model, '--text', 'The quick', '--tokens', '12', '--seed', seed, '--temperature', '1.5');
+      const [a, b, c] = (await Promise.all(['7', '7', '8'].map(sample))).map((x) => JSON.parse(x.stdout));
       expect(a.ids).toEqual(b.ids);
       expect(a.ids).not.toEqual(c.ids);
     });
   }
 });
 
-describe('bad model folders are refused with the file and the problem, and nothing is written', () => {
+// independent refusals, each its own process: side by side
+describe.concurrent('bad model folders are refused with the file and the problem, and nothing is written', () => {
   for (const bad of badModelFolders(join(dir, 'bad'))) {
-    it(`${bad.kind}: ${basename(bad.dir)}`, () => {
-      expectRefused(cli('forward', '--model', bad.dir, '--ids', '1,2,3', '--out', 'never'), ...bad.fragments);
+    it(`${bad.kind}: ${basename(bad.dir)}`, async () => {
+      expectRefused(await runCliAsync(dir, 'forward', '--model', bad.dir, '--ids', '1,2,3', '--out', 'never'), ...bad.fragments);
       expect(existsSync(join(dir, 'never'))).toBe(false);
     });
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openNpy } from '../../src/data/formats/npy.ts';
 import { memorySource } from '../../src/data/memory-source.ts';
-import { expectRefused, runCli } from '../support/cli.ts';
+import { expectRefused, runCli, runCliAsync } from '../support/cli.ts';
 import { SHARED_LM, expectMatches } from '../support/lm-fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sae-lab-lm-harvest-'));
@@ -68,16 +68,21 @@ describe('sae-lab harvest --model', () => {
     expectRefused(cli('perplexity', '--model', LLAMA, '--split', 'dev'), '--split');
   });
 
-  it('refuses bad input in one line, writing nothing', () => {
+  it('refuses bad input in one line, writing nothing', async () => {
     writeFileSync(join(dir, 'bad.txt'), Buffer.from([0xff, 0xfe, 0x41]));
     const before = readdirSync(dir).sort();
-    expectRefused(cli('harvest', '--model', LLAMA, '--hook', 'blocks.7.hook_resid_pre', '--tokens', '10', '--out', 'x'), '--hook', 'blocks.7');
-    expectRefused(cli('harvest', '--model', LLAMA, '--hook', 'blocks.0.hook_q', '--tokens', '10', '--out', 'x'), 'hook_q');
-    expectRefused(cli('harvest', '--model', LLAMA, '--hook', HOOK, '--tokens', '10', '--context', '100000', '--out', 'x'), '--context', 'positions');
-    expectRefused(cli('harvest', '--model', LLAMA, '--hook', HOOK, '--tokens', '10', '--text', 'nope.txt', '--out', 'x'), 'nope.txt');
-    expectRefused(cli('harvest', '--model', LLAMA, '--hook', HOOK, '--tokens', '10', '--text', 'bad.txt', '--out', 'x'), 'bad.txt', 'UTF-8');
-    expectRefused(cli('harvest', '--model', join(dir, 'no-model'), '--hook', HOOK, '--tokens', '10', '--out', 'x'), 'no-model', 'not a folder');
-    expectRefused(cli('harvest', '--model', LLAMA, '--hook', HOOK, '--tokens', '10', '--split', 'test', '--out', 'x'), '--split');
+    // independent refusals, each its own process: side by side
+    const cases: [string[], string[]][] = [
+      [['--model', LLAMA, '--hook', 'blocks.7.hook_resid_pre', '--tokens', '10'], ['--hook', 'blocks.7']],
+      [['--model', LLAMA, '--hook', 'blocks.0.hook_q', '--tokens', '10'], ['hook_q']],
+      [['--model', LLAMA, '--hook', HOOK, '--tokens', '10', '--context', '100000'], ['--context', 'positions']],
+      [['--model', LLAMA, '--hook', HOOK, '--tokens', '10', '--text', 'nope.txt'], ['nope.txt']],
+      [['--model', LLAMA, '--hook', HOOK, '--tokens', '10', '--text', 'bad.txt'], ['bad.txt', 'UTF-8']],
+      [['--model', join(dir, 'no-model'), '--hook', HOOK, '--tokens', '10'], ['no-model', 'not a folder']],
+      [['--model', LLAMA, '--hook', HOOK, '--tokens', '10', '--split', 'test'], ['--split']],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCliAsync(dir, 'harvest', ...args, '--out', 'x')));
+    results.forEach((r, i) => expectRefused(r, ...cases[i]![1]));
     expect(existsSync(join(dir, 'x'))).toBe(false);
     expect(readdirSync(dir).sort()).toEqual(before);
   });
