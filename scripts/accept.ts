@@ -37,9 +37,10 @@ const runs: [string, Partial<TrainConfig>][] = [
   ['topk', { arch: 'topk', k: 4 }],
   ['jumprelu', JUMPRELU],
   ['batchtopk', { arch: 'batchtopk', ...BATCH }],
-  // the default nesting (F/16, F/4, F), and two levels whose inner one is as wide as the truth
+  // the default nesting (F/16, F/4, F), and two levels whose inner one is as wide as the truth, or wider
   ['matryoshka', { arch: 'matryoshka', ...BATCH }],
   ['matryoshka-half', { arch: 'matryoshka', ...BATCH, widths: [common.features / 2, common.features] }],
+  ['matryoshka-3/4', { arch: 'matryoshka', ...BATCH, widths: [(3 * common.features) / 4, common.features] }],
 ];
 const ONLY = (process.env.ACCEPT ?? '').split(',').filter(Boolean);
 const RESULTS = join(import.meta.dirname, '../docs/accept-results.json');
