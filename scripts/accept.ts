@@ -95,7 +95,7 @@ pre-activation loss (a = ${JUMPRELU.preAct}), thresholds starting at ${JUMPRELU.
 ${JUMPRELU.bandwidth}, BatchTopK with k = ${BATCH.k} per row on average and AuxK at α = ${BATCH.auxAlpha} with a dead
 window of ${BATCH.deadWindowTokens! / common.batch} steps (RECIPE §8: with TopK's α = 1/32 and window it misses rare directions), Matryoshka
 BatchTopK the same with the default nesting and two two-level ones (the widths beside each; an inner width
-narrower than the 192 true directions makes mixtures by design, RECIPE §8). MMCS = mean over true
+narrower than the ${TRUE} true directions makes mixtures by design, RECIPE §8). MMCS = mean over true
 directions of the best cosine with a decoder row; "missed" counts the true directions whose best cosine is
 below 0.9.
 
