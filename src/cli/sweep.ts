@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { bestSizes, fitPowerLaw, frontier, type PowerLawFit } from '../analysis/scaling.ts';
 import { encodeSaelens } from '../data/formats/saelens.ts';
 import { documentRule, heldOutRule, splitRows } from '../data/split.ts';
-import { refuseNonFinite } from '../data/stats.ts';
+import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
 import type { TrainConfig } from '../engine/config.ts';
 import { checkFits } from '../engine/memory.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
@@ -110,8 +110,10 @@ export const sweepCommand: Command = {
       // every run's configuration checked before the first trains
       const grid = sizes.flatMap((features) => stepCounts.map((steps) => configFromOptions(v, d, { features, steps })));
       const rule = data.docs ? documentRule(grid[0]!.seed) : heldOutRule(grid[0]!.seed);
-      splitRows(data.rows.rows, rule, data.rows.name, data.docs);
+      const split = splitRows(data.rows.rows, rule, data.rows.name, data.docs);
       await refuseNonFinite(data.rows);
+      // one split and seed for every run, so one estimate of the training rows' statistics serves them all
+      const stats = await estimateDataStats(data.rows, split.trainBlocks);
       const biggest = grid.reduce((a, c) => (c.features > a.features ? c : a));
       const gpu = await requestNodeDevice((limits) => checkFits(biggest, limits));
       const runs: SweepRun[] = [];
@@ -125,7 +127,7 @@ export const sweepCommand: Command = {
             process.stderr.write(`run ${i + 1}/${grid.length} ${folder}: finished earlier, kept\n`);
           } else {
             process.stderr.write(`run ${i + 1}/${grid.length} ${folder}: training ${cfg.arch} F=${cfg.features} for ${cfg.steps} steps\n`);
-            const result = await trainOnRows({ rows: data.rows, config: cfg, rule, docs: data.docs, device: gpu.device, adapter: gpu.adapter, tunerCache: v['no-tune'] === true ? null : fileTunerCache() });
+            const result = await trainOnRows({ rows: data.rows, config: cfg, rule, docs: data.docs, stats, device: gpu.device, adapter: gpu.adapter, tunerCache: v['no-tune'] === true ? null : fileTunerCache() });
             const sparsity = Float32Array.from(result.density, (p) => Math.log10(p + 1e-10));
             const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath, ...provenance(v, dataPath, data.hookName) });
             await writeFolder(join(out, folder), { ...files, 'metrics.json': JSON.stringify(result.metrics, null, 2) + '\n' });

@@ -9,7 +9,7 @@ import { measureFidelity } from './fidelity.ts';
 import { documentRule, heldOutRule, rowsInRanges, splitRows, type DocumentRule, type HeldOutRule } from '../data/split.ts';
 import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
 import type { RowSource } from '../data/sources.ts';
-import { checkMatryoshkaWidths, deadSteps, defaultConfig, keepsK, type TrainConfig } from '../engine/config.ts';
+import { checkMatryoshkaWidths, deadSteps, defaultConfig, keepsK, type DataStats, type TrainConfig } from '../engine/config.ts';
 import { ARCH_STEPS, archNamed } from '../engine/steps/index.ts';
 import { runnerPlan, type EvalMetrics } from '../engine/evaluate.ts';
 import { initParams } from '../engine/init.ts';
@@ -44,6 +44,8 @@ export interface TrainRunOptions {
   /** the start-up tuner's cache; null: no tuning, every GEMM takes its default variant */
   tunerCache: TunerCache | null;
   onProgress?: (step: number, last: StepMetrics | undefined, tokensPerS: number) => void;
+  /** the training rows' statistics, when the caller has them (a sweep estimates them once for all its runs) */
+  stats?: DataStats;
 }
 
 /** The whole run on an opened row source: split, scale, train, fold, evaluate on held-out rows. */
@@ -53,7 +55,7 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
   // the held-out metrics need the evaluator: what it cannot hold is refused before training
   runnerPlan(cfg.d, cfg.features, device.limits);
   const split = splitRows(rows.rows, o.rule, rows.name, o.docs);
-  const stats = await estimateDataStats(rows, split.trainBlocks);
+  const stats = o.stats ?? (await estimateDataStats(rows, split.trainBlocks));
   const batches = createBatchSource(rows, split.trainBlocks, cfg.batch, cfg.seed);
   let last: StepMetrics | undefined;
   const tuning = o.tunerCache ? await tuneStep(device, o.adapter, cfg, o.tunerCache) : undefined;
