@@ -64,6 +64,14 @@ export function intOption(values: Record<string, unknown>, name: string, min = 1
   return n;
 }
 
+/** "256,512,1024" → [256, 512, 1024]: positive whole numbers separated by commas */
+export function intListOption(values: Record<string, unknown>, name: string): number[] {
+  const text = String(values[name]);
+  const list = text.split(',').map((s) => Number(s.trim()));
+  if (list.some((x) => !Number.isSafeInteger(x) || x < 1)) throw new CliError(`--${name} must be positive whole numbers separated by commas, got '${text}'`, 2);
+  return list;
+}
+
 export function numberOption(values: Record<string, unknown>, name: string, positive = true): number {
   const raw = values[name];
   const n = Number(raw);

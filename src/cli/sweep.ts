@@ -14,7 +14,7 @@ import { checkFits } from '../engine/memory.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { ARCH_STEPS } from '../engine/steps/index.ts';
 import { lineFigure, type Figure } from '../ui/figures.ts';
-import { CliError, required, type Command } from './args.ts';
+import { CliError, intListOption, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
 import { checkOutDir, writeFolder } from './output.ts';
 import { configFromOptions, provenance, trainCommand, trainOnRows } from './train.ts';
@@ -35,12 +35,11 @@ export interface SweepRun {
   folder: string;
 }
 
-/** "256,512,1024" → [256, 512, 1024], each a positive whole number, no repeats */
+/** a grid axis: positive whole numbers, no repeats */
 function gridOption(v: Record<string, unknown>, name: string): number[] {
-  const text = required(v, name, 'sweep');
-  const values = text.split(',').map((s) => Number(s.trim()));
-  if (values.some((x) => !Number.isInteger(x) || x < 1)) throw new CliError(`--${name} must be positive whole numbers separated by commas, got '${text}'`, 2);
-  if (new Set(values).size !== values.length) throw new CliError(`--${name} repeats a value: '${text}'`, 2);
+  required(v, name, 'sweep');
+  const values = intListOption(v, name);
+  if (new Set(values).size !== values.length) throw new CliError(`--${name} repeats a value: '${v[name]}'`, 2);
   return values;
 }
 

@@ -21,7 +21,7 @@ import { trainSteps } from '../engine/train-loop.ts';
 import { describeTuning, tuneStep, type TunerCache } from '../engine/tuner.ts';
 import { fileTunerCache, tunerCachePath } from './tuner-cache.ts';
 import type { SaeWeights } from '../engine/sae.ts';
-import { CliError, intOption, numberOption, required, type Command } from './args.ts';
+import { CliError, intListOption, intOption, numberOption, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
 import { evaluateSae } from './sae-folder.ts';
 import { checkOutDir, writeFolder } from './output.ts';
@@ -139,7 +139,7 @@ export function configFromOptions(v: Record<string, unknown>, d: number, grid: {
     deadWindowTokens: v['dead-window'] !== undefined ? intOption(v, 'dead-window') : undefined,
     lr: v.lr !== undefined ? numberOption(v, 'lr') : undefined,
     // a sweep's nesting scales with each size: the default's fractions, unless given
-    widths: v.widths !== undefined ? widthsOption(v.widths as string) : undefined,
+    widths: v.widths !== undefined ? intListOption(v, 'widths') : undefined,
   });
   if (keepsK(arch) && cfg.k > cfg.features) throw new CliError(`--k (${cfg.k}) must not exceed --features (${cfg.features})`, 2);
   if (arch === 'matryoshka') {
@@ -150,13 +150,6 @@ export function configFromOptions(v: Record<string, unknown>, d: number, grid: {
     }
   }
   return cfg;
-}
-
-/** --widths 64,256,1024 → [64, 256, 1024] (checked against the dictionary size once it is known) */
-function widthsOption(text: string): number[] {
-  const widths = text.split(',').map((w) => Number(w.trim()));
-  if (widths.some((w) => !Number.isInteger(w))) throw new CliError(`--widths must be whole numbers separated by commas, got '${text}'`, 2);
-  return widths;
 }
 
 export const trainCommand: Command = {
