@@ -13,12 +13,13 @@ import { splitCommand } from './splitting.ts';
 import { harvestCommand } from './harvest.ts';
 import { synthCommand } from './synth.ts';
 import { sweepCommand } from './sweep.ts';
+import { exportScaleCommand } from './export-scale.ts';
 import { trainCommand } from './train.ts';
 import { DataError } from '../data/errors.ts';
 import { DoesNotFitError } from '../engine/memory.ts';
 import { NoAdapterError } from '../engine/node-device.ts';
 
-const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, sweepCommand, evalCommand, encodeCommand, featuresCommand, fidelityCommand, splitCommand, forwardCommand, generateCommand, perplexityCommand, effectsCommand, attributeCommand, conceptCommand, benchCommand];
+const COMMANDS: Command[] = [synthCommand, harvestCommand, trainCommand, sweepCommand, exportScaleCommand, evalCommand, encodeCommand, featuresCommand, fidelityCommand, splitCommand, forwardCommand, generateCommand, perplexityCommand, effectsCommand, attributeCommand, conceptCommand, benchCommand];
 
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(9)}${c.summary}`);

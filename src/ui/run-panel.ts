@@ -60,6 +60,15 @@ export class SaeRunPanel extends SessionView {
     download(new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), `${name}.zip`);
   }
 
+  private async _onExportScale(runId: string): Promise<void> {
+    try {
+      const { name, zip } = await this.session!.training.exportScale(runId);
+      download(new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), `${name}.zip`);
+    } catch (e) {
+      this.session!.say({ kind: 'error', text: `Export for SAELens: ${(e as Error).message}` });
+    }
+  }
+
   /** the memory estimate shown beside the form; it reads the rendered form, so it is refreshed after renders */
   private estimate = '';
 
@@ -192,6 +201,12 @@ export class SaeRunPanel extends SessionView {
                         ? html`<button @click=${() => void s.training.resume(r.id)} data-testid="resume">Resume</button>`
                         : ''}
                       ${r.step > 0 ? html`<button @click=${() => this._onExport(r.id)} data-testid="export-sae">Export SAE</button>` : ''}
+                      ${r.step > 0
+                        ? s.training.handover?.runId === r.id
+                          ? html`<span data-testid="export-scale-progress">writing the cache… ${Math.round(100 * s.training.handover.fraction)}%</span>`
+                          : html`<button ?disabled=${s.training.handover !== null} @click=${() => this._onExportScale(r.id)} data-testid="export-scale"
+                              title="Zip this run for SAELens: its dataset as an activation cache, the weights to start from, the runner config, train_sae.py and a README">Export for SAELens</button>`
+                        : ''}
                     </td>
                   </tr>`,
                 )}

@@ -175,6 +175,12 @@ export interface GpuApi {
    * units, sparsity.safetensors from the training fire counts) and zipped in a folder named `name`.
    */
   exportSae(runId: string): Promise<{ name: string; zip: Uint8Array }>;
+  /**
+   * The run at its last checkpoint as a folder SAELens continues (docs/HANDOVER.md): its dataset as an
+   * activation cache, the weights in SAELens's training form, the runner config, train_sae.py and a README,
+   * zipped in a folder `name`. onProgress gets the fraction of the dataset's rows written.
+   */
+  exportScale(runId: string, onProgress: (fraction: number) => void): Promise<{ name: string; zip: Uint8Array }>;
   /** Imports a SAELens SAE: a .zip of its folder, or the folder's files (cfg.json + sae_weights.safetensors). */
   importSae(files: File[]): Promise<SaeSummary>;
   listSaes(): Promise<SaeSummary[]>;

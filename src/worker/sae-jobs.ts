@@ -9,6 +9,7 @@ import { HARVEST_LAYERS, LAYER_NODES, type HarvestLayer } from '../data/harvest/
 import { SaeRunner } from '../engine/evaluate.ts';
 import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { formLabel, type SaeWeights } from '../engine/sae.ts';
+import { writeScaleExport } from '../handover/scale-export.ts';
 import type { GpuApi } from './api.ts';
 import { getDatasets, getDevice, getRuns, jobs } from './gpu-context.ts';
 
@@ -69,7 +70,7 @@ export async function resolveSae(kind: 'run' | 'imported', id: string): Promise<
   return { sae, layer: layerOf(`${manifest?.source.name ?? ''} ${run.datasetName}`), label, step: snap.step };
 }
 
-export const saeApi: Pick<GpuApi, 'exportSae' | 'importSae' | 'listSaes' | 'evaluateSae' | 'saeWeights'> = {
+export const saeApi: Pick<GpuApi, 'exportSae' | 'exportScale' | 'importSae' | 'listSaes' | 'evaluateSae' | 'saeWeights'> = {
   async exportSae(runId: string) {
     const run = await (await getRuns()).get(runId);
     const snap = run?.snapshot;
@@ -83,6 +84,31 @@ export const saeApi: Pick<GpuApi, 'exportSae' | 'importSae' | 'listSaes' | 'eval
     const files = encodeSaelens(sae, sparsity, { dataset_path: run.datasetName, training_steps: snap.step, ...provenance });
     const name = `sae-${run.config.arch}-${run.config.features}-${run.datasetName.replace(/[^\w.-]+/g, '_')}-step${snap.step}`;
     const zip = zipSync(Object.fromEntries(Object.entries(files).map(([f, bytes]) => [`${name}/${f}`, bytes])));
+    return transfer({ name, zip }, [zip.buffer as ArrayBuffer]);
+  },
+
+  async exportScale(runId: string, onProgress: (fraction: number) => void) {
+    const run = await (await getRuns()).get(runId);
+    const snap = run?.snapshot;
+    if (!run || !snap) throw new Error('this run has no checkpoint yet: train at least one checkpoint interval');
+    const store = await getDatasets();
+    const manifest = await store.get(run.datasetId);
+    if (!manifest || manifest.status !== 'complete') throw new Error(`the run's dataset ${run.datasetName} is no longer stored: the cache is made from it`);
+    const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale, {}, snap.state);
+    const provenance = manifest.source.provenance ?? {};
+    const name = `saelens-${run.config.arch}-${run.config.features}-${run.datasetName.replace(/[^\w.-]+/g, '_')}-step${snap.step}`;
+    const files: Record<string, Uint8Array> = {};
+    await writeScaleExport({
+      run: { sae, config: snap.config, inputScale: snap.stats.scale },
+      stepsDone: snap.step,
+      rows: await store.rowSource(manifest.id),
+      hook: String(provenance.hook_name ?? 'activations'),
+      contextSize: 1,
+      trainingTokens: Math.max(1, snap.step) * snap.config.batch,
+      metadata: { ...sae.metadata, ...provenance, dataset_path: 'cache' },
+    }, async (path, bytes) => void (files[`${name}/${path}`] = bytes), onProgress);
+    // activations hardly compress: stored, not deflated, so a large cache zips quickly
+    const zip = zipSync(files, { level: 0 });
     return transfer({ name, zip }, [zip.buffer as ArrayBuffer]);
   },
 

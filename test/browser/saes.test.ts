@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSaelens } from '../../src/data/formats/saelens.ts';
+import { openArrowShards } from '../../src/data/formats/arrow.ts';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
 import { openNpy } from '../../src/data/formats/npy.ts';
 import { memorySource } from '../../src/data/memory-source.ts';
@@ -157,6 +158,23 @@ describe('SAELens SAEs and every architecture in the page', () => {
       expect(trained.threshold![0]).toBeGreaterThan(0);
       expect(new Set(trained.threshold!).size, 'one threshold for every feature').toBe(1);
     }
+
+    // the Matryoshka run handed over to SAELens: its dataset as an activation cache, row for row, the weights
+    // in SAELens's training form, the runner config with the keys SAELens writes
+    const matryoshka = page.locator('[data-testid=runs] tbody tr').filter({ has: page.locator('td:nth-child(3)', { hasText: /^matryoshka$/ }) });
+    const [handed] = await Promise.all([page.waitForEvent('download'), matryoshka.locator('[data-testid=export-scale]').click()]);
+    const handover = unzipSync(new Uint8Array(readFileSync((await handed.path())!)));
+    const at = (suffix: string) => Object.keys(handover).find((k) => k.endsWith(suffix))!;
+    const cacheFiles = Object.keys(handover).filter((k) => k.includes('/cache/')).map((k) => ({ name: k, source: memorySource(handover[k]!, k) }));
+    const cache = await openArrowShards(cacheFiles);
+    expect([cache.rows, cache.d]).toEqual([ROWS, D]);
+    expect(Array.from(await cache.readRows(0, ROWS))).toEqual(Array.from(rows));
+    const startCfg = JSON.parse(new TextDecoder().decode(handover[at('sae/cfg.json')]));
+    expect([startCfg.architecture, startCfg.matryoshka_widths]).toEqual(['matryoshka_batchtopk', [8, 24, 64]]);
+    const runner = JSON.parse(new TextDecoder().decode(handover[at('runner-config.json')]));
+    const theirs = JSON.parse(readFileSync(join(FIXTURES6, '../runner-configs/topk-from-cache.json'), 'utf8'));
+    expect(Object.keys(runner)).toEqual(Object.keys(theirs));
+    for (const f of ['train_sae.py', 'README.md', 'lab-run.json']) expect(at(f), f).toBeDefined();
     await page.close();
   });
 });

@@ -69,4 +69,6 @@ export const gpt2: Family = {
   // saved by GPT2LMHeadModel under 'transformer.', by the original GPT2Model checkpoints without it
   prefixes: ['transformer.', ''],
   unembedding: 'lm_head.weight',
+  // the embedding's output is the dropout after wte + wpe (the identity in evaluation)
+  modules: { base: 'transformer', embedOut: 'drop', blocks: 'h', attn: 'attn', mlp: 'mlp' },
 };

@@ -108,4 +108,5 @@ export const llama: Family = {
   weights,
   prefixes: ['model.'],
   unembedding: 'lm_head.weight',
+  modules: { base: 'model', embedOut: 'embed_tokens', blocks: 'layers', attn: 'self_attn', mlp: 'mlp' },
 };

@@ -16,6 +16,20 @@ export interface Family {
   prefixes: string[];
   /** the untied unembedding's full stored name */
   unembedding: string;
+  /** Hugging Face module names (PyTorch's named_modules) whose outputs are hook activations: src/model/hf-modules.ts */
+  modules: HfModules;
+}
+
+export interface HfModules {
+  /** the base model inside the *ForCausalLM class ('model', 'transformer') */
+  base: string;
+  /** the module whose output is blocks.0.hook_resid_pre, relative to the base */
+  embedOut: string;
+  /** the list of blocks, relative to the base ('layers', 'h') */
+  blocks: string;
+  /** a block's attention and MLP, relative to the block */
+  attn: string;
+  mlp: string;
 }
 
 export const FAMILIES: readonly Family[] = [gpt2, llama];

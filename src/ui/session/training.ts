@@ -69,6 +69,8 @@ export class Training {
   runs: RunSummary[] = [];
   /** runs chosen to be compared side by side, in the order chosen */
   compared: ComparedRun[] = [];
+  /** the hand-over export in progress: which run, and the fraction of its dataset written */
+  handover: { runId: string; fraction: number } | null = null;
   /** What the last "time it" measured, for the form's configuration on this adapter. */
   timeEstimate: string | undefined;
   private umap: Remote<UmapApi> | undefined;
@@ -117,6 +119,21 @@ export class Training {
   /** Pauses the run in progress after a checkpoint; resume continues it. */
   pause(): void {
     void this.core.gpu.stop();
+  }
+
+  /** The run as a folder SAELens continues (docs/HANDOVER.md), zipped; progress in `handover`. */
+  async exportScale(runId: string): Promise<{ name: string; zip: Uint8Array }> {
+    this.handover = { runId, fraction: 0 };
+    this.core.changed();
+    try {
+      return await this.core.gpu.exportScale(runId, proxy((fraction: number) => {
+        this.handover = { runId, fraction };
+        this.core.changed();
+      }));
+    } finally {
+      this.handover = null;
+      this.core.changed();
+    }
   }
 
   /** The run's SAE, SAELens layout, zipped. */
