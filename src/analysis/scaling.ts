@@ -128,3 +128,9 @@ function invert3(m: number[][]): number[][] | null {
 export function bestSizes<T extends ScalingPoint & { features: number }>(runs: readonly T[]): { compute: number; features: number }[] {
   return frontier(runs).map((r) => ({ compute: r.compute, features: r.features }));
 }
+
+/** the power law of the runs' frontier, where it has the 3 points of distinct compute a fit needs; else null */
+export function fitFrontier(runs: readonly ScalingPoint[]): PowerLawFit | null {
+  const front = frontier(runs);
+  return new Set(front.map((r) => r.compute)).size >= 3 ? fitPowerLaw(front) : null;
+}

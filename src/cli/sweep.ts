@@ -5,7 +5,7 @@
 // with --resume, so an interrupted sweep continues where it stopped.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bestSizes, fitPowerLaw, frontier, type PowerLawFit } from '../analysis/scaling.ts';
+import { bestSizes, fitFrontier, frontier } from '../analysis/scaling.ts';
 import { encodeSaelens } from '../data/formats/saelens.ts';
 import { documentRule, heldOutRule, splitRows } from '../data/split.ts';
 import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
@@ -13,27 +13,12 @@ import type { TrainConfig } from '../engine/config.ts';
 import { checkFits } from '../engine/memory.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { ARCH_STEPS } from '../engine/steps/index.ts';
-import { lineFigure, type Figure } from '../ui/figures.ts';
+import { sweepFigures, type SweepRun } from '../ui/scaling-figures.ts';
 import { CliError, intListOption, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
 import { checkOutDir, writeFolder } from './output.ts';
 import { configFromOptions, provenance, trainCommand, trainOnRows } from './train.ts';
 import { fileTunerCache } from './tuner-cache.ts';
-
-/** one finished run of the grid, as sweep.json lists it */
-export interface SweepRun {
-  features: number;
-  steps: number;
-  /** training FLOPs: steps × the step's (RECIPE §10) */
-  compute: number;
-  /** held-out FVU, the loss the scaling view plots */
-  loss: number;
-  mse_per_token: number;
-  l0: number;
-  dead_frac_eval: number;
-  seconds: number;
-  folder: string;
-}
 
 /** a grid axis: positive whole numbers, no repeats */
 function gridOption(v: Record<string, unknown>, name: string): number[] {
@@ -44,43 +29,6 @@ function gridOption(v: Record<string, unknown>, name: string): number[] {
 }
 
 const folderOf = (cfg: TrainConfig) => `F${cfg.features}-S${cfg.steps}`;
-
-/** the scaling view's figures: loss against compute (every run, the frontier, the fit) and FVU against L0 */
-export function sweepFigures(runs: SweepRun[], fit: PowerLawFit | null, title: string): Figure[] {
-  const sizes = [...new Set(runs.map((r) => r.features))].sort((a, b) => a - b);
-  const palette = ['#3b6ea5', '#e07b39', '#5a9e6f', '#a05195', '#c9a227', '#6b6b6b', '#2f9fb0', '#bf3b3b'];
-  const bySize = sizes.map((F, i) => {
-    const own = runs.filter((r) => r.features === F).sort((a, b) => a.compute - b.compute);
-    return { F, own, color: palette[i % palette.length]! };
-  });
-  const log = Math.log10;
-  const front = frontier(runs);
-  const series = bySize.map(({ F, own, color }) => ({ label: `F=${F}`, color, x: own.map((r) => log(r.compute)), y: own.map((r) => log(r.loss)) }));
-  series.push({ label: 'frontier', color: '#1f2933', x: front.map((r) => log(r.compute)), y: front.map((r) => log(r.loss)) });
-  if (fit) {
-    const xs = front.map((r) => log(r.compute));
-    const lo = Math.min(...xs);
-    const hi = Math.max(...xs);
-    const x = Array.from({ length: 24 }, (_, i) => lo + ((hi - lo) * i) / 23);
-    series.push({ label: 'fit', color: '#9aa5b1', x, y: x.map((c) => log(fit.a * 10 ** (-fit.alpha * c) + fit.lInf)) });
-  }
-  const fitText = fit
-    ? ` Fit of the frontier: L = ${fit.a.toPrecision(3)}·C^(−${fit.alpha.toFixed(3)}${fit.se ? ` ± ${fit.se.alpha.toFixed(3)}` : ''}) + ${fit.lInf.toPrecision(3)} (${fit.points} points${fit.se ? '' : ', too few for standard errors'}).`
-    : ' Too few frontier points (fewer than 3) to fit a power law.';
-  const scaling = lineFigure('scaling', `${title}: held-out FVU against training compute, every run by dictionary size, the compute-efficient frontier and its fit (log10 axes).${fitText}`, {
-    xLabel: 'log10 training compute (FLOPs)', yLabel: 'log10 held-out FVU', series,
-  });
-  const tradeoff = lineFigure('fvu-l0', `${title}: held-out FVU against L0 for every run, by dictionary size (the sparsity–fidelity trade-off).`, {
-    xLabel: 'L0 (held-out)', yLabel: 'held-out FVU',
-    series: bySize.map(({ F, own, color }) => {
-      const byL0 = [...own].sort((a, b) => a.l0 - b.l0);
-      return { label: `F=${F}`, color, x: byL0.map((r) => r.l0), y: byL0.map((r) => r.loss) };
-    }),
-  });
-  // the numbers: every run, not the figure's polylines
-  const csv = ['features,steps,compute,fvu,mse_per_token,l0,dead_frac_eval', ...runs.map((r) => [r.features, r.steps, r.compute, r.loss, r.mse_per_token, r.l0, r.dead_frac_eval].join(','))].join('\n') + '\n';
-  return [{ ...scaling, data: { csv } }, { ...tradeoff, data: { csv } }];
-}
 
 const { features: _f, steps: _s, out: _o, fidelity: _fi, force: _fo, ...trainOptions } = trainCommand.options;
 
@@ -143,7 +91,7 @@ export const sweepCommand: Command = {
         gpu.device.destroy();
       }
       const front = frontier(runs);
-      const fit = new Set(front.map((r) => r.compute)).size >= 3 ? fitPowerLaw(front) : null;
+      const fit = fitFrontier(runs);
       const summary = {
         data: { name: data.rows.name, rows: data.rows.rows, d },
         arch: grid[0]!.arch,

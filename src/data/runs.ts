@@ -26,6 +26,36 @@ export interface RunRecord {
   created: number;
   updated: number;
   error?: string;
+  /** the sweep this run is one cell of */
+  sweep?: { id: string; features: number; steps: number };
+  /** held-out metrics of the finished run (RECIPE §3), measured once, at `step` */
+  heldOut?: HeldOutMetrics & { step: number };
+}
+
+/** the held-out metrics a sweep's scaling view plots */
+export interface HeldOutMetrics {
+  fvu: number | null;
+  mse_per_token: number;
+  l0: number;
+  dead_frac_eval: number;
+}
+
+/**
+ * A grid of runs over dictionary size × steps on one dataset, with the settings they share. Its runs are
+ * ordinary runs tagged with the sweep (RunRecord.sweep), so a reload finds them and goes on where it stopped.
+ */
+export interface SweepRecord {
+  id: string;
+  datasetId: string;
+  datasetName: string;
+  /** the settings every run shares (the train form's), without features and steps */
+  base: Omit<Partial<TrainConfig>, 'd' | 'features' | 'steps'>;
+  sizes: number[];
+  steps: number[];
+  /** 'running' until every cell is done; 'stopped' with the reason when a run failed or the data went away */
+  status: 'running' | 'done' | 'stopped';
+  error?: string;
+  created: number;
 }
 
 /** A run without its (large) snapshot, for lists. */
@@ -58,6 +88,7 @@ interface RunsSchema extends DBSchema {
   runs: { key: string; value: RunRecord };
   saes: { key: string; value: SaeRecord };
   features: { key: string; value: FeatureRecord };
+  sweeps: { key: string; value: SweepRecord };
 }
 
 export const RUNS_DB = 'sae-lab-runs';
@@ -66,11 +97,12 @@ export class RunStore {
   private constructor(private readonly db: IDBPDatabase<RunsSchema>) {}
 
   static async open(name = RUNS_DB): Promise<RunStore> {
-    const db = await openDB<RunsSchema>(name, 3, {
+    const db = await openDB<RunsSchema>(name, 4, {
       upgrade(d, oldVersion) {
         if (oldVersion < 1) d.createObjectStore('runs', { keyPath: 'id' });
         if (oldVersion < 2) d.createObjectStore('saes', { keyPath: 'id' });
         if (oldVersion < 3) d.createObjectStore('features', { keyPath: 'key' });
+        if (oldVersion < 4) d.createObjectStore('sweeps', { keyPath: 'id' });
       },
     });
     return new RunStore(db);
@@ -93,6 +125,18 @@ export class RunStore {
 
   delete(id: string): Promise<void> {
     return this.db.delete('runs', id);
+  }
+
+  async putSweep(rec: SweepRecord): Promise<void> {
+    await this.db.put('sweeps', rec);
+  }
+
+  getSweep(id: string): Promise<SweepRecord | undefined> {
+    return this.db.get('sweeps', id);
+  }
+
+  async listSweeps(): Promise<SweepRecord[]> {
+    return (await this.db.getAll('sweeps')).sort((a, b) => a.created - b.created);
   }
 
   async putFeatures(rec: FeatureRecord): Promise<void> {

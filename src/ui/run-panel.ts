@@ -8,6 +8,7 @@ import './map-view.ts';
 import './born-strip.ts';
 import './compare-chart.ts';
 import './figure-export.ts';
+import './scaling-view.ts';
 import { compareFigure, densityFigure, healthFigure, lossFigure, mapFigure, normsFigure } from './run-figures.ts';
 import { COLORS } from './compare-chart.ts';
 import './loss-chart.ts';
@@ -93,6 +94,22 @@ export class SaeRunPanel extends SessionView {
     return `≈ ${mib.toFixed(mib < 10 ? 1 : 0)} MiB on the GPU`;
   }
 
+  /** A sweep of the form's settings over the sizes × steps typed beside it. */
+  private _onSweep(): void {
+    const form = this.renderRoot.querySelector('form')!;
+    const { datasetId, config } = formConfig(form);
+    const list = (name: string) => String(new FormData(form).get(name) ?? '').split(',').filter((x) => x.trim() !== '').map(Number);
+    const [sizes, steps] = [list('sweepSizes'), list('sweepSteps')];
+    const bad = [...sizes, ...steps].find((n) => !Number.isSafeInteger(n) || n < 1);
+    if (bad !== undefined || !sizes.length || !steps.length) {
+      this.session!.sweeps.refused = 'Sweep refused: sizes and steps are comma-separated positive whole numbers, e.g. 128,256,512 and 250,1000';
+      this.requestUpdate();
+      return;
+    }
+    const { features: _f, steps: _s, ...base } = config;
+    void this.session?.sweeps.start(datasetId, base, sizes, steps);
+  }
+
   private _onQuickDemo(): void {
     const form = this.renderRoot.querySelector('form')!;
     void this.session?.training.quickDemo(String(new FormData(form).get('dataset')));
@@ -148,7 +165,18 @@ export class SaeRunPanel extends SessionView {
           Quick demo (~2 min)
         </button>
         <button type="button" ?disabled=${!running} @click=${() => s.training.pause()} data-testid="pause">Pause</button>
+        <fieldset class="sweep" title="Train these settings at every dictionary size × step count, one run after another, and draw their scaling">
+          <legend>Sweep</legend>
+          <label>sizes <input name="sweepSizes" size="14" placeholder="128,256,512" /></label>
+          <label>steps <input name="sweepSteps" size="10" placeholder="250,1000" /></label>
+          <button type="button" ?disabled=${running || s.datasets.list.length === 0} @click=${this._onSweep} data-testid="start-sweep">Start sweep</button>
+          ${s.sweeps.view?.sweep.status === 'running' && !running
+            ? html`<button type="button" @click=${() => void s.sweeps.resume()} data-testid="resume-sweep">Resume sweep</button>`
+            : ''}
+          ${s.sweeps.refused ? html`<span class="error" data-testid="sweep-refused">${s.sweeps.refused}</span>` : ''}
+        </fieldset>
       </form>
+      <sae-scaling-view .view=${s.sweeps.view} data-testid="scaling-view"></sae-scaling-view>
       ${run
         ? html`<p class="status" data-testid="run-status" data-status=${run.status}>
               ${run.status}: step ${run.step} / ${run.steps}

@@ -10,10 +10,12 @@ import { Features } from './session/features.ts';
 import { LmLab } from './session/lm-lab.ts';
 import { Saes } from './session/saes.ts';
 import { Training } from './session/training.ts';
+import { Sweeps } from './session/sweeps.ts';
 
 export { LM_DEMO, type ImportState } from './session/datasets.ts';
 export { quickDemoConfig, type ComparedRun, type DictionaryMap, type RunState } from './session/training.ts';
 export type { FeatureView } from './session/features.ts';
+export type { SweepView } from './session/sweeps.ts';
 export type { ExploreState } from './session/explorer.ts';
 export type { LmLabState, SteerRequest } from './session/lm-lab.ts';
 
@@ -24,6 +26,7 @@ export class SaeSession extends EventTarget implements SessionCore {
   message: { kind: 'error' | 'info'; text: string } | undefined;
   readonly datasets: Datasets;
   readonly training: Training;
+  readonly sweeps: Sweeps;
   readonly saes: Saes;
   readonly features: Features;
   readonly explorer: Explorer;
@@ -36,6 +39,7 @@ export class SaeSession extends EventTarget implements SessionCore {
     this.gpu = wrap<GpuApi>(new Worker(new URL('../worker/gpu-worker.ts', import.meta.url), { type: 'module' }));
     this.datasets = new Datasets(this);
     this.training = new Training(this, this.datasets);
+    this.sweeps = new Sweeps(this, this.datasets, this.training);
     this.saes = new Saes(this, this.datasets);
     this.features = new Features(this);
     this.explorer = new Explorer(this);
@@ -43,6 +47,8 @@ export class SaeSession extends EventTarget implements SessionCore {
     this.ready = this.data.start().then(() => Promise.all([this.datasets.refresh(), this.datasets.refreshModels()])).then(() => undefined);
     void this.training.refresh();
     void this.saes.refresh();
+    // a sweep the last visit left running goes on by itself (its interrupted run from its checkpoint)
+    void this.ready.then(() => this.sweeps.resumeLatest());
   }
 
   /**

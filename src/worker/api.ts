@@ -16,7 +16,7 @@ import type { SpliceFidelity } from '../model/sae-fidelity.ts';
 import type { ConceptResult } from '../model/concept.ts';
 import type { SaeWeights } from '../engine/sae.ts';
 import type { LayoutOptions, LayoutProgress, NeighbourGraph } from '../analysis/umap-layout.ts';
-import type { RunSummary } from '../data/runs.ts';
+import type { HeldOutMetrics, RunSummary, SweepRecord } from '../data/runs.ts';
 import type { StreamStats } from '../data/prefetch.ts';
 import type { DatasetManifest } from '../data/store.ts';
 import type { ModelSummary } from '../model/model-store.ts';
@@ -26,6 +26,7 @@ import type { EvalMetrics } from '../engine/evaluate.ts';
 import type { StepMetrics } from '../engine/run-state.ts';
 
 export type { ModelSummary };
+export type { HeldOutMetrics, SweepRecord };
 export type { Attribution, Fidelity, BornFeature, FeatureCard, FeatureJobProgress, FeatureTable, FeatureEdit, InterventionEffect, SaeWeights, TokenReading, DatasetManifest, DensityHistogram, EvalMetrics, LayoutOptions, LayoutProgress, NeighbourGraph, NormHistogram, RunSummary, StepMetrics, StreamStats, TrainConfig };
 
 export interface SaeSummary {
@@ -118,6 +119,8 @@ export interface DataApi {
 export interface TrainRequest {
   datasetId: string;
   config: Omit<Partial<TrainConfig>, 'd'>;
+  /** the sweep cell this run is (its runs are found by this tag after a reload) */
+  sweep?: { id: string; features: number; steps: number };
 }
 
 export interface TrainProgress {
@@ -168,6 +171,15 @@ export interface GpuApi {
   /** Destroys the device, as a driver reset would (for tests of the recovery). */
   loseDevice(): Promise<void>;
   listRuns(): Promise<RunSummary[]>;
+  /**
+   * Checks a sweep before its first run — every configuration against this GPU's limits, all its
+   * checkpoints against the browser's storage, refusing with the sizes — and stores it.
+   */
+  planSweep(datasetId: string, base: SweepRecord['base'], sizes: number[], steps: number[]): Promise<SweepRecord>;
+  listSweeps(): Promise<SweepRecord[]>;
+  putSweep(sweep: SweepRecord): Promise<void>;
+  /** a finished run's held-out metrics (measured once, then kept with the run) */
+  evaluateRun(runId: string): Promise<HeldOutMetrics & { step: number }>;
   /** The metric history of a stored run. */
   runHistory(runId: string): Promise<StepMetrics[]>;
   /**

@@ -8,6 +8,7 @@ import { featureApi } from './feature-jobs.ts';
 import { getDevice } from './gpu-context.ts';
 import { saeApi } from './sae-jobs.ts';
 import { trainingApi } from './training.ts';
+import { sweepApi } from './sweeps.ts';
 
 const api: GpuApi = {
   async init() {
@@ -15,6 +16,7 @@ const api: GpuApi = {
   },
   ...trainingApi,
   ...saeApi,
+  ...sweepApi,
   ...featureApi,
 };
 

@@ -192,6 +192,7 @@ export const trainingApi: Pick<GpuApi, 'train' | 'resume' | 'measureStep' | 'sto
       snapshot: null,
       created: Date.now(),
       updated: Date.now(),
+      ...(req.sweep ? { sweep: req.sweep } : {}),
     };
     return withRunLock(run.id, () => jobs.run(() => trainResilient(run, onProgress)));
   },

@@ -88,8 +88,8 @@ export class Training {
   }
 
   /** Trains a new run on a stored dataset in the GPU worker; resolves when the run ends or pauses. */
-  start(datasetId: string, config: TrainRequest['config']): Promise<void> {
-    return this.follow(freshRun(config.steps ?? 0), (onProgress) => this.core.gpu.train({ datasetId, config }, onProgress));
+  start(datasetId: string, config: TrainRequest['config'], sweep?: TrainRequest['sweep']): Promise<void> {
+    return this.follow(freshRun(config.steps ?? 0), (onProgress) => this.core.gpu.train({ datasetId, config, ...(sweep ? { sweep } : {}) }, onProgress));
   }
 
   /**

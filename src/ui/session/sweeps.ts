@@ -1,0 +1,136 @@
+// The session's sweeps: a grid of runs over dictionary size × steps on one dataset, checked whole by the GPU
+// worker, then trained one run after another as ordinary checkpointed runs tagged with the sweep. A reload
+// finds the tagged runs and goes on: the interrupted run resumes from its checkpoint, the rest follow. Each
+// finished run's held-out metrics feed the scaling view (frontier, fit, best size, FVU against L0).
+import { bestSizes, fitFrontier, frontier, type PowerLawFit } from '../../analysis/scaling.ts';
+import { defaultConfig } from '../../engine/config.ts';
+import { ARCH_STEPS } from '../../engine/steps/index.ts';
+import type { RunSummary, SweepRecord } from '../../worker/api.ts';
+import type { SweepRun } from '../scaling-figures.ts';
+import type { SessionCore } from './core.ts';
+import type { Datasets } from './datasets.ts';
+import type { Training } from './training.ts';
+
+export interface SweepView {
+  sweep: SweepRecord;
+  /** the finished runs, with their held-out metrics */
+  runs: SweepRun[];
+  frontier: string[];
+  fit: PowerLawFit | null;
+  best: { compute: number; features: number }[];
+  /** the cell training now */
+  current?: { features: number; steps: number };
+  total: number;
+}
+
+export class Sweeps {
+  /** the latest sweep, as the scaling view shows it */
+  view: SweepView | undefined;
+  /** why the last sweep asked for was not started */
+  refused: string | undefined;
+  private driving = false;
+
+  constructor(
+    private readonly core: SessionCore,
+    private readonly datasets: Datasets,
+    private readonly training: Training,
+  ) {}
+
+  /** Checks the grid (refused with the sizes when it does not fit the GPU or the storage), then trains it. */
+  async start(datasetId: string, base: SweepRecord['base'], sizes: number[], steps: number[]): Promise<void> {
+    this.refused = undefined;
+    let sweep: SweepRecord;
+    try {
+      if (this.driving || this.training.run?.status === 'running') throw new Error('a run is training; pause it or let it finish first');
+      sweep = await this.core.gpu.planSweep(datasetId, base, sizes, steps);
+    } catch (e) {
+      this.refused = `Sweep refused: ${(e as Error).message}`;
+      this.core.changed();
+      return;
+    }
+    await this.drive(sweep);
+  }
+
+  /** After a reload: shows the latest sweep and, when it was still running, goes on with it. */
+  async resumeLatest(): Promise<void> {
+    const latest = (await this.core.gpu.listSweeps()).at(-1);
+    if (!latest) return;
+    await this.training.refresh();
+    if (latest.status === 'running') await this.drive(latest);
+    else await this.show(latest);
+  }
+
+  /** Goes on with a sweep the user paused. */
+  async resume(): Promise<void> {
+    if (this.view?.sweep.status === 'running') await this.drive(this.view.sweep);
+  }
+
+  private cellRun(sweep: SweepRecord, features: number, steps: number): RunSummary | undefined {
+    return this.training.runs.filter((r) => r.sweep?.id === sweep.id && r.sweep.features === features && r.sweep.steps === steps).at(-1);
+  }
+
+  private async drive(sweep: SweepRecord): Promise<void> {
+    if (this.driving) return;
+    this.driving = true;
+    try {
+      for (const features of sweep.sizes) {
+        for (const steps of sweep.steps) {
+          const before = this.cellRun(sweep, features, steps);
+          if (before?.status === 'done') continue;
+          await this.checkDataset(sweep);
+          await this.show(sweep, { features, steps });
+          if (before && before.status !== 'failed') await this.training.resume(before.id);
+          else await this.training.start(sweep.datasetId, { ...sweep.base, features, steps }, { id: sweep.id, features, steps });
+          await this.training.refresh();
+          // a run may finish on rows it had already read: the sweep still stops where its data went away
+          await this.checkDataset(sweep);
+          const after = this.cellRun(sweep, features, steps);
+          if (after?.status === 'done') continue;
+          if (this.training.run?.status === 'failed' || !after) throw new Error(`the run of ${features} features for ${steps} steps failed: ${this.training.run?.error ?? 'it did not start'}`);
+          return; // paused by the user: the sweep stays running, and Resume sweep goes on
+        }
+      }
+      sweep.status = 'done';
+      await this.core.gpu.putSweep(sweep);
+    } catch (e) {
+      sweep.status = 'stopped';
+      const done = this.training.runs.filter((r) => r.sweep?.id === sweep.id && r.status === 'done').length;
+      sweep.error = `${(e as Error).message}. The sweep stopped after ${done} of ${sweep.sizes.length * sweep.steps.length} runs; the finished runs are kept.`;
+      await this.core.gpu.putSweep(sweep);
+      this.core.say({ kind: 'error', text: `Sweep: ${sweep.error}` });
+    } finally {
+      this.driving = false;
+      await this.show(sweep);
+    }
+  }
+
+  private async checkDataset(sweep: SweepRecord): Promise<void> {
+    await this.datasets.refresh();
+    if (!this.datasets.list.some((d) => d.id === sweep.datasetId)) throw new Error(`the dataset '${sweep.datasetName}' was deleted during the sweep`);
+  }
+
+  /** the scaling view of the sweep's finished runs (their held-out metrics are measured once, then kept) */
+  private async show(sweep: SweepRecord, current?: SweepView['current']): Promise<void> {
+    const runs: SweepRun[] = [];
+    for (const r of this.training.runs.filter((x) => x.sweep?.id === sweep.id && x.status === 'done')) {
+      let held = r.heldOut;
+      try {
+        held ??= await this.core.gpu.evaluateRun(r.id);
+      } catch {
+        continue; // its dataset is gone: the sweep's error says so
+      }
+      if (held.fvu === null) continue; // the held-out rows do not vary: no FVU to plot
+      const cfg = defaultConfig({ ...r.config });
+      runs.push({
+        features: r.config.features, steps: r.config.steps, compute: r.config.steps * ARCH_STEPS[cfg.arch].flops(cfg), loss: held.fvu,
+        mse_per_token: held.mse_per_token, l0: held.l0, dead_frac_eval: held.dead_frac_eval, seconds: (r.updated - r.created) / 1000,
+        folder: `F=${r.config.features}, ${r.config.steps} steps`,
+      });
+    }
+    this.view = {
+      sweep, runs, current, total: sweep.sizes.length * sweep.steps.length,
+      frontier: frontier(runs).map((r) => r.folder), fit: fitFrontier(runs), best: bestSizes(runs),
+    };
+    this.core.changed();
+  }
+}

@@ -1,0 +1,78 @@
+// Sweeps in the GPU worker: a grid is checked whole before its first run (every configuration against the
+// device's limits, all of its checkpoints against the browser's storage) and stored; its runs are ordinary
+// runs tagged with it, trained one after another by the page (ui/session/sweeps.ts). A finished run's
+// held-out metrics, which the scaling view plots, are measured once and kept with it.
+import { rangeChunks } from '../data/batches.ts';
+import type { RunRecord, SweepRecord } from '../data/runs.ts';
+import { checkQuota, defaultStorage, formatBytes } from '../data/store-quota.ts';
+import { defaultConfig, type TrainConfig } from '../engine/config.ts';
+import { SaeRunner } from '../engine/evaluate.ts';
+import { foldSae, snapshotParams } from '../engine/fold.ts';
+import { checkFits, DoesNotFitError } from '../engine/memory.ts';
+import type { GpuApi } from './api.ts';
+import { getDatasets, getDevice, getRuns, jobs } from './gpu-context.ts';
+
+/** a checkpoint's bytes in IndexedDB: parameters and Adam's two moments, the fire counters, the metric history */
+function checkpointBytes(c: TrainConfig): number {
+  const params = 2 * c.d * c.features + 2 * c.features + c.d;
+  return 4 * (3 * params + 2 * c.features) + 64 * c.steps;
+}
+
+export const sweepApi: Pick<GpuApi, 'planSweep' | 'listSweeps' | 'putSweep' | 'evaluateRun'> = {
+  async planSweep(datasetId, base, sizes, steps) {
+    const store = await getDatasets();
+    const manifest = await store.get(datasetId);
+    if (!manifest || manifest.status !== 'complete') throw new Error(`dataset ${datasetId} is not stored (or still importing)`);
+    if (!sizes.length || !steps.length) throw new Error('a sweep needs at least one dictionary size and one step count');
+    const grid = sizes.flatMap((features) => steps.map((n) => defaultConfig({ ...base, features, steps: n, d: manifest.d, seed: manifest.heldOut.seed })));
+    const { device } = await getDevice();
+    for (const cfg of grid) {
+      try {
+        checkFits(cfg, device.limits);
+      } catch (e) {
+        if (e instanceof DoesNotFitError) throw new Error(`the sweep's run of ${cfg.features} features over d = ${cfg.d} (batch ${cfg.batch}) does not fit this GPU: ${e.message}`);
+        throw e;
+      }
+    }
+    const need = grid.reduce((a, c) => a + checkpointBytes(c), 0);
+    await checkQuota(defaultStorage(), `a sweep of ${grid.length} runs (checkpoints of ${grid.map((c) => formatBytes(checkpointBytes(c))).join(', ')})`, need);
+    const rec: SweepRecord = { id: crypto.randomUUID(), datasetId, datasetName: manifest.name, base, sizes, steps, status: 'running', created: Date.now() };
+    await (await getRuns()).putSweep(rec);
+    return rec;
+  },
+
+  async listSweeps() {
+    return (await getRuns()).listSweeps();
+  },
+
+  async putSweep(rec) {
+    await (await getRuns()).putSweep(rec);
+  },
+
+  async evaluateRun(runId) {
+    const runs = await getRuns();
+    const run = await runs.get(runId);
+    const snap = run?.snapshot;
+    if (!run || !snap) throw new Error(`run ${runId} has no checkpoint`);
+    if (run.heldOut?.step === snap.step) return run.heldOut;
+    const store = await getDatasets();
+    const manifest = await store.get(run.datasetId);
+    if (!manifest || manifest.status !== 'complete') throw new Error(`the dataset ${run.datasetName} is no longer stored: its held-out rows cannot be measured`);
+    const rows = await store.rowSource(manifest.id);
+    const { heldOut } = await store.split(manifest.id);
+    const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale, {}, snap.state);
+    const m = await jobs.run(async () => {
+      const runner = new SaeRunner((await getDevice()).device, sae, 512);
+      try {
+        return await runner.evaluate(rangeChunks(rows, heldOut));
+      } finally {
+        runner.destroy();
+      }
+    });
+    const measured: NonNullable<RunRecord['heldOut']> = { fvu: m.fvu, mse_per_token: m.mse_per_token, l0: m.l0, dead_frac_eval: m.dead_frac_eval, step: snap.step };
+    // written onto the latest record: the run may have been touched since it was read
+    const latest = await runs.get(runId);
+    if (latest) await runs.put({ ...latest, heldOut: measured });
+    return measured;
+  },
+};

@@ -1,0 +1,104 @@
+// A sweep in the page as a user runs one: a grid too large for the GPU is refused with its sizes before any
+// run; a 3 × 2 grid trains run after run, survives a reload in the middle of a run (which resumes from its
+// checkpoint: no cell is trained twice), and draws the scaling view — the frontier, its fit, the best size,
+// FVU against L0 — from the held-out metrics. A sweep whose dataset is deleted mid-run stops saying so and
+// keeps its finished runs.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeNpy } from '../../src/data/formats/npy.ts';
+import { generateSynthetic } from '../../src/data/synth.ts';
+import { openLab, screenshot, startLab, type Lab } from '../support/browser.ts';
+
+let lab: Lab;
+beforeAll(async () => {
+  lab = await startLab();
+}, 120_000);
+afterAll(async () => lab?.close());
+
+async function importToy(page: Page, name: string): Promise<void> {
+  const path = join(mkdtempSync(join(tmpdir(), 'sae-lab-sweep-')), name);
+  writeFileSync(path, encodeNpy(generateSynthetic({ d: 16, features: 48, rows: 4096, seed: 4 }).data, [4096, 16]));
+  await page.locator('[data-testid=import-file]').setInputFiles(path);
+  await page.locator('[data-testid=datasets] tbody tr', { hasText: name }).waitFor({ timeout: 60_000 });
+}
+
+async function fillSweep(page: Page, dataset: string, sizes: string, steps: string): Promise<void> {
+  const form = page.locator('[data-testid=run-form]');
+  await form.locator('select[name=dataset]').selectOption({ label: `${dataset} (4096×16)` });
+  await form.locator('select[name=arch]').selectOption('topk');
+  for (const [name, value] of Object.entries({ k: '3', lr: '0.01', batch: '64', sweepSizes: sizes, sweepSteps: steps })) await form.locator(`input[name=${name}]`).fill(value);
+}
+
+/** the sweep's runs as the page's session lists them: [features, steps, status] */
+const sweepRuns = (page: Page) =>
+  page.evaluate(() => {
+    const s = document.querySelector('sae-app')!.session;
+    const id = s.sweeps.view?.sweep.id;
+    return s.training.runs.filter((r) => r.sweep?.id === id).map((r) => [r.config.features, r.config.steps, r.status] as const);
+  });
+
+describe('sweeps in the page', () => {
+  it('refuses a grid too large, trains 3 × 2 across a reload and draws the frontier and its fit', async () => {
+    const page = await openLab(lab);
+    await importToy(page, 'toy.npy');
+
+    await fillSweep(page, 'toy.npy', '16,40000000', '60');
+    await page.locator('[data-testid=start-sweep]').click();
+    await expect(page.locator('[data-testid=sweep-refused]').textContent({ timeout: 30_000 })).resolves.toMatch(/40000000 features over d = 16.*does not fit/);
+    expect(await page.locator('[data-testid=runs] tbody tr').count()).toBe(0);
+
+    await fillSweep(page, 'toy.npy', '16,32,64', '60,150');
+    await page.locator('[data-testid=start-sweep]').click();
+    // reload in the middle of a run past its first checkpoint (step 50), with some runs finished
+    await page.waitForFunction(() => {
+      const s = document.querySelector('sae-app')!.session;
+      return (s.sweeps.view?.runs.length ?? 0) >= 2 && s.training.run?.status === 'running' && s.training.run.step > 55;
+    }, undefined, { timeout: 180_000, polling: 100 });
+    const before = await sweepRuns(page);
+    await page.reload();
+    const done = page.locator('sae-scaling-view [data-testid=sweep-done]');
+    await expect.poll(() => done.textContent(), { timeout: 240_000 }).toBe('6');
+    const runs = await sweepRuns(page);
+    expect([...runs].sort()).toEqual([[16, 60, 'done'], [16, 150, 'done'], [32, 60, 'done'], [32, 150, 'done'], [64, 60, 'done'], [64, 150, 'done']].sort());
+    expect(runs.length, `each cell trained once, the interrupted one resumed (before the reload: ${JSON.stringify(before)})`).toBe(6);
+
+    // the scaling view: every run's held-out FVU, the frontier, the fit, the sparsity–fidelity trade-off
+    const view = page.locator('sae-scaling-view');
+    await expect(view.locator('[data-testid=sweep-runs] tbody tr').count()).resolves.toBe(6);
+    await expect(view.locator('[data-testid=sweep-scaling] svg polyline').count()).resolves.toBeGreaterThan(3);
+    await expect(view.locator('[data-testid=sweep-fvu-l0] svg').count()).resolves.toBe(1);
+    const summary = await page.evaluate(() => {
+      const v = document.querySelector('sae-app')!.session.sweeps.view!;
+      return { frontier: v.frontier.length, fit: v.fit, runs: v.runs.map((r) => [r.compute, r.loss]) };
+    });
+    expect(summary.runs.every(([c, l]) => c > 0 && l > 0 && l < 1.5)).toBe(true);
+    expect(await view.locator('[data-testid=sweep-fit]').textContent()).toContain(summary.fit ? 'Frontier fit' : 'needs 3 frontier runs');
+    await view.scrollIntoViewIfNeeded();
+    await screenshot(page, 'sweep-scaling');
+    await page.close();
+  });
+
+  it('stops a sweep whose dataset is deleted mid-run, saying so, and keeps its finished runs', async () => {
+    const page = await openLab(lab);
+    await importToy(page, 'gone.npy');
+    await fillSweep(page, 'gone.npy', '16,24,32', '600');
+    await page.locator('[data-testid=start-sweep]').click();
+    await page.waitForFunction(() => {
+      const s = document.querySelector('sae-app')!.session;
+      return s.sweeps.view?.sweep.datasetName === 'gone.npy' && s.sweeps.view.runs.length >= 1 && s.training.run?.status === 'running' && s.training.run.step > 20;
+    }, undefined, { timeout: 120_000, polling: 100 });
+    page.once('dialog', (d) => void d.accept());
+    await page.locator('[data-testid=datasets] tbody tr', { hasText: 'gone.npy' }).getByRole('button', { name: 'Delete' }).click();
+    const error = page.locator('sae-scaling-view [data-testid=sweep-error]');
+    await expect(error.textContent({ timeout: 120_000 })).resolves.toMatch(/dataset 'gone\.npy' was deleted during the sweep.*stopped after [12] of 3 runs; the finished runs are kept/);
+    // the runs finished before the deletion are kept; the third never started
+    const kept = await sweepRuns(page);
+    expect(kept.length).toBe(2);
+    expect(kept[0]).toEqual([16, 600, 'done']);
+    await screenshot(page, 'sweep-dataset-deleted');
+    await page.close();
+  });
+});
