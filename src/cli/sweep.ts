@@ -2,7 +2,8 @@
 // `sae-lab train` trains and saved in its own folder, then the scaling view of them all (docs/RECIPE.md §10):
 // held-out loss against training compute, the compute-efficient frontier and its power-law fit, the best size
 // at each compute, and FVU against L0. A run whose folder is finished is kept when the sweep is run again
-// with --resume, so an interrupted sweep continues where it stopped.
+// with --resume, so an interrupted sweep continues where it stopped. With --side-by-side, runs that fit the
+// GPU together train on the same batches in one pass over the data, each ending exactly as it would alone.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bestSizes, fitFrontier, frontier } from '../analysis/scaling.ts';
@@ -10,14 +11,14 @@ import { encodeSaelens } from '../data/formats/saelens.ts';
 import { documentRule, heldOutRule, splitRows } from '../data/split.ts';
 import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
 import type { TrainConfig } from '../engine/config.ts';
-import { checkFits } from '../engine/memory.ts';
+import { checkFits, estimateMemory } from '../engine/memory.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { ARCH_STEPS } from '../engine/steps/index.ts';
 import { sweepFigures, type SweepRun } from '../ui/scaling-figures.ts';
-import { CliError, intListOption, required, type Command } from './args.ts';
+import { CliError, intListOption, intOption, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
 import { checkOutDir, writeFolder } from './output.ts';
-import { configFromOptions, provenance, trainCommand, trainOnRows } from './train.ts';
+import { configFromOptions, provenance, trainCommand, trainOnRows, trainSideBySide } from './train.ts';
 import { fileTunerCache } from './tuner-cache.ts';
 
 /** a grid axis: positive whole numbers, no repeats */
@@ -30,18 +31,36 @@ function gridOption(v: Record<string, unknown>, name: string): number[] {
 
 const folderOf = (cfg: TrainConfig) => `F${cfg.features}-S${cfg.steps}`;
 
+/** runs packed, in grid order, into groups whose GPU memory (engine/memory.ts) stays within `bytes` */
+export function packGroups(configs: TrainConfig[], bytes: number): TrainConfig[][] {
+  const groups: TrainConfig[][] = [];
+  let used = Infinity;
+  for (const cfg of configs) {
+    const need = estimateMemory(cfg).total;
+    if (used + need > bytes) {
+      groups.push([]);
+      used = 0;
+    }
+    groups[groups.length - 1]!.push(cfg);
+    used += need;
+  }
+  return groups;
+}
+
 const { features: _f, steps: _s, out: _o, fidelity: _fi, force: _fo, ...trainOptions } = trainCommand.options;
 
 export const sweepCommand: Command = {
   name: 'sweep',
   summary: 'Train a grid of SAEs (dictionary size × steps) on one dataset and draw their scaling: frontier, power-law fit, best size.',
-  usage: 'sae-lab sweep --data FILE --features 256,512,1024 --steps 500,2000 [--arch …] --out DIR [train options]',
+  usage: 'sae-lab sweep --data FILE --features 256,512,1024 --steps 500,2000 [--arch …] [--side-by-side] --out DIR [train options]',
   options: {
     ...trainOptions,
     features: { type: 'string', help: 'dictionary sizes, comma-separated' },
     steps: { type: 'string', help: 'training steps, comma-separated' },
     out: { type: 'string', help: 'output folder: one SAELens folder per run, sweep.json, scaling.svg/.csv, fvu-l0.svg/.csv' },
     resume: { type: 'boolean', help: 'keep the runs an earlier sweep into --out finished; train the rest' },
+    'side-by-side': { type: 'boolean', help: 'train runs together on the same batches, one pass over the data per group' },
+    'group-mib': { type: 'string', help: 'GPU memory one side-by-side group may take, in MiB', default: '512' },
     force: { type: 'boolean', help: 'replace a non-empty output folder' },
   },
   async run(v) {
@@ -50,6 +69,8 @@ export const sweepCommand: Command = {
     const sizes = gridOption(v, 'features');
     const stepCounts = gridOption(v, 'steps');
     const resume = v.resume === true;
+    const sideBySide = v['side-by-side'] === true;
+    const groupBytes = intOption(v, 'group-mib') * 2 ** 20;
     if (!resume) checkOutDir(out, v.force === true);
     const data = await openActivations(dataPath, { tensor: v.tensor as string | undefined, column: v.column as string | undefined, sidecar: v.sidecar as string | undefined });
     try {
@@ -63,33 +84,43 @@ export const sweepCommand: Command = {
       const stats = await estimateDataStats(data.rows, split.trainBlocks);
       const biggest = grid.reduce((a, c) => (c.features > a.features ? c : a));
       const gpu = await requestNodeDevice((limits) => checkFits(biggest, limits));
-      const runs: SweepRun[] = [];
+      const tunerCache = v['no-tune'] === true ? null : fileTunerCache();
+      const metricsOf = new Map<string, Record<string, unknown>>();
+      const pending = grid.filter((cfg) => {
+        const done = join(out, folderOf(cfg), 'metrics.json');
+        if (!resume || !existsSync(done)) return true;
+        metricsOf.set(folderOf(cfg), JSON.parse(readFileSync(done, 'utf8')) as Record<string, unknown>);
+        process.stderr.write(`${folderOf(cfg)}: finished earlier, kept\n`);
+        return false;
+      });
+      const groups = sideBySide ? packGroups(pending, groupBytes) : pending.map((cfg) => [cfg]);
+      const t0 = performance.now();
       try {
-        for (const [i, cfg] of grid.entries()) {
-          const folder = folderOf(cfg);
-          const done = join(out, folder, 'metrics.json');
-          let metrics: Record<string, unknown>;
-          if (resume && existsSync(done)) {
-            metrics = JSON.parse(readFileSync(done, 'utf8')) as Record<string, unknown>;
-            process.stderr.write(`run ${i + 1}/${grid.length} ${folder}: finished earlier, kept\n`);
-          } else {
-            process.stderr.write(`run ${i + 1}/${grid.length} ${folder}: training ${cfg.arch} F=${cfg.features} for ${cfg.steps} steps\n`);
-            const result = await trainOnRows({ rows: data.rows, config: cfg, rule, docs: data.docs, stats, device: gpu.device, adapter: gpu.adapter, tunerCache: v['no-tune'] === true ? null : fileTunerCache() });
+        for (const [g, group] of groups.entries()) {
+          process.stderr.write(`group ${g + 1}/${groups.length}: ${group.map(folderOf).join(', ')}${group.length > 1 ? ' side by side' : ''}\n`);
+          const shared = { rows: data.rows, rule, docs: data.docs, stats, device: gpu.device, adapter: gpu.adapter, tunerCache };
+          const results = group.length > 1 ? await trainSideBySide({ ...shared, configs: group }) : [await trainOnRows({ ...shared, config: group[0]! })];
+          for (const [i, result] of results.entries()) {
+            const folder = folderOf(group[i]!);
             const sparsity = Float32Array.from(result.density, (p) => Math.log10(p + 1e-10));
             const files = encodeSaelens(result.sae, sparsity, { dataset_path: dataPath, ...provenance(v, dataPath, data.hookName) });
             await writeFolder(join(out, folder), { ...files, 'metrics.json': JSON.stringify(result.metrics, null, 2) + '\n' });
-            metrics = result.metrics as unknown as Record<string, unknown>;
+            metricsOf.set(folder, result.metrics);
           }
-          if (metrics.fvu === null) throw new CliError(`${data.rows.name}: the held-out rows do not vary, so FVU (the sweep's loss) is undefined`);
-          const num = (k: string) => metrics[k] as number;
-          runs.push({
-            features: cfg.features, steps: cfg.steps, compute: cfg.steps * ARCH_STEPS[cfg.arch].flops(cfg), loss: num('fvu'),
-            mse_per_token: num('mse_per_token'), l0: num('l0'), dead_frac_eval: num('dead_frac_eval'), seconds: num('seconds'), folder,
-          });
         }
       } finally {
         gpu.device.destroy();
       }
+      const trainingSeconds = (performance.now() - t0) / 1000;
+      const runs: SweepRun[] = grid.map((cfg) => {
+        const metrics = metricsOf.get(folderOf(cfg))!;
+        if (metrics.fvu === null) throw new CliError(`${data.rows.name}: the held-out rows do not vary, so FVU (the sweep's loss) is undefined`);
+        const num = (k: string) => metrics[k] as number;
+        return {
+          features: cfg.features, steps: cfg.steps, compute: cfg.steps * ARCH_STEPS[cfg.arch].flops(cfg), loss: num('fvu'),
+          mse_per_token: num('mse_per_token'), l0: num('l0'), dead_frac_eval: num('dead_frac_eval'), seconds: num('seconds'), folder: folderOf(cfg),
+        };
+      });
       const front = frontier(runs);
       const fit = fitFrontier(runs);
       const summary = {
@@ -102,6 +133,8 @@ export const sweepCommand: Command = {
         frontier: front.map((r) => r.folder),
         best_sizes: bestSizes(runs),
         fit,
+        // this invocation's training: its groups (side by side, or one run each) and their wall time
+        timing: { side_by_side: sideBySide, groups: groups.map((g) => g.map(folderOf)), seconds: trainingSeconds },
       };
       const files: Record<string, string> = { 'sweep.json': JSON.stringify(summary, null, 2) + '\n' };
       for (const f of sweepFigures(runs, fit, `${grid[0]!.arch} sweep on ${data.rows.name}`)) {

@@ -17,7 +17,7 @@ import { checkFits } from '../engine/memory.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
 import { Trainer } from '../engine/trainer.ts';
 import type { StepMetrics } from '../engine/run-state.ts';
-import { trainSteps } from '../engine/train-loop.ts';
+import { trainSteps, trainStepsTogether } from '../engine/train-loop.ts';
 import { describeTuning, tuneStep, type TunerCache } from '../engine/tuner.ts';
 import { fileTunerCache, tunerCachePath } from './tuner-cache.ts';
 import type { SaeWeights } from '../engine/sae.ts';
@@ -50,9 +50,71 @@ export interface TrainRunOptions {
 
 /** The whole run on an opened row source: split, scale, train, fold, evaluate on held-out rows. */
 export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
-  const { rows, config: cfg, device } = o;
+  const run = await startRun(o);
+  try {
+    let lastReport = performance.now();
+    const t0 = lastReport;
+    const cfg = o.config;
+    await trainSteps({
+      trainer: run.trainer, batches: run.batches, steps: cfg.steps,
+      afterStep: (done) => {
+        const now = performance.now();
+        if (o.onProgress && (now - lastReport > 1000 || done === cfg.steps)) {
+          lastReport = now;
+          o.onProgress(done, run.last(), (done * cfg.batch) / ((now - t0) / 1000));
+        }
+      },
+    });
+    return await finishRun(o, run, (performance.now() - t0) / 1000);
+  } finally {
+    run.trainer.destroy();
+  }
+}
+
+/**
+ * Runs that share their batches (one batch size and seed: a sweep's grid) trained side by side, one pass over
+ * the data for all (engine/train-loop.ts trainStepsTogether); each ends exactly as it would alone. Every run's
+ * `seconds` is the group's time.
+ */
+export async function trainSideBySide(o: Omit<TrainRunOptions, 'config' | 'onProgress'> & { configs: TrainConfig[]; onProgress?: (step: number, steps: number) => void }): Promise<TrainResult[]> {
+  const [head] = o.configs;
+  if (!head || o.configs.some((c) => c.batch !== head.batch || c.seed !== head.seed)) throw new Error('side-by-side runs must share their batch size and seed');
+  const runs: StartedRun[] = [];
+  const { configs, onProgress, ...shared } = o;
+  try {
+    for (const cfg of configs) runs.push(await startRun({ ...shared, config: cfg }));
+    const end = Math.max(...o.configs.map((c) => c.steps));
+    let lastReport = performance.now();
+    const { seconds } = await trainStepsTogether({
+      runs: runs.map((r, i) => ({ trainer: r.trainer, steps: o.configs[i]!.steps })), batches: runs[0]!.batches,
+      afterStep: (done) => {
+        if (onProgress && (performance.now() - lastReport > 1000 || done === end)) {
+          lastReport = performance.now();
+          onProgress(done, end);
+        }
+      },
+    });
+    const out: TrainResult[] = [];
+    for (const [i, r] of runs.entries()) out.push(await finishRun({ ...shared, config: configs[i]! }, r, seconds));
+    return out;
+  } finally {
+    for (const r of runs) r.trainer.destroy();
+  }
+}
+
+interface StartedRun {
+  trainer: Trainer;
+  batches: ReturnType<typeof createBatchSource>;
+  split: ReturnType<typeof splitRows>;
+  stats: DataStats;
+  tuning: Awaited<ReturnType<typeof tuneStep>> | undefined;
+  last(): StepMetrics | undefined;
+}
+
+/** split, statistics, batches, kernels and the initialised trainer of one run */
+async function startRun(o: TrainRunOptions): Promise<StartedRun> {
+  const { rows, device, config: cfg } = o;
   checkFits(cfg, device.limits);
-  // the held-out metrics need the evaluator: what it cannot hold is refused before training
   runnerPlan(cfg.d, cfg.features, device.limits);
   const split = splitRows(rows.rows, o.rule, rows.name, o.docs);
   const stats = o.stats ?? (await estimateDataStats(rows, split.trainBlocks));
@@ -64,49 +126,39 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
     process.stderr.write(`GEMM kernels (${from}):\n${describeTuning(tuning).map((l) => `  ${l}\n`).join('')}`);
   }
   const trainer = Trainer.create(device, cfg, stats, initParams(cfg, stats), { metricsEvery: 25, onMetrics: (r) => (last = r[r.length - 1]), gemms: tuning?.choices });
-  try {
-    let lastReport = performance.now();
-    const t0 = lastReport;
-    await trainSteps({
-      trainer, batches, steps: cfg.steps,
-      afterStep: (done) => {
-        const now = performance.now();
-        if (o.onProgress && (now - lastReport > 1000 || done === cfg.steps)) {
-          lastReport = now;
-          o.onProgress(done, last, (done * cfg.batch) / ((now - t0) / 1000));
-        }
-      },
-    });
-    const history = await trainer.flushMetrics();
-    const seconds = (performance.now() - t0) / 1000;
-    const sae = await trainer.exportSae();
-    const { lastFired } = await trainer.readFireStats();
-    const window = deadSteps(cfg);
-    const deadTrain = lastFired.filter((s) => cfg.steps - s >= window).length / cfg.features;
-    const evalResult = await evaluateSae(device, sae, rows, split.heldOut);
-    const { density, ...evalMetrics } = evalResult;
-    const tokens = cfg.steps * cfg.batch;
-    const metrics = {
-      ...evalMetrics,
-      dead_frac_train: deadTrain,
-      mse_note: 'mse_per_token = mean over held-out tokens of ‖x − x̂‖² in raw units: SAELens 6 training mse_loss (summed over d, averaged over tokens); its run_evals "mse" also divides each token by the evaluation batch\'s token count',
-      steps: cfg.steps,
-      tokens,
-      seconds,
-      tokens_per_s: tokens / seconds,
-      final_train_loss: history[history.length - 1]?.loss ?? null,
-      adapter: o.adapter,
-      kernels: trainer.variants,
-      ...(tuning ? { tuning: describeTuning(tuning) } : {}),
-      held_out: { ...o.rule, rows: rowsInRanges(split.heldOut) },
-      seed: cfg.seed,
-      data: { name: rows.name, rows: rows.rows, d: rows.d, input_scale: stats.scale },
-      config: cfg,
-    };
-    return { sae, metrics, density, history };
-  } finally {
-    trainer.destroy();
-  }
+  return { trainer, batches, split, stats, tuning, last: () => last };
+}
+
+/** the trained run folded to raw units, evaluated on the held-out rows, with its metrics */
+async function finishRun(o: TrainRunOptions, run: StartedRun, seconds: number): Promise<TrainResult> {
+  const { rows, device, config: cfg } = o;
+  const { trainer, split, stats, tuning } = run;
+  const history = await trainer.flushMetrics();
+  const sae = await trainer.exportSae();
+  const { lastFired } = await trainer.readFireStats();
+  const window = deadSteps(cfg);
+  const deadTrain = lastFired.filter((s) => cfg.steps - s >= window).length / cfg.features;
+  const evalResult = await evaluateSae(device, sae, rows, split.heldOut);
+  const { density, ...evalMetrics } = evalResult;
+  const tokens = cfg.steps * cfg.batch;
+  const metrics = {
+    ...evalMetrics,
+    dead_frac_train: deadTrain,
+    mse_note: 'mse_per_token = mean over held-out tokens of ‖x − x̂‖² in raw units: SAELens 6 training mse_loss (summed over d, averaged over tokens); its run_evals "mse" also divides each token by the evaluation batch\'s token count',
+    steps: cfg.steps,
+    tokens,
+    seconds,
+    tokens_per_s: tokens / seconds,
+    final_train_loss: history[history.length - 1]?.loss ?? null,
+    adapter: o.adapter,
+    kernels: trainer.variants,
+    ...(tuning ? { tuning: describeTuning(tuning) } : {}),
+    held_out: { ...o.rule, rows: rowsInRanges(split.heldOut) },
+    seed: cfg.seed,
+    data: { name: rows.name, rows: rows.rows, d: rows.d, input_scale: stats.scale },
+    config: cfg,
+  };
+  return { sae, metrics, density, history };
 }
 
 /**

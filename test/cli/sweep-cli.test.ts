@@ -47,9 +47,19 @@ describe('sae-lab sweep', () => {
     const again = await runCliAsync(dir, 'sweep', '--data', 'gt.npy', ...GRID, '--out', 'sw', '--resume');
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr.match(/finished earlier, kept/g)).toHaveLength(5);
-    expect(again.stderr).toMatch(/run 4\/6 F32-S30: training/);
+    expect(again.stderr).toMatch(/group 1\/1: F32-S30\n/);
     const resumed = JSON.parse(readFileSync(join(dir, 'sw', 'sweep.json'), 'utf8')) as Summary;
     expect(resumed.runs.filter((x) => x.folder !== 'F32-S30')).toEqual(summary.runs.filter((x) => x.folder !== 'F32-S30'));
+
+    // side by side: one pass over the batches for all six runs, each ending exactly as it did alone
+    const together = await runCliAsync(dir, 'sweep', '--data', 'gt.npy', ...GRID, '--side-by-side', '--out', 'sb');
+    expect(together.code, together.stderr).toBe(0);
+    const sb = JSON.parse(readFileSync(join(dir, 'sb', 'sweep.json'), 'utf8')) as Summary & { timing: { side_by_side: boolean; groups: string[][] } };
+    expect(sb.timing.side_by_side).toBe(true);
+    expect(sb.timing.groups).toEqual([summary.runs.map((x) => x.folder)]);
+    for (const run of summary.runs) {
+      expect(readFileSync(join(dir, 'sb', run.folder, 'sae_weights.safetensors')).equals(readFileSync(join(dir, 'sw', run.folder, 'sae_weights.safetensors'))), run.folder).toBe(true);
+    }
   });
 
   it('refuses a bad grid before any run, naming the flag', async () => {
