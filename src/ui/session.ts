@@ -47,8 +47,10 @@ export class SaeSession extends EventTarget implements SessionCore {
     this.ready = this.data.start().then(() => Promise.all([this.datasets.refresh(), this.datasets.refreshModels()])).then(() => undefined);
     void this.training.refresh();
     void this.saes.refresh();
-    // a sweep the last visit left running goes on by itself (its interrupted run from its checkpoint)
-    void this.ready.then(() => this.sweeps.resumeLatest());
+    // what the last visit left training goes on by itself, from its checkpoint: a sweep, else a run
+    void this.ready.then(async () => {
+      if (!(await this.sweeps.resumeLatest())) await this.training.resumeInterrupted();
+    });
   }
 
   /**

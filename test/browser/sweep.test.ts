@@ -1,8 +1,10 @@
 // A sweep in the page as a user runs one: a grid too large for the GPU is refused with its sizes before any
-// run; a 3 × 2 grid trains run after run, survives a reload in the middle of a run (which resumes from its
-// checkpoint: no cell is trained twice), and draws the scaling view — the frontier, its fit, the best size,
+// run; a 3 × 2 grid trains run after run while two other processes keep both cores busy, survives the
+// browser's GPU process killed mid-run and a reload mid-run (each interrupted run resumes by itself from its
+// checkpoint: no cell is trained twice, nothing stops), and draws the scaling view — the frontier, its fit, the best size,
 // FVU against L0 — from the held-out metrics. A sweep whose dataset is deleted mid-run stops saying so and
 // keeps its finished runs.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
 import { generateSynthetic } from '../../src/data/synth.ts';
-import { openLab, screenshot, startLab, type Lab } from '../support/browser.ts';
+import { killGpuProcess, openLab, screenshot, startLab, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
 beforeAll(async () => {
@@ -41,8 +43,19 @@ const sweepRuns = (page: Page) =>
   });
 
 describe('sweeps in the page', () => {
-  it('refuses a grid too large, trains 3 × 2 across a reload and draws the frontier and its fit', async () => {
+  it('refuses a grid too large; trains 3 × 2 under load across a GPU-process crash and a reload; draws the frontier and its fit', async () => {
     const page = await openLab(lab);
+    // both cores kept busy by other processes for the whole sweep
+    const load = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    try {
+      await sweepUnderLoad(page);
+    } finally {
+      for (const p of load) p.kill('SIGKILL');
+    }
+    await page.close();
+  });
+
+  async function sweepUnderLoad(page: Page): Promise<void> {
     await importToy(page, 'toy.npy');
 
     await fillSweep(page, 'toy.npy', '16,40000000', '60');
@@ -52,11 +65,19 @@ describe('sweeps in the page', () => {
 
     await fillSweep(page, 'toy.npy', '16,32,64', '60,150');
     await page.locator('[data-testid=start-sweep]').click();
-    // reload in the middle of a run past its first checkpoint (step 50), with some runs finished
-    await page.waitForFunction(() => {
-      const s = document.querySelector('sae-app')!.session;
-      return (s.sweeps.view?.runs.length ?? 0) >= 2 && s.training.run?.status === 'running' && s.training.run.step > 55;
-    }, undefined, { timeout: 180_000, polling: 100 });
+    /** until `measured` runs are done and the next one has passed its first checkpoint (step 50) */
+    const midRun = (measured: number) =>
+      page.waitForFunction((n) => {
+        const s = document.querySelector('sae-app')!.session;
+        return (s.sweeps.view?.runs.length ?? 0) >= n && s.training.run?.status === 'running' && s.training.run.step > 55;
+      }, measured, { timeout: 240_000, polling: 100 });
+    // the GPU process killed mid-run: the worker gets a new device and the run goes on from its checkpoint
+    await midRun(1);
+    killGpuProcess(lab);
+    const notice = await page.waitForFunction(() => document.querySelector('sae-app')!.session.training.run?.notice, undefined, { timeout: 60_000, polling: 100 });
+    expect(await notice.jsonValue()).toMatch(/device was lost.*resumed from the checkpoint at step (50|100)$/);
+    // then a reload mid-run
+    await midRun(3);
     const before = await sweepRuns(page);
     await page.reload();
     const done = page.locator('sae-scaling-view [data-testid=sweep-done]');
@@ -78,8 +99,7 @@ describe('sweeps in the page', () => {
     expect(await view.locator('[data-testid=sweep-fit]').textContent()).toContain(summary.fit ? 'Frontier fit' : 'needs 3 frontier runs');
     await view.scrollIntoViewIfNeeded();
     await screenshot(page, 'sweep-scaling');
-    await page.close();
-  });
+  }
 
   it('stops a sweep whose dataset is deleted mid-run, saying so, and keeps its finished runs', async () => {
     const page = await openLab(lab);

@@ -1,6 +1,7 @@
 // Browser-test support: the lab served by Vite's dev server (COOP/COEP as in production) and driven in real
 // headless Chromium through playwright-core — real WebGPU (SwiftShader), real IndexedDB, real workers.
 // Screenshots go to artifacts/screenshots/ to be looked at.
+import { execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,15 +25,37 @@ export interface Lab {
   url: string;
   browser: Browser;
   context: BrowserContext;
+  /** a switch on this browser's command line alone, to find its processes (killGpuProcess) */
+  tag: string;
   close(): Promise<void>;
 }
 
 /** headless Chromium with WebGPU, one context at the size screenshots are taken at */
-async function launch(): Promise<{ browser: Browser; context: BrowserContext }> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+async function launch(): Promise<{ browser: Browser; context: BrowserContext; tag: string }> {
+  const tag = `--sae-lab-browser=${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, tag] });
   const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
   mkdirSync(SCREENSHOTS, { recursive: true });
-  return { browser, context };
+  return { browser, context, tag };
+}
+
+/**
+ * Kills this browser's GPU process, as a driver crash would (Chromium starts a new one; pages see their
+ * WebGPU devices lost). Other browsers on the machine, other tests', are left alone. Returns its pid.
+ */
+export function killGpuProcess(lab: Lab): number {
+  const lines = execSync('ps -eo pid,ppid,args', { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const parent = new Map(lines.map((l) => l.trim().split(/\s+/, 2) as [string, string]));
+  const main = lines.find((l) => l.includes(lab.tag) && !l.includes('--type='))?.trim().split(/\s+/)[0];
+  const ours = (pid: string) => {
+    for (let p: string | undefined = pid; p && p !== '0' && p !== '1'; p = parent.get(p)) if (p === main) return true;
+    return false;
+  };
+  const gpu = lines.map((l) => l.trim()).find((l) => l.includes('--type=gpu-process') && ours(l.split(/\s+/)[0]!));
+  if (!main || !gpu) throw new Error(`no GPU process found for the browser ${lab.tag}`);
+  const pid = Number(gpu.split(/\s+/)[0]);
+  process.kill(pid, 'SIGKILL');
+  return pid;
 }
 
 /** Records the page's Long Animation Frames from now on (the API must be supported: the test fails otherwise). */
@@ -62,11 +85,12 @@ export async function startLab(): Promise<Lab> {
   await server.listen();
   const address = server.httpServer!.address();
   const port = typeof address === 'object' && address ? address.port : 5173;
-  const { browser, context } = await launch();
+  const { browser, context, tag } = await launch();
   return {
     url: `http://127.0.0.1:${port}/`,
     browser,
     context,
+    tag,
     async close() {
       await browser.close();
       await server.close();
@@ -149,11 +173,12 @@ export async function startBuiltLab(config: InlineConfig = {}): Promise<BuiltLab
     server = undefined;
   };
   await startServer();
-  const { browser, context } = await launch();
+  const { browser, context, tag } = await launch();
   return {
     url: `http://127.0.0.1:${port}/`,
     browser,
     context,
+    tag,
     outDir,
     stopServer,
     startServer,

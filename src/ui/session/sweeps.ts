@@ -51,13 +51,17 @@ export class Sweeps {
     await this.drive(sweep);
   }
 
-  /** After a reload: shows the latest sweep and, when it was still running, goes on with it. */
-  async resumeLatest(): Promise<void> {
+  /** After a reload: shows the latest sweep and, when it was still running, goes on with it (true then). */
+  async resumeLatest(): Promise<boolean> {
     const latest = (await this.core.gpu.listSweeps()).at(-1);
-    if (!latest) return;
+    if (!latest) return false;
     await this.training.refresh();
-    if (latest.status === 'running') await this.drive(latest);
-    else await this.show(latest);
+    if (latest.status !== 'running') {
+      await this.show(latest);
+      return false;
+    }
+    void this.drive(latest);
+    return true;
   }
 
   /** Goes on with a sweep the user paused. */
@@ -79,7 +83,7 @@ export class Sweeps {
           if (before?.status === 'done') continue;
           await this.checkDataset(sweep);
           await this.show(sweep, { features, steps });
-          if (before && before.status !== 'failed') await this.training.resume(before.id);
+          if (before && before.status !== 'failed') await this.training.resume(before.id, before.status === 'running' ? `the page was reloaded or crashed mid-run: resumed by itself from its checkpoint at step ${before.step}` : undefined);
           else await this.training.start(sweep.datasetId, { ...sweep.base, features, steps }, { id: sweep.id, features, steps });
           await this.training.refresh();
           // a run may finish on rows it had already read: the sweep still stops where its data went away

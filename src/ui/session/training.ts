@@ -109,11 +109,26 @@ export class Training {
   }
 
   /** Continues a paused or interrupted run from its last checkpoint. */
-  async resume(runId: string): Promise<void> {
+  async resume(runId: string, notice?: string): Promise<void> {
     const summary = this.runs.find((r) => r.id === runId);
     const history = await this.core.gpu.runHistory(runId);
     const steps = summary?.config.steps ?? 0;
-    return this.follow({ ...freshRun(steps), runId, step: history.length, history }, (onProgress) => this.core.gpu.resume(runId, onProgress));
+    return this.follow({ ...freshRun(steps), runId, step: history.length, history, notice }, (onProgress) => this.core.gpu.resume(runId, onProgress));
+  }
+
+  /**
+   * After a reload or a crash of the page: the newest run the last visit left training (not paused) goes on by
+   * itself from its checkpoint. One another tab is training is left to it.
+   */
+  async resumeInterrupted(): Promise<void> {
+    await this.refresh();
+    const r = [...this.runs].reverse().find((x) => x.status === 'running');
+    if (!r || this.run?.status === 'running') return;
+    await this.resume(r.id, `the page was reloaded or crashed mid-run: resumed by itself from its checkpoint at step ${r.step}`);
+    if (this.run?.error?.includes('another tab')) {
+      this.run = undefined;
+      this.core.changed();
+    }
   }
 
   /** Pauses the run in progress after a checkpoint; resume continues it. */
