@@ -9,6 +9,9 @@ import './features-panel.ts';
 import './lm-panel.ts';
 import { SaeSession } from './session.ts';
 
+
+/** sessionStorage key: this tab is presenting */
+const PRESENTING = 'sae-lab-presenting';
 export class SaeApp extends LitElement {
   static override properties = { gpu: { state: true }, presenting: { type: Boolean, reflect: true } };
   declare gpu: string;
@@ -20,16 +23,21 @@ export class SaeApp extends LitElement {
   constructor() {
     super();
     this.gpu = 'Checking for WebGPU…';
+    // a reload or a crash of the page mid-demo comes back presenting, as its run resumes by itself
     this.presenting = false;
+    if (sessionStorage.getItem(PRESENTING) === '1') {
+      void this.session.resumed.then((going) => (going ? (this.presenting = true) : sessionStorage.removeItem(PRESENTING)));
+    }
     void describeGpu().then((text) => (this.gpu = text));
     document.addEventListener('fullscreenchange', () => {
-      if (!document.fullscreenElement) this.presenting = false;
+      if (!document.fullscreenElement) this._stopPresenting();
     });
   }
 
   /** One click for a talk: full screen, the language-model demo dataset, the quick demo training on it. */
   private async _present(): Promise<void> {
     this.presenting = true;
+    sessionStorage.setItem(PRESENTING, '1');
     await document.documentElement.requestFullscreen?.().catch(() => undefined); // refused without a user gesture (tests): stay in the page
     // ?demo-seconds=N: a shorter (or longer) demo than the two minutes, for a lightning talk
     const seconds = Number(new URLSearchParams(location.search).get('demo-seconds')) || undefined;
@@ -38,6 +46,7 @@ export class SaeApp extends LitElement {
 
   private _stopPresenting(): void {
     this.presenting = false;
+    sessionStorage.removeItem(PRESENTING);
     if (document.fullscreenElement) void document.exitFullscreen();
   }
 

@@ -32,6 +32,8 @@ export class SaeSession extends EventTarget implements SessionCore {
   readonly explorer: Explorer;
   readonly lm: LmLab;
   readonly ready: Promise<void>;
+  /** true once a sweep or run the last visit left training has gone on by itself */
+  readonly resumed: Promise<boolean>;
 
   constructor() {
     super();
@@ -48,9 +50,7 @@ export class SaeSession extends EventTarget implements SessionCore {
     void this.training.refresh();
     void this.saes.refresh();
     // what the last visit left training goes on by itself, from its checkpoint: a sweep, else a run
-    void this.ready.then(async () => {
-      if (!(await this.sweeps.resumeLatest())) await this.training.resumeInterrupted();
-    });
+    this.resumed = this.ready.then(async () => (await this.sweeps.resumeLatest()) || this.training.resumeInterrupted());
   }
 
   /**

@@ -118,17 +118,20 @@ export class Training {
 
   /**
    * After a reload or a crash of the page: the newest run the last visit left training (not paused) goes on by
-   * itself from its checkpoint. One another tab is training is left to it.
+   * itself from its checkpoint (true when there was one). One another tab is training is left to it.
    */
-  async resumeInterrupted(): Promise<void> {
+  async resumeInterrupted(): Promise<boolean> {
     await this.refresh();
     const r = [...this.runs].reverse().find((x) => x.status === 'running');
-    if (!r || this.run?.status === 'running') return;
-    await this.resume(r.id, `the page was reloaded or crashed mid-run: resumed by itself from its checkpoint at step ${r.step}`);
-    if (this.run?.error?.includes('another tab')) {
-      this.run = undefined;
-      this.core.changed();
-    }
+    if (!r || this.run?.status === 'running') return false;
+    const done = this.resume(r.id, `the page was reloaded or crashed mid-run: resumed by itself from its checkpoint at step ${r.step}`).then(() => {
+      if (this.run?.error?.includes('another tab')) {
+        this.run = undefined;
+        this.core.changed();
+      }
+    });
+    void done;
+    return true;
   }
 
   /** Pauses the run in progress after a checkpoint; resume continues it. */
