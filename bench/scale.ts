@@ -1,4 +1,4 @@
-// `npm run bench:scale`: the largest dictionary the issue asks a tab to train — 65,536 features over d = 768 —
+// `npm run bench:scale`: how large a dictionary one tab trains here — 65,536 features over d = 768 —
 // on this machine's adapter through the same engine the page runs (Dawn in Node; the page's Chromium runs the
 // same kernels on the same SwiftShader): its GPU memory (engine/memory.ts, and the feature shards it needs
 // under this adapter's buffer limits) and its ms/step, TopK and the standard SAE, timed after the tuner and a

@@ -1,7 +1,7 @@
 // sae-lab export-scale: a run (a folder `sae-lab train` or `sweep` wrote) or any SAELens SAE with its
 // activations, as one folder that continues training in SAELens on a GPU (src/handover/, docs/HANDOVER.md).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { splitRows, heldOutRule } from '../data/split.ts';
 import { estimateDataStats } from '../data/stats.ts';
@@ -15,6 +15,7 @@ import { CliError, type Command } from './args.ts';
 import { openActivations } from './data.ts';
 import { checkOutDir, streamFolder } from './output.ts';
 import { loadSaeFolder } from './sae-folder.ts';
+import { harvestInfo } from './train.ts';
 
 interface RunRecord {
   config?: TrainConfig;
@@ -45,17 +46,6 @@ function configOf(sae: SaeWeights, record: RunRecord): TrainConfig {
   return defaultConfig({ arch, d: sae.d, features: sae.features, ...(sae.k ? { k: sae.k } : {}) });
 }
 
-/** harvest.json beside activations that `sae-lab harvest --model` wrote, else null */
-function harvestOf(dataPath: string): Record<string, any> | null {
-  const path = join(dirname(dataPath), 'harvest.json');
-  if (!existsSync(path)) return null;
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, any>;
-  } catch (e) {
-    throw new CliError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-}
-
 interface TokenLine { doc?: number; token?: string; id?: number }
 
 /** the token sidecar's lines: ids per row, and the text of each document (its tokens joined in order) */
@@ -76,13 +66,21 @@ function readTokens(path: string, rows: number): { ids: Int32Array | null; docum
   return { ids: haveIds ? ids : null, documents: [...docs.values()].map((parts) => parts.join('')) };
 }
 
-async function modelOf(harvest: Record<string, any>, hook: string): Promise<ExportModel | null> {
+/** what export-scale reads of harvest.json: the token sidecar, and the model and sequences of a language model's harvest */
+interface Harvest {
+  kind?: string;
+  files?: { tokens?: string };
+  model?: { name?: string; path?: string };
+  sequences?: { context_size?: number; prepend_bos?: boolean };
+}
+
+async function modelOf(harvest: Harvest, hook: string): Promise<ExportModel | null> {
   const dir = harvest.model?.path as string | undefined;
   if (harvest.kind !== 'language-model' || !dir || !existsSync(join(dir, 'config.json'))) return null;
   const { family, config } = parseModelConfig(readFileSync(join(dir, 'config.json'), 'utf8'), join(dir, 'config.json'));
   const files = readdirSync(dir).filter((n) => statSync(join(dir, n)).isFile()).sort();
   return {
-    name: String(harvest.model.name ?? dir),
+    name: String(harvest.model?.name ?? dir),
     family,
     hook: parseHook(hook, config),
     files: files.map((name) => ({ name, read: async () => new Uint8Array(await readFile(join(dir, name))) })),
@@ -123,8 +121,8 @@ export const exportScaleCommand: Command = {
       const arrow = 'contextSize' in rows ? (rows as ArrowRowSource) : null;
       const hook = data.hookName ?? (sae.metadata.hook_name as string | undefined) ?? 'activations';
       const inputScale = record.data?.input_scale ?? (await estimateDataStats(rows, splitRows(rows.rows, heldOutRule(config.seed), rows.name).trainBlocks)).scale;
-      const harvest = arrow ? null : harvestOf(dataPath);
-      const tokensFile = harvest?.files?.tokens ? join(dirname(dataPath), harvest.files.tokens as string) : null;
+      const harvest = arrow ? null : (harvestInfo(dataPath) as Harvest | null);
+      const tokensFile = harvest?.files?.tokens ? join(dirname(dataPath), harvest.files.tokens) : null;
       const tokens = tokensFile && existsSync(tokensFile) ? readTokens(tokensFile, rows.rows) : null;
       const tokenIds = arrow?.tokenColumn
         ? (s: number, n: number) => arrow.readTokenIds(s, n)
@@ -133,7 +131,7 @@ export const exportScaleCommand: Command = {
           : undefined;
       const trainingTokens = v.tokens !== undefined ? Number(v.tokens) : (record.steps ?? config.steps) * config.batch;
       if (!Number.isSafeInteger(trainingTokens) || trainingTokens < config.batch) {
-        throw new CliError(`--tokens must be a whole number of at least one batch (${config.batch}), got '${v.tokens}'`, 2);
+        throw new CliError(`--tokens must be a whole number of at least one batch (${config.batch}), got '${v.tokens ?? trainingTokens}'`, 2);
       }
       const e: ScaleExport = {
         run: { sae, config, inputScale },
@@ -147,17 +145,18 @@ export const exportScaleCommand: Command = {
         trainingTokens,
         metadata: { ...sae.metadata, dataset_path: 'cache' },
       };
-      let shown = -1;
+      let shown = -10;
       await streamFolder(out, async (tmp) => {
         await writeScaleExport(e, async (path, bytes) => {
           await mkdir(dirname(join(tmp, path)), { recursive: true });
           await writeFile(join(tmp, path), bytes);
         }, (f) => {
-          const pct = Math.floor(100 * f);
-          if (pct >= shown + 10) process.stderr.write(`cache: ${(shown = pct)}% of ${rows.rows} rows\n`);
+          const pct = 10 * Math.floor(10 * f);
+          if (pct > shown) process.stderr.write(`cache: ${(shown = pct)}% of ${rows.rows} rows\n`);
         });
       });
-      process.stderr.write(`wrote ${out}: cache of ${rows.rows} rows, sae/, runner-config.json${e.model ? ', model/, corpus/, runner-config-model.json' : ''}, train_sae.py, README.md\n`);
+      const written = await readdir(out);
+      process.stderr.write(`wrote ${out}: cache of ${rows.rows} rows; ${written.sort().join(', ')}\n`);
     } finally {
       await data.close();
     }

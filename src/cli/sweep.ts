@@ -13,8 +13,7 @@ import { estimateDataStats, refuseNonFinite } from '../data/stats.ts';
 import type { TrainConfig } from '../engine/config.ts';
 import { checkFits, estimateMemory } from '../engine/memory.ts';
 import { requestNodeDevice } from '../engine/node-device.ts';
-import { ARCH_STEPS } from '../engine/steps/index.ts';
-import { sweepFigures, type SweepRun } from '../ui/scaling-figures.ts';
+import { sweepFigures, sweepRun, type SweepRun } from '../ui/scaling-figures.ts';
 import { CliError, intListOption, intOption, required, type Command } from './args.ts';
 import { openActivations } from './data.ts';
 import { checkOutDir, writeFolder } from './output.ts';
@@ -115,11 +114,7 @@ export const sweepCommand: Command = {
       const runs: SweepRun[] = grid.map((cfg) => {
         const metrics = metricsOf.get(folderOf(cfg))!;
         if (metrics.fvu === null) throw new CliError(`${data.rows.name}: the held-out rows do not vary, so FVU (the sweep's loss) is undefined`);
-        const num = (k: string) => metrics[k] as number;
-        return {
-          features: cfg.features, steps: cfg.steps, compute: cfg.steps * ARCH_STEPS[cfg.arch].flops(cfg), loss: num('fvu'),
-          mse_per_token: num('mse_per_token'), l0: num('l0'), dead_frac_eval: num('dead_frac_eval'), seconds: num('seconds'), folder: folderOf(cfg),
-        };
+        return sweepRun(cfg, metrics as unknown as Parameters<typeof sweepRun>[1], folderOf(cfg));
       });
       const front = frontier(runs);
       const fit = fitFrontier(runs);

@@ -73,8 +73,8 @@ export async function trainOnRows(o: TrainRunOptions): Promise<TrainResult> {
 
 /**
  * Runs that share their batches (one batch size and seed: a sweep's grid) trained side by side, one pass over
- * the data for all (engine/train-loop.ts trainStepsTogether); each ends exactly as it would alone. Every run's
- * `seconds` is the group's time.
+ * the data for all (engine/train-loop.ts trainStepsTogether); each ends exactly as it would alone. A run's
+ * `seconds` is the group's wall time until its last step, the others' steps included.
  */
 export async function trainSideBySide(o: Omit<TrainRunOptions, 'config' | 'onProgress'> & { configs: TrainConfig[]; onProgress?: (step: number, steps: number) => void }): Promise<TrainResult[]> {
   const [head] = o.configs;
@@ -95,7 +95,7 @@ export async function trainSideBySide(o: Omit<TrainRunOptions, 'config' | 'onPro
       },
     });
     const out: TrainResult[] = [];
-    for (const [i, r] of runs.entries()) out.push(await finishRun({ ...shared, config: configs[i]! }, r, seconds));
+    for (const [i, r] of runs.entries()) out.push(await finishRun({ ...shared, config: configs[i]! }, r, seconds[i]!));
     return out;
   } finally {
     for (const r of runs) r.trainer.destroy();
@@ -304,26 +304,31 @@ export function provenance(v: Record<string, unknown>, dataPath: string, cacheHo
   return { ...(cacheHook ? { hook_name: cacheHook } : {}), ...harvestProvenance(dataPath), ...named };
 }
 
-/**
- * model_name, hook_name, context_size and prepend_bos of activations harvested from a language model (the
- * `saelens` entry of harvest.json beside them), for cfg.json as SAELens records them; nothing otherwise.
- */
-export function harvestProvenance(dataPath: string): Record<string, unknown> {
+/** harvest.json beside activations `sae-lab harvest` wrote, else null */
+export function harvestInfo(dataPath: string): Record<string, unknown> | null {
   const info = join(dirname(dataPath), 'harvest.json');
-  if (!existsSync(info)) return {};
+  if (!existsSync(info)) return null;
   try {
-    const saelens = (JSON.parse(readFileSync(info, 'utf8')) as { saelens?: unknown }).saelens;
-    return typeof saelens === 'object' && saelens !== null ? { ...(saelens as Record<string, unknown>) } : {};
+    return JSON.parse(readFileSync(info, 'utf8')) as Record<string, unknown>;
   } catch {
     throw new CliError(`${info}: not valid JSON`);
   }
 }
 
+/**
+ * model_name, hook_name, context_size and prepend_bos of activations harvested from a language model (the
+ * `saelens` entry of harvest.json beside them), for cfg.json as SAELens records them; nothing otherwise.
+ */
+export function harvestProvenance(dataPath: string): Record<string, unknown> {
+  const saelens = harvestInfo(dataPath)?.saelens;
+  return typeof saelens === 'object' && saelens !== null ? { ...(saelens as Record<string, unknown>) } : {};
+}
+
 /** the layer of activations written by `sae-lab harvest` (its harvest.json beside them) */
 function harvestedLayer(dataPath: string): HarvestLayer {
-  const info = join(dirname(dataPath), 'harvest.json');
-  if (!existsSync(info)) throw new CliError(`--fidelity needs activations from sae-lab harvest: no ${info} beside ${dataPath}`, 2);
-  const layer = (JSON.parse(readFileSync(info, 'utf8')) as { layer?: string }).layer;
-  if (!(HARVEST_LAYERS as readonly string[]).includes(layer ?? '')) throw new CliError(`${info}: no harvested layer in it`);
+  const info = harvestInfo(dataPath);
+  if (!info) throw new CliError(`--fidelity needs activations from sae-lab harvest: no ${join(dirname(dataPath), 'harvest.json')} beside ${dataPath}`, 2);
+  const layer = info.layer as string | undefined;
+  if (!(HARVEST_LAYERS as readonly string[]).includes(layer ?? '')) throw new CliError(`${join(dirname(dataPath), 'harvest.json')}: no harvested layer in it`);
   return layer as HarvestLayer;
 }

@@ -42,15 +42,21 @@ export async function trainSteps(o: TrainLoopOptions): Promise<{ first: number; 
  * multi-SAE runner trains. Their batch streams must be the same (one batch size, seed and split): each run
  * then trains exactly as it would alone. A run stops at its own step count; the loop at the longest.
  */
-export async function trainStepsTogether(o: { runs: { trainer: Trainer; steps: number }[]; batches: RowBatchSource; afterStep?: (done: number) => void }): Promise<{ seconds: number }> {
+export async function trainStepsTogether(o: { runs: { trainer: Trainer; steps: number }[]; batches: RowBatchSource; afterStep?: (done: number) => void }): Promise<{ seconds: number[] }> {
   const t0 = performance.now();
   const first = Math.min(...o.runs.map((r) => r.trainer.stepCount));
   const end = Math.max(...o.runs.map((r) => r.steps));
+  // each run's wall time: from the start until the step it ends at was submitted
+  const seconds = o.runs.map(() => 0);
   const stream = new BatchPrefetcher(o.batches, first, end, PREFETCH_DEPTH);
   for (let step = first; step < end; step++) {
     const batch = await stream.take();
-    for (const r of o.runs) if (r.trainer.stepCount === step && step < r.steps) await r.trainer.step(batch);
+    for (const [i, r] of o.runs.entries()) {
+      if (r.trainer.stepCount !== step || step >= r.steps) continue;
+      await r.trainer.step(batch);
+      if (step + 1 === r.steps) seconds[i] = (performance.now() - t0) / 1000;
+    }
     o.afterStep?.(step + 1);
   }
-  return { seconds: (performance.now() - t0) / 1000 };
+  return { seconds };
 }

@@ -49,15 +49,14 @@ const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2)
 const text = (s: string) => new TextEncoder().encode(s);
 
 /** Writes every file through `write`, the cache first (the long part); returns the paths written. */
-export async function writeScaleExport(e: ScaleExport, write: Write, onProgress?: (fraction: number) => void, signal?: AbortSignal): Promise<string[]> {
+export async function writeScaleExport(e: ScaleExport, write: Write, onProgress?: (fraction: number) => void): Promise<string[]> {
   const written: string[] = [];
   const put = async (path: string, bytes: Uint8Array) => {
-    signal?.throwIfAborted();
     await write(path, bytes);
     written.push(path);
   };
   await writeActivationCache({
-    rows: e.rows, hook: e.hook, contextSize: e.contextSize, tokenIds: e.tokenIds, signal,
+    rows: e.rows, hook: e.hook, contextSize: e.contextSize, tokenIds: e.tokenIds,
     write: (name, bytes) => put(`cache/${name}`, bytes),
     onProgress: (done) => onProgress?.(done / e.rows.rows),
   });

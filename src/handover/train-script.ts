@@ -3,9 +3,10 @@
 // starting SAE, feeds SAELens's SAETrainer s·x (from the cache, or from SAELens's ActivationsStore streaming
 // the model) and folds s back before saving, so the continuation is the same optimisation problem as the run,
 // in the same units. BatchTopK's threshold is compared with activations rescaled by ‖W_dec,i‖, which the fold
-// divides by s: the threshold is divided with them (SAELens's own fold leaves it, docs/HANDOVER.md).
+// divides by s: the threshold is divided with them (SAELens's own fold leaves it, docs/HANDOVER.md). The cache's
+// token_ids feature is written as `datasets` 4 writes it (a List), hence datasets>=4.
 export const TRAIN_SCRIPT = `#!/usr/bin/env python3
-"""Continue an SAE Lab run with SAELens 6 (pip install "sae-lens>=6.18,<7").
+"""Continue an SAE Lab run with SAELens 6 (pip install "sae-lens>=6.18,<7" "datasets>=4").
 
   python train_sae.py                 # on the activation cache in cache/
   python train_sae.py --from-model    # streaming activations from model/ over corpus/ (when exported)

@@ -89,6 +89,8 @@ export interface Series {
   y: number[];
   /** drawn against the right-hand axis */
   right?: boolean;
+  /** a dot at every point too (a sweep's runs, which a lone point would not show) */
+  markers?: boolean;
 }
 
 /** lines over a shared x (loss curves, a sweep) */
@@ -104,7 +106,9 @@ export function lineFigure(name: string, caption: string, o: { xLabel: string; y
   let legend = PAD.left; // the legend runs along the top margin, clear of the curves
   o.series.forEach((s) => {
     const pts = s.x.map((x, i) => [x, s.y[i]!] as const).filter(([, y]) => Number.isFinite(y));
-    body += `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts.map(([x, y]) => `${ax.sx(x).toFixed(1)},${ax.sy(y, s.right ? y2 : undefined).toFixed(1)}`).join(' ')}"/>`;
+    const xy = pts.map(([x, y]) => [ax.sx(x).toFixed(1), ax.sy(y, s.right ? y2 : undefined).toFixed(1)] as const);
+    body += `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${xy.map(([x, y]) => `${x},${y}`).join(' ')}"/>`;
+    if (s.markers) body += xy.map(([x, y]) => `<circle cx="${x}" cy="${y}" r="3" fill="${s.color}"/>`).join('');
     body += `<rect x="${legend}" y="${PAD.top - 14}" width="10" height="3" fill="${s.color}"/><text x="${legend + 14}" y="${PAD.top - 8}" ${FONT_FACE} fill="${s.color}">${esc(s.label)}</text>`;
     legend += 24 + s.label.length * 6.5;
   });

@@ -63,8 +63,8 @@ export class SaeRunPanel extends SessionView {
 
   private async _onExportScale(runId: string): Promise<void> {
     try {
-      const { name, zip } = await this.session!.training.exportScale(runId);
-      download(new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), `${name}.zip`);
+      const { name, blob } = await this.session!.training.exportScale(runId);
+      download(blob, `${name}.zip`);
     } catch (e) {
       this.session!.say({ kind: 'error', text: `Export for SAELens: ${(e as Error).message}` });
     }
@@ -135,6 +135,8 @@ export class SaeRunPanel extends SessionView {
     if (!s) return html``;
     const run = s.training.run;
     const running = run?.status === 'running';
+    // a sweep between two of its runs is busy too: nothing else may take the GPU worker then
+    const busy = running || s.sweeps.driving;
     const last = run?.history[run.history.length - 1];
     const p = PRESETS['quick (TopK)']!;
     // the chosen variant's own fields only (the select keeps the user's choice between renders)
@@ -159,8 +161,8 @@ export class SaeRunPanel extends SessionView {
         <button type="button" ?disabled=${running || s.datasets.list.length === 0} @click=${this._onTime} data-testid="time-it"
           title="Times a few steps of this configuration on this adapter">Time it</button>
         ${s.training.timeEstimate ? html`<span class="estimate" data-testid="time-estimate">${s.training.timeEstimate}</span>` : ''}
-        <button type="submit" ?disabled=${running || s.datasets.list.length === 0} data-testid="start">Start</button>
-        <button type="button" ?disabled=${running || s.datasets.list.length === 0} @click=${this._onQuickDemo} data-testid="quick-demo"
+        <button type="submit" ?disabled=${busy || s.datasets.list.length === 0} data-testid="start">Start</button>
+        <button type="button" ?disabled=${busy || s.datasets.list.length === 0} @click=${this._onQuickDemo} data-testid="quick-demo"
           title="A TopK SAE sized to the dataset, trained for as many steps as this adapter runs in about two minutes">
           Quick demo (~2 min)
         </button>
@@ -169,8 +171,8 @@ export class SaeRunPanel extends SessionView {
           <legend>Sweep</legend>
           <label>sizes <input name="sweepSizes" size="14" placeholder="128,256,512" /></label>
           <label>steps <input name="sweepSteps" size="10" placeholder="250,1000" /></label>
-          <button type="button" ?disabled=${running || s.datasets.list.length === 0} @click=${this._onSweep} data-testid="start-sweep">Start sweep</button>
-          ${s.sweeps.view?.sweep.status === 'running' && !running
+          <button type="button" ?disabled=${busy || s.datasets.list.length === 0} @click=${this._onSweep} data-testid="start-sweep">Start sweep</button>
+          ${s.sweeps.view?.sweep.status === 'running' && !busy
             ? html`<button type="button" @click=${() => void s.sweeps.resume()} data-testid="resume-sweep">Resume sweep</button>`
             : ''}
           ${s.sweeps.refused ? html`<span class="error" data-testid="sweep-refused">${s.sweeps.refused}</span>` : ''}
@@ -225,7 +227,7 @@ export class SaeRunPanel extends SessionView {
                     <td>${r.status === 'running' && !running ? 'interrupted' : r.status}</td>
                     <td>${r.lastLoss?.toPrecision(4) ?? '—'}</td>
                     <td>
-                      ${r.status !== 'done' && !running
+                      ${r.status !== 'done' && !busy
                         ? html`<button @click=${() => void s.training.resume(r.id)} data-testid="resume">Resume</button>`
                         : ''}
                       ${r.step > 0 ? html`<button @click=${() => this._onExport(r.id)} data-testid="export-sae">Export SAE</button>` : ''}

@@ -9,7 +9,6 @@ import './features-panel.ts';
 import './lm-panel.ts';
 import { SaeSession } from './session.ts';
 
-
 /** sessionStorage key: this tab is presenting */
 const PRESENTING = 'sae-lab-presenting';
 export class SaeApp extends LitElement {

@@ -5,7 +5,7 @@
 import { LitElement, css, html } from 'lit';
 import { unsafeSVG } from 'lit/directives/unsafe-svg.js';
 import './figure-export.ts';
-import { sweepFigures } from './scaling-figures.ts';
+import { fitSentence, sweepFigures } from './scaling-figures.ts';
 import type { SweepView } from './session.ts';
 
 export class SaeScalingView extends LitElement {
@@ -30,9 +30,7 @@ export class SaeScalingView extends LitElement {
         ${figures.map((f) => html`<figure data-testid=${`sweep-${f.name}`}>${unsafeSVG(f.svg)}<sae-figure-export label=${f.name} .figure=${() => f}></sae-figure-export></figure>`)}
       </div>
       <p class="fit" data-testid="sweep-fit">
-        ${fit
-          ? html`Frontier fit: L(C) = ${fit.a.toPrecision(3)}·C<sup>−${fit.alpha.toFixed(3)}${fit.se ? ` ± ${fit.se.alpha.toFixed(3)}` : ''}</sup> + ${fit.lInf.toPrecision(3)} over ${fit.points} points${fit.se ? '' : ' (too few for standard errors)'}.`
-          : 'The fit needs 3 frontier runs of different compute.'}
+        ${fit ? `Frontier fit: ${fitSentence(fit)}.` : 'The fit needs 3 frontier runs of different compute.'}
         ${v.best.length ? html` Best size by compute: ${v.best.map((b) => `${b.compute.toExponential(1)} → ${b.features}`).join(', ')}.` : ''}
       </p>
       ${v.runs.length

@@ -192,7 +192,7 @@ export interface GpuApi {
    * activation cache, the weights in SAELens's training form, the runner config, train_sae.py and a README,
    * zipped in a folder `name`. onProgress gets the fraction of the dataset's rows written.
    */
-  exportScale(runId: string, onProgress: (fraction: number) => void): Promise<{ name: string; zip: Uint8Array }>;
+  exportScale(runId: string, onProgress: (fraction: number) => void): Promise<{ name: string; blob: Blob }>;
   /** Imports a SAELens SAE: a .zip of its folder, or the folder's files (cfg.json + sae_weights.safetensors). */
   importSae(files: File[]): Promise<SaeSummary>;
   listSaes(): Promise<SaeSummary[]>;

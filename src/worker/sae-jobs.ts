@@ -2,11 +2,12 @@
 // imported (a folder's files or a .zip of it), listed and evaluated on a dataset; and any of them resolved
 // to its weights for the feature and explore jobs.
 import { transfer } from 'comlink';
-import { unzipSync, zipSync } from 'fflate';
+import { unzipSync, Zip, ZipPassThrough, zipSync } from 'fflate';
 import { rangeChunks } from '../data/batches.ts';
 import { ACTIVATION_SCALER_FILE, decodeSaelens, encodeSaelens, type SaelensExtras } from '../data/formats/saelens.ts';
 import { HARVEST_LAYERS, LAYER_NODES, type HarvestLayer } from '../data/harvest/model.ts';
-import { SaeRunner } from '../engine/evaluate.ts';
+import { SaeRunner, type EvalMetrics } from '../engine/evaluate.ts';
+import type { RowSource } from '../data/sources.ts';
 import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { formLabel, type SaeWeights } from '../engine/sae.ts';
 import { writeScaleExport } from '../handover/scale-export.ts';
@@ -70,46 +71,68 @@ export async function resolveSae(kind: 'run' | 'imported', id: string): Promise<
   return { sae, layer: layerOf(`${manifest?.source.name ?? ''} ${run.datasetName}`), label, step: snap.step };
 }
 
+/** A run's SAE at its last checkpoint in raw units, with its dataset's provenance and a file name for exports. */
+async function checkpointed(runId: string) {
+  const run = await (await getRuns()).get(runId);
+  const snap = run?.snapshot;
+  if (!run || !snap) throw new Error('this run has no checkpoint yet: train at least one checkpoint interval');
+  const manifest = await (await getDatasets()).get(run.datasetId);
+  const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale, {}, snap.state);
+  // rows harvested from a language model name it, its hook, context and BOS, as SAELens records them
+  const provenance = manifest?.source.provenance ?? {};
+  const slug = `${run.config.arch}-${run.config.features}-${run.datasetName.replace(/[^\w.-]+/g, '_')}-step${snap.step}`;
+  return { run, snap, sae, provenance, manifest, slug };
+}
+
+/** RECIPE §3 metrics of an SAE over the given row ranges (a GPU job) */
+export async function evaluateOn(sae: SaeWeights, rows: RowSource, ranges: [number, number][]): Promise<EvalMetrics & { density: Float64Array }> {
+  return jobs.run(async () => {
+    const runner = new SaeRunner((await getDevice()).device, sae, 512);
+    try {
+      return await runner.evaluate(rangeChunks(rows, ranges));
+    } finally {
+      runner.destroy();
+    }
+  });
+}
+
 export const saeApi: Pick<GpuApi, 'exportSae' | 'exportScale' | 'importSae' | 'listSaes' | 'evaluateSae' | 'saeWeights'> = {
   async exportSae(runId: string) {
-    const run = await (await getRuns()).get(runId);
-    const snap = run?.snapshot;
-    if (!run || !snap) throw new Error('this run has no checkpoint yet: train at least one checkpoint interval');
-    const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale, {}, snap.state);
+    const { run, snap, sae, provenance, slug } = await checkpointed(runId);
     // Density over the training tokens seen (held-out statistics come with the feature explorer).
     const tokens = Math.max(1, snap.step * snap.config.batch);
     const sparsity = Float32Array.from(snap.fireCount, (c) => Math.log10(c / tokens + 1e-10));
-    // rows harvested from a language model name it, its hook, context and BOS, as SAELens records them
-    const provenance = (await (await getDatasets()).get(run.datasetId))?.source.provenance ?? {};
     const files = encodeSaelens(sae, sparsity, { dataset_path: run.datasetName, training_steps: snap.step, ...provenance });
-    const name = `sae-${run.config.arch}-${run.config.features}-${run.datasetName.replace(/[^\w.-]+/g, '_')}-step${snap.step}`;
+    const name = `sae-${slug}`;
     const zip = zipSync(Object.fromEntries(Object.entries(files).map(([f, bytes]) => [`${name}/${f}`, bytes])));
     return transfer({ name, zip }, [zip.buffer as ArrayBuffer]);
   },
 
   async exportScale(runId: string, onProgress: (fraction: number) => void) {
-    const run = await (await getRuns()).get(runId);
-    const snap = run?.snapshot;
-    if (!run || !snap) throw new Error('this run has no checkpoint yet: train at least one checkpoint interval');
-    const store = await getDatasets();
-    const manifest = await store.get(run.datasetId);
+    const { run, snap, sae, provenance, manifest, slug } = await checkpointed(runId);
     if (!manifest || manifest.status !== 'complete') throw new Error(`the run's dataset ${run.datasetName} is no longer stored: the cache is made from it`);
-    const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale, {}, snap.state);
-    const provenance = manifest.source.provenance ?? {};
-    const name = `saelens-${run.config.arch}-${run.config.features}-${run.datasetName.replace(/[^\w.-]+/g, '_')}-step${snap.step}`;
-    const files: Record<string, Uint8Array> = {};
+    const name = `saelens-${slug}`;
+    // streamed into a Blob file by file (stored, not deflated: activations hardly compress), so a large cache
+    // is never one array in this worker
+    const parts: Uint8Array[] = [];
+    let failed: Error | null = null;
+    const zip = new Zip((err, chunk) => (err ? (failed = err) : parts.push(chunk)));
     await writeScaleExport({
       run: { sae, config: snap.config, inputScale: snap.stats.scale },
       stepsDone: snap.step,
-      rows: await store.rowSource(manifest.id),
+      rows: await (await getDatasets()).rowSource(manifest.id),
       hook: String(provenance.hook_name ?? 'activations'),
       contextSize: 1,
       trainingTokens: Math.max(1, snap.step) * snap.config.batch,
       metadata: { ...sae.metadata, ...provenance, dataset_path: 'cache' },
-    }, async (path, bytes) => void (files[`${name}/${path}`] = bytes), onProgress);
-    // activations hardly compress: stored, not deflated, so a large cache zips quickly
-    const zip = zipSync(files, { level: 0 });
-    return transfer({ name, zip }, [zip.buffer as ArrayBuffer]);
+    }, async (path, bytes) => {
+      const entry = new ZipPassThrough(`${name}/${path}`);
+      zip.add(entry);
+      entry.push(bytes, true);
+    }, onProgress);
+    zip.end();
+    if (failed) throw failed;
+    return { name, blob: new Blob(parts as BlobPart[], { type: 'application/zip' }) };
   },
 
   async importSae(files: File[]) {
@@ -136,15 +159,8 @@ export const saeApi: Pick<GpuApi, 'exportSae' | 'exportScale' | 'importSae' | 'l
     if (manifest.d !== rec.sae.d) throw new Error(`${manifest.name} has rows of width ${manifest.d}; the SAE ${rec.name} has d_in=${rec.sae.d}`);
     const rows = await store.rowSource(manifest.id);
     const ranges: [number, number][] = which === 'all' ? [[0, rows.rows]] : (await store.split(manifest.id)).heldOut;
-    return jobs.run(async () => {
-      const runner = new SaeRunner((await getDevice()).device, rec.sae, 512);
-      try {
-        const { density: _density, ...metrics } = await runner.evaluate(rangeChunks(rows, ranges));
-        return metrics;
-      } finally {
-        runner.destroy();
-      }
-    });
+    const { density: _density, ...metrics } = await evaluateOn(rec.sae, rows, ranges);
+    return metrics;
   },
 
   async saeWeights(kind: 'run' | 'imported', id: string) {

@@ -2,15 +2,14 @@
 // device's limits, all of its checkpoints against the browser's storage) and stored; its runs are ordinary
 // runs tagged with it, trained one after another by the page (ui/session/sweeps.ts). A finished run's
 // held-out metrics, which the scaling view plots, are measured once and kept with it.
-import { rangeChunks } from '../data/batches.ts';
 import type { RunRecord, SweepRecord } from '../data/runs.ts';
 import { checkQuota, defaultStorage, formatBytes } from '../data/store-quota.ts';
 import { defaultConfig, type TrainConfig } from '../engine/config.ts';
-import { SaeRunner } from '../engine/evaluate.ts';
 import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { checkFits, DoesNotFitError } from '../engine/memory.ts';
 import type { GpuApi } from './api.ts';
-import { getDatasets, getDevice, getRuns, jobs } from './gpu-context.ts';
+import { getDatasets, getDevice, getRuns } from './gpu-context.ts';
+import { evaluateOn } from './sae-jobs.ts';
 
 /** a checkpoint's bytes in IndexedDB: parameters and Adam's two moments, the fire counters, the metric history */
 function checkpointBytes(c: TrainConfig): number {
@@ -58,17 +57,8 @@ export const sweepApi: Pick<GpuApi, 'planSweep' | 'listSweeps' | 'putSweep' | 'e
     const store = await getDatasets();
     const manifest = await store.get(run.datasetId);
     if (!manifest || manifest.status !== 'complete') throw new Error(`the dataset ${run.datasetName} is no longer stored: its held-out rows cannot be measured`);
-    const rows = await store.rowSource(manifest.id);
     const { heldOut } = await store.split(manifest.id);
-    const sae = foldSae(snapshotParams(snap), snap.config, snap.stats.scale, {}, snap.state);
-    const m = await jobs.run(async () => {
-      const runner = new SaeRunner((await getDevice()).device, sae, 512);
-      try {
-        return await runner.evaluate(rangeChunks(rows, heldOut));
-      } finally {
-        runner.destroy();
-      }
-    });
+    const m = await evaluateOn(foldSae(snapshotParams(snap), snap.config, snap.stats.scale, {}, snap.state), await store.rowSource(manifest.id), heldOut);
     const measured: NonNullable<RunRecord['heldOut']> = { fvu: m.fvu, mse_per_token: m.mse_per_token, l0: m.l0, dead_frac_eval: m.dead_frac_eval, step: snap.step };
     // written onto the latest record: the run may have been touched since it was read
     const latest = await runs.get(runId);

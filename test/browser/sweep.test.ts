@@ -1,12 +1,12 @@
 // A sweep in the page as a user runs one: a grid too large for the GPU is refused with its sizes before any
-// run; a 3 × 2 grid trains run after run while two other processes keep both cores busy, survives the
+// run; a 3 × 2 grid trains run after run while other processes keep every core busy, survives the
 // browser's GPU process killed mid-run and a reload mid-run (each interrupted run resumes by itself from its
 // checkpoint: no cell is trained twice, nothing stops), and draws the scaling view — the frontier, its fit, the best size,
 // FVU against L0 — from the held-out metrics. A sweep whose dataset is deleted mid-run stops saying so and
 // keeps its finished runs.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,8 +45,8 @@ const sweepRuns = (page: Page) =>
 describe('sweeps in the page', () => {
   it('refuses a grid too large; trains 3 × 2 under load across a GPU-process crash and a reload; draws the frontier and its fit', async () => {
     const page = await openLab(lab);
-    // both cores kept busy by other processes for the whole sweep
-    const load = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    // every core kept busy by other processes for the whole sweep
+    const load = cpus().map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
     try {
       await sweepUnderLoad(page);
     } finally {

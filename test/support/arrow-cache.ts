@@ -12,16 +12,16 @@ import {
   Schema,
   Struct,
   makeData,
+  type DataType,
   type Data,
 } from 'apache-arrow';
 import { MemorySource } from '../../src/data/memory-source.ts';
 import { decodeHalf } from '../../src/data/convert.ts';
 import { type ArrowFile } from '../../src/data/formats/arrow.ts';
-import { ARRAY2D_EXTENSION, array2DField, array2DStorage, cacheFeatures, type Element } from '../../src/data/formats/arrow-cache-writer.ts';
 
 
 export const HOOK = 'blocks.0.hook_mlp_out';
-export const EXT_NAME = ARRAY2D_EXTENSION;
+export const EXT_NAME = 'datasets.features.features.Array2DExtensionType';
 
 export type Dtype = 'float16' | 'float32' | 'int32';
 
@@ -54,13 +54,13 @@ export function expected(dtype: Dtype, r: number, p: number, j: number): number 
 }
 export const tokenId = (r: number, p: number, ctx: number) => 50_000 + r * ctx + p;
 
-export function elementType(dtype: Dtype): Element {
+export function elementType(dtype: Dtype): DataType {
   return dtype === 'float16' ? new Float16() : dtype === 'float32' ? new Float32() : new Int32();
 }
 
 /** list<list<dtype>> storage of an Array2D, as datasets' _generate_dtype builds it (pa.list_ twice) */
 export function array2DType(dtype: Dtype): List {
-  return array2DStorage(elementType(dtype));
+  return new List(new Field('item', new List(new Field('item', elementType(dtype), true)), true));
 }
 
 /** Array2D data for dataset rows [r0, r0 + n): n × ctx × d, zero-based offsets as pyarrow writes them */
@@ -93,12 +93,18 @@ export function tokenData(r0: number, n: number, ctx: number): Data {
 
 /** Features.to_dict() as datasets writes it (py_utils.asdict drops id=None) */
 export function featuresDict(hook: string, dtype: Dtype, ctx: number, d: number, tokens: boolean, extra?: string): Record<string, unknown> {
-  const { token_ids, ...column } = cacheFeatures(hook, dtype, ctx, d, tokens);
-  return { ...column, ...(extra ? { [extra]: { shape: [ctx, d], dtype, _type: 'Array2D' } } : {}), ...(token_ids ? { token_ids } : {}) };
+  const out: Record<string, unknown> = { [hook]: { shape: [ctx, d], dtype, _type: 'Array2D' } };
+  if (extra) out[extra] = { shape: [ctx, d], dtype, _type: 'Array2D' };
+  if (tokens) out.token_ids = { feature: { dtype: 'int32', _type: 'Value' }, length: ctx, _type: 'List' };
+  return out;
 }
 
 export function extensionField(name: string, dtype: Dtype, ctx: number, d: number): Field {
-  return array2DField(name, dtype, ctx, d, elementType(dtype));
+  const meta = new Map([
+    ['ARROW:extension:name', EXT_NAME],
+    ['ARROW:extension:metadata', JSON.stringify([[ctx, d], dtype]).replace(/,/g, ', ')], // json.dumps((shape, dtype))
+  ]);
+  return new Field(name, array2DType(dtype), true, meta);
 }
 
 /** one shard: a stream of record batches of `rows` dataset rows each, starting at dataset row r0 */

@@ -3,10 +3,8 @@
 // finds the tagged runs and goes on: the interrupted run resumes from its checkpoint, the rest follow. Each
 // finished run's held-out metrics feed the scaling view (frontier, fit, best size, FVU against L0).
 import { bestSizes, fitFrontier, frontier, type PowerLawFit } from '../../analysis/scaling.ts';
-import { defaultConfig } from '../../engine/config.ts';
-import { ARCH_STEPS } from '../../engine/steps/index.ts';
 import type { RunSummary, SweepRecord } from '../../worker/api.ts';
-import type { SweepRun } from '../scaling-figures.ts';
+import { sweepRun, type SweepRun } from '../scaling-figures.ts';
 import type { SessionCore } from './core.ts';
 import type { Datasets } from './datasets.ts';
 import type { Training } from './training.ts';
@@ -28,7 +26,7 @@ export class Sweeps {
   view: SweepView | undefined;
   /** why the last sweep asked for was not started */
   refused: string | undefined;
-  private driving = false;
+  private drivingNow = false;
 
   constructor(
     private readonly core: SessionCore,
@@ -41,7 +39,7 @@ export class Sweeps {
     this.refused = undefined;
     let sweep: SweepRecord;
     try {
-      if (this.driving || this.training.run?.status === 'running') throw new Error('a run is training; pause it or let it finish first');
+      if (this.drivingNow || this.training.run?.status === 'running') throw new Error('a run is training; pause it or let it finish first');
       sweep = await this.core.gpu.planSweep(datasetId, base, sizes, steps);
     } catch (e) {
       this.refused = `Sweep refused: ${(e as Error).message}`;
@@ -51,17 +49,26 @@ export class Sweeps {
     await this.drive(sweep);
   }
 
-  /** After a reload: shows the latest sweep and, when it was still running, goes on with it (true then). */
+  /**
+   * After a reload: shows the latest sweep and, when the last visit left it training, goes on with it (true
+   * then). A sweep the user paused waits for Resume sweep; one whose run keeps failing to resume is left.
+   */
   async resumeLatest(): Promise<boolean> {
     const latest = (await this.core.gpu.listSweeps()).at(-1);
     if (!latest) return false;
     await this.training.refresh();
-    if (latest.status !== 'running') {
+    const next = this.nextCell(latest);
+    if (latest.status !== 'running' || next?.run?.status === 'paused' || (next?.run && !this.training.mayResumeByItself(next.run.id))) {
       await this.show(latest);
       return false;
     }
     void this.drive(latest);
     return true;
+  }
+
+  /** while a sweep trains, the page starts nothing else (the sweep would find its run slot taken) */
+  get driving(): boolean {
+    return this.drivingNow;
   }
 
   /** Goes on with a sweep the user paused. */
@@ -73,9 +80,30 @@ export class Sweeps {
     return this.training.runs.filter((r) => r.sweep?.id === sweep.id && r.sweep.features === features && r.sweep.steps === steps).at(-1);
   }
 
+  /** the first cell not done, with its run if it has one */
+  private nextCell(sweep: SweepRecord): { features: number; steps: number; run?: RunSummary } | undefined {
+    for (const features of sweep.sizes) {
+      for (const steps of sweep.steps) {
+        const run = this.cellRun(sweep, features, steps);
+        if (run?.status !== 'done') return { features, steps, run };
+      }
+    }
+    return undefined;
+  }
+
+  /** Trains the sweep's cells in order; one tab at a time (a Web Lock on the sweep), so no cell trains twice. */
   private async drive(sweep: SweepRecord): Promise<void> {
-    if (this.driving) return;
-    this.driving = true;
+    if (this.drivingNow) return;
+    if (!('locks' in navigator)) return this.driveLocked(sweep);
+    await navigator.locks.request(`sae-lab-sweep:${sweep.id}`, { ifAvailable: true }, async (lock) => {
+      if (lock) await this.driveLocked(sweep);
+      else await this.show(sweep); // another tab is training it
+    });
+  }
+
+  private async driveLocked(sweep: SweepRecord): Promise<void> {
+    this.drivingNow = true;
+    this.core.changed();
     try {
       for (const features of sweep.sizes) {
         for (const steps of sweep.steps) {
@@ -83,8 +111,10 @@ export class Sweeps {
           if (before?.status === 'done') continue;
           await this.checkDataset(sweep);
           await this.show(sweep, { features, steps });
-          if (before && before.status !== 'failed') await this.training.resume(before.id, before.status === 'running' ? `the page was reloaded or crashed mid-run: resumed by itself from its checkpoint at step ${before.step}` : undefined);
-          else await this.training.start(sweep.datasetId, { ...sweep.base, features, steps }, { id: sweep.id, features, steps });
+          const started = before && before.status !== 'failed'
+            ? await (before.status === 'running' ? this.training.resumeByItself(before) : this.training.resume(before.id))
+            : await this.training.start(sweep.datasetId, { ...sweep.base, features, steps }, { id: sweep.id, features, steps });
+          if (!started) return; // another run holds the GPU worker: the sweep waits for Resume sweep
           await this.training.refresh();
           // a run may finish on rows it had already read: the sweep still stops where its data went away
           await this.checkDataset(sweep);
@@ -103,7 +133,7 @@ export class Sweeps {
       await this.core.gpu.putSweep(sweep);
       this.core.say({ kind: 'error', text: `Sweep: ${sweep.error}` });
     } finally {
-      this.driving = false;
+      this.drivingNow = false;
       await this.show(sweep);
     }
   }
@@ -120,16 +150,13 @@ export class Sweeps {
       let held = r.heldOut;
       try {
         held ??= await this.core.gpu.evaluateRun(r.id);
-      } catch {
-        continue; // its dataset is gone: the sweep's error says so
+      } catch (e) {
+        // a dataset deleted mid-sweep is the sweep's own error; anything else is said here
+        if (this.datasets.list.some((d) => d.id === r.datasetId)) this.core.say({ kind: 'error', text: `Sweep: ${(e as Error).message}` });
+        continue;
       }
       if (held.fvu === null) continue; // the held-out rows do not vary: no FVU to plot
-      const cfg = defaultConfig({ ...r.config });
-      runs.push({
-        features: r.config.features, steps: r.config.steps, compute: r.config.steps * ARCH_STEPS[cfg.arch].flops(cfg), loss: held.fvu,
-        mse_per_token: held.mse_per_token, l0: held.l0, dead_frac_eval: held.dead_frac_eval, seconds: (r.updated - r.created) / 1000,
-        folder: `F=${r.config.features}, ${r.config.steps} steps`,
-      });
+      runs.push(sweepRun(r.config, { ...held, fvu: held.fvu, seconds: (r.updated - r.created) / 1000 }, `F=${r.config.features}, ${r.config.steps} steps`));
     }
     this.view = {
       sweep, runs, current, total: sweep.sizes.length * sweep.steps.length,

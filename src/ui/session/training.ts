@@ -37,6 +37,9 @@ export interface RunState {
 }
 
 const BORN_KEPT = 36;
+/** sessionStorage key prefix: how often this tab has resumed a run by itself */
+const AUTO_RESUMED = 'sae-lab-auto-resumed:';
+const MAX_AUTO_RESUMES = 2;
 
 /** a stored run shown beside others: its label and loss history */
 export interface ComparedRun {
@@ -87,8 +90,11 @@ export class Training {
     this.core.changed();
   }
 
-  /** Trains a new run on a stored dataset in the GPU worker; resolves when the run ends or pauses. */
-  start(datasetId: string, config: TrainRequest['config'], sweep?: TrainRequest['sweep']): Promise<void> {
+  /**
+   * Trains a new run on a stored dataset in the GPU worker; resolves when the run ends or pauses (false
+   * without starting when a run is training already).
+   */
+  start(datasetId: string, config: TrainRequest['config'], sweep?: TrainRequest['sweep']): Promise<boolean> {
     return this.follow(freshRun(config.steps ?? 0), (onProgress) => this.core.gpu.train({ datasetId, config, ...(sweep ? { sweep } : {}) }, onProgress));
   }
 
@@ -108,8 +114,8 @@ export class Training {
     await this.start(datasetId, { ...config, steps });
   }
 
-  /** Continues a paused or interrupted run from its last checkpoint. */
-  async resume(runId: string, notice?: string): Promise<void> {
+  /** Continues a paused or interrupted run from its last checkpoint (false when a run is training already). */
+  async resume(runId: string, notice?: string): Promise<boolean> {
     const summary = this.runs.find((r) => r.id === runId);
     const history = await this.core.gpu.runHistory(runId);
     const steps = summary?.config.steps ?? 0;
@@ -123,15 +129,30 @@ export class Training {
   async resumeInterrupted(): Promise<boolean> {
     await this.refresh();
     const r = [...this.runs].reverse().find((x) => x.status === 'running');
-    if (!r || this.run?.status === 'running') return false;
-    const done = this.resume(r.id, `the page was reloaded or crashed mid-run: resumed by itself from its checkpoint at step ${r.step}`).then(() => {
+    if (!r || this.run?.status === 'running' || !this.mayResumeByItself(r.id)) return false;
+    void this.resumeByItself(r).then(() => {
       if (this.run?.error?.includes('another tab')) {
         this.run = undefined;
         this.core.changed();
       }
     });
-    void done;
     return true;
+  }
+
+  /**
+   * A run interrupted by a reload or a crash resumed without a click, saying so. A run that keeps taking the
+   * page down as it resumes is not resumed by itself a third time in this tab: it waits for its Resume button.
+   */
+  resumeByItself(r: RunSummary): Promise<boolean> {
+    const key = AUTO_RESUMED + r.id;
+    sessionStorage.setItem(key, String(Number(sessionStorage.getItem(key) ?? 0) + 1));
+    return this.resume(r.id, `the page was reloaded or crashed mid-run: resumed by itself from its checkpoint at step ${r.step}`);
+  }
+
+  mayResumeByItself(runId: string): boolean {
+    const ok = Number(sessionStorage.getItem(AUTO_RESUMED + runId) ?? 0) < MAX_AUTO_RESUMES;
+    if (!ok) this.core.say({ kind: 'error', text: `A run was interrupted ${MAX_AUTO_RESUMES} times as it resumed; it was not resumed again by itself (its Resume button continues it).` });
+    return ok;
   }
 
   /** Pauses the run in progress after a checkpoint; resume continues it. */
@@ -140,7 +161,7 @@ export class Training {
   }
 
   /** The run as a folder SAELens continues (docs/HANDOVER.md), zipped; progress in `handover`. */
-  async exportScale(runId: string): Promise<{ name: string; zip: Uint8Array }> {
+  async exportScale(runId: string): Promise<{ name: string; blob: Blob }> {
     this.handover = { runId, fraction: 0 };
     this.core.changed();
     try {
@@ -200,8 +221,8 @@ export class Training {
     this.core.changed();
   }
 
-  private async follow(run: RunState, work: (onProgress: (p: TrainProgress) => void) => Promise<TrainOutcome>): Promise<void> {
-    if (this.run?.status === 'running') return;
+  private async follow(run: RunState, work: (onProgress: (p: TrainProgress) => void) => Promise<TrainOutcome>): Promise<boolean> {
+    if (this.run?.status === 'running') return false;
     this.run = run;
     this.core.changed();
     try {
@@ -237,6 +258,7 @@ export class Training {
       run.error = (e as Error).message;
     }
     await this.refresh();
+    return true;
   }
 
   /**
