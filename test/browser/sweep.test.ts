@@ -104,7 +104,7 @@ describe('sweeps in the page', () => {
   it('stops a sweep whose dataset is deleted mid-run, saying so, and keeps its finished runs', async () => {
     const page = await openLab(lab);
     await importToy(page, 'gone.npy');
-    await fillSweep(page, 'gone.npy', '16,24,32', '600');
+    await fillSweep(page, 'gone.npy', '16,24,32', '400');
     await page.locator('[data-testid=start-sweep]').click();
     await page.waitForFunction(() => {
       const s = document.querySelector('sae-app')!.session;
@@ -117,7 +117,7 @@ describe('sweeps in the page', () => {
     // the runs finished before the deletion are kept; the third never started
     const kept = await sweepRuns(page);
     expect(kept.length).toBe(2);
-    expect(kept[0]).toEqual([16, 600, 'done']);
+    expect(kept[0]).toEqual([16, 400, 'done']);
     await screenshot(page, 'sweep-dataset-deleted');
     await page.close();
   });
