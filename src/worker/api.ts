@@ -168,8 +168,6 @@ export interface GpuApi {
   measureStep(config: TrainConfig): Promise<number>;
   /** Pauses the run in progress after a checkpoint. */
   stop(): void;
-  /** Destroys the device, as a driver reset would (for tests of the recovery). */
-  loseDevice(): Promise<void>;
   listRuns(): Promise<RunSummary[]>;
   /**
    * Checks a sweep before its first run — every configuration against this GPU's limits, all its

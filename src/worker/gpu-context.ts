@@ -13,7 +13,16 @@ let runs: Promise<RunStore> | undefined;
 export const jobs = new GpuQueue();
 
 export function getDevice(): Promise<{ device: GPUDevice; adapter: string }> {
-  device ??= requestBrowserDevice().then(({ device, adapter }) => ({ device, adapter: describeAdapter(adapter.info) }));
+  if (!device) {
+    const asked = requestBrowserDevice().then(({ device: d, adapter }) => {
+      // a device lost while no job held it (the GPU process died between runs) is not handed out again
+      void d.lost.then(() => {
+        if (device === asked) device = undefined;
+      });
+      return { device: d, adapter: describeAdapter(adapter.info) };
+    });
+    device = asked;
+  }
   return device;
 }
 

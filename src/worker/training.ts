@@ -53,9 +53,22 @@ async function trainResilient(run: RunRecord, onProgress: (p: TrainProgress) => 
   }
 }
 
-/** Trains `run` from its checkpoint (or from its initialisation when it has none) until done or stopped. */
+/** Trains `run` from its checkpoint (or its initialisation); any failure of a device that was lost meanwhile is its loss. */
 async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome> {
   const { device: dev, adapter } = await getDevice();
+  try {
+    return await trainOn(dev, adapter, run, onProgress);
+  } catch (e) {
+    if (e instanceof DeviceLostError) throw e;
+    // a failed call (a readback, a pipeline, a buffer) can come before device.lost settles: give it a moment
+    const why = await Promise.race([dev.lost.then((i) => i.message || i.reason || 'lost'), sleep(250).then(() => undefined)]);
+    if (why) throw new DeviceLostError(why);
+    throw e;
+  }
+}
+
+/** Trains `run` on `dev` from its checkpoint (or from its initialisation when it has none) until done or stopped. */
+async function trainOn(dev: GPUDevice, adapter: string, run: RunRecord, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome> {
   let lost: string | undefined;
   void dev.lost.then((info) => (lost = info.message || info.reason || 'lost'));
   const store = await getDatasets();
@@ -145,9 +158,7 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
     await checkpoint(done ? 'done' : 'paused');
     return { runId: run.id, steps: trainer.stepCount, stopped: !done, seconds: (performance.now() - t0) / 1000 };
   } catch (e) {
-    // A failed readback can come before device.lost settles: give it a moment to say whether it was the cause.
-    const why = lost ?? (await Promise.race([dev.lost.then((i) => i.message || i.reason), sleep(250).then(() => undefined)]));
-    if (why) throw new DeviceLostError(why);
+    if (lost) throw new DeviceLostError(lost);
     throw e;
   } finally {
     trainer.destroy();
@@ -176,7 +187,7 @@ async function measureStep(config: TrainConfig): Promise<number> {
 }
 
 /** the GPU worker's training and run methods */
-export const trainingApi: Pick<GpuApi, 'train' | 'resume' | 'measureStep' | 'stop' | 'loseDevice' | 'listRuns' | 'runHistory' | 'paramsDigest'> = {
+export const trainingApi: Pick<GpuApi, 'train' | 'resume' | 'measureStep' | 'stop' | 'listRuns' | 'runHistory' | 'paramsDigest'> = {
   async train(req: TrainRequest, onProgress: (p: TrainProgress) => void) {
     const store = await getDatasets();
     const manifest = await store.get(req.datasetId);
@@ -214,9 +225,6 @@ export const trainingApi: Pick<GpuApi, 'train' | 'resume' | 'measureStep' | 'sto
     stopping = true;
   },
 
-  async loseDevice() {
-    (await getDevice()).device.destroy();
-  },
 
   async listRuns() {
     return (await getRuns()).list();

@@ -110,6 +110,22 @@ export async function openLab(lab: Lab, query = ''): Promise<Page> {
   return page;
 }
 
+/**
+ * Reloads the lab, or, when the reload crashes the renderer (this Chromium does so now and then after its GPU
+ * process was replaced), opens it again as a user would; returns the live page, its datasets listed.
+ */
+export async function reloadOrReopen(page: Page, lab: Lab): Promise<Page> {
+  try {
+    await page.reload();
+    await page.locator('[data-testid=datasets][data-loaded=true]').waitFor();
+    return page;
+  } catch (e) {
+    if (!/crashed|detached|ERR_ABORTED/i.test((e as Error).message)) throw e;
+    await page.close().catch(() => undefined);
+    return openLab(lab);
+  }
+}
+
 export function screenshot(page: Page, name: string): Promise<Buffer> {
   return page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }

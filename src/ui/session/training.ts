@@ -180,10 +180,6 @@ export class Training {
     return this.core.gpu.exportSae(runId);
   }
 
-  /** Destroys the GPU worker's device, as a driver reset would (tests exercise the recovery with it). */
-  loseDevice(): Promise<void> {
-    return this.core.gpu.loseDevice();
-  }
 
   /** SHA-256 of a run's checkpointed parameters. */
   paramsDigest(runId: string): Promise<string | null> {
