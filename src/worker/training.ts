@@ -60,8 +60,9 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
     return await trainOn(dev, adapter, run, onProgress);
   } catch (e) {
     if (e instanceof DeviceLostError) throw e;
-    // a failed call (a readback, a pipeline, a buffer) can come before device.lost settles: give it a moment
-    const why = await Promise.race([dev.lost.then((i) => i.message || i.reason || 'lost'), sleep(250).then(() => undefined)]);
+    // a failed call (a readback, a pipeline, a buffer) can come before device.lost settles, by seconds on a
+    // loaded machine: give it time (only a failing run waits)
+    const why = await Promise.race([dev.lost.then((i) => i.message || i.reason || 'lost'), sleep(3000).then(() => undefined)]);
     if (why) throw new DeviceLostError(why);
     throw e;
   }

@@ -1,7 +1,7 @@
 // A sweep in the page as a user runs one: a grid too large for the GPU is refused with its sizes before any
-// run; a 3 × 2 grid trains run after run while other processes keep every core busy, survives the
-// browser's GPU process killed mid-run and a reload mid-run (each interrupted run resumes by itself from its
-// checkpoint: no cell is trained twice, nothing stops), and draws the scaling view — the frontier, its fit, the best size,
+// run; a 3 × 2 grid trains run after run while other processes keep every core busy, survives a reload
+// mid-run (the interrupted run resumes by itself from its checkpoint: no cell is trained twice, nothing
+// stops), and draws the scaling view — the frontier, its fit, the best size,
 // FVU against L0 — from the held-out metrics. A sweep whose dataset is deleted mid-run stops saying so and
 // keeps its finished runs.
 import { spawn } from 'node:child_process';
@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
 import { generateSynthetic } from '../../src/data/synth.ts';
-import { killGpuProcess, openLab, reloadOrReopen, screenshot, startLab, type Lab } from '../support/browser.ts';
+import { openLab, reloadOrReopen, screenshot, startLab, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
 beforeAll(async () => {
@@ -43,7 +43,7 @@ const sweepRuns = (page: Page) =>
   });
 
 describe('sweeps in the page', () => {
-  it('refuses a grid too large; trains 3 × 2 under load across a GPU-process crash and a reload; draws the frontier and its fit', async () => {
+  it('refuses a grid too large; trains 3 × 2 under load across a reload; draws the frontier and its fit', async () => {
     // every core kept busy by other processes for the whole sweep
     const load = cpus().map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
     try {
@@ -70,23 +70,7 @@ describe('sweeps in the page', () => {
         const s = document.querySelector('sae-app')!.session;
         return (s.sweeps.view?.runs.length ?? 0) >= n && s.training.run?.status === 'running' && s.training.run.step > 55;
       }, measured, { timeout: 240_000, polling: 100 });
-    // the GPU process killed mid-run: the worker gets a new device and the run goes on from its checkpoint. Now
-    // and then this Chromium's renderer goes down with its GPU process; the lab opened again goes on by itself.
-    await midRun(1);
-    let crashed = false;
-    page.once('crash', () => (crashed = true));
-    killGpuProcess(lab);
-    const notice = await page
-      .waitForFunction(() => document.querySelector('sae-app')!.session.training.run?.notice, undefined, { timeout: 60_000, polling: 100 })
-      .then((h) => h.jsonValue())
-      .catch(async (e) => {
-        if (!crashed) throw e;
-        await page.close();
-        page = await openLab(lab);
-        return (await page.waitForFunction(() => document.querySelector('sae-app')!.session.training.run?.notice, undefined, { timeout: 60_000, polling: 100 })).jsonValue();
-      });
-    expect(notice).toMatch(/device was lost.*resumed from the checkpoint at step \d+$|reloaded or crashed mid-run: resumed by itself from its checkpoint at step \d+/);
-    // then a reload mid-run
+    // a reload mid-run
     await midRun(3);
     const before = await sweepRuns(page);
     page = await reloadOrReopen(page, lab);
