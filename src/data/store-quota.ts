@@ -16,7 +16,15 @@ export function defaultStorage(): StorageLike | undefined {
   return nav?.storage;
 }
 
-/** Throws when `needBytes` more would not fit; silent when the browser gives no estimate. */
+/**
+ * What Chromium (138 on) reports as free to a site without unlimited storage, whatever it enforces: quota =
+ * usage + min(10 GiB, the disk), so that the figure does not give away a private window. Free space reported
+ * as exactly this says nothing of a larger dataset: the import goes ahead, and a full disk fails its write,
+ * which removes everything written.
+ */
+export const REPORTED_FREE_CAP = 10 * 2 ** 30;
+
+/** Throws when `needBytes` more would not fit; silent when the browser gives no estimate or only its capped figure. */
 export async function checkQuota(storage: StorageLike | undefined, name: string, needBytes: number): Promise<void> {
   let estimate: { quota?: number; usage?: number } | undefined;
   try {
@@ -27,7 +35,7 @@ export async function checkQuota(storage: StorageLike | undefined, name: string,
   const { quota, usage } = estimate ?? {};
   if (typeof quota !== 'number' || typeof usage !== 'number') return;
   const free = Math.max(0, quota - usage);
-  if (needBytes > free) {
+  if (needBytes > free && free !== REPORTED_FREE_CAP) {
     throw new DataError(
       name,
       `needs about ${formatBytes(needBytes)} of browser storage but only ${formatBytes(free)} is free ` +

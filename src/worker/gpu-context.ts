@@ -31,6 +31,26 @@ export function forgetDevice(): void {
   device = undefined;
 }
 
+/**
+ * Why `dev` was lost, if it is within `ms`: a call that failed on a device whose GPU process died can fail
+ * before device.lost settles, by seconds on a loaded machine. Only a failure waits for this.
+ */
+export function lostWithin(dev: GPUDevice, ms = 3000): Promise<string | undefined> {
+  return Promise.race([dev.lost.then((i) => i.message || i.reason || 'lost'), new Promise<undefined>((resolve) => setTimeout(resolve, ms))]);
+}
+
+/** `work` on the device, once more on a new device when the first is lost under it */
+export async function onDevice<T>(work: (device: GPUDevice) => Promise<T>): Promise<T> {
+  const { device: first } = await getDevice();
+  try {
+    return await work(first);
+  } catch (e) {
+    if (!(await lostWithin(first))) throw e;
+    forgetDevice();
+    return work((await getDevice()).device);
+  }
+}
+
 export const getRuns = (): Promise<RunStore> => (runs ??= RunStore.open());
 export const getDatasets = (): Promise<DatasetStore> => (datasets ??= openStore());
 

@@ -12,7 +12,7 @@ import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { formLabel, type SaeWeights } from '../engine/sae.ts';
 import { writeScaleExport } from '../handover/scale-export.ts';
 import type { GpuApi } from './api.ts';
-import { getDatasets, getDevice, getRuns, jobs } from './gpu-context.ts';
+import { getDatasets, getRuns, jobs, onDevice } from './gpu-context.ts';
 
 /** the name of loose files picked without a folder */
 const LOOSE = '';
@@ -86,14 +86,16 @@ async function checkpointed(runId: string) {
 
 /** RECIPE §3 metrics of an SAE over the given row ranges (a GPU job) */
 export async function evaluateOn(sae: SaeWeights, rows: RowSource, ranges: [number, number][]): Promise<EvalMetrics & { density: Float64Array }> {
-  return jobs.run(async () => {
-    const runner = new SaeRunner((await getDevice()).device, sae, 512);
-    try {
-      return await runner.evaluate(rangeChunks(rows, ranges));
-    } finally {
-      runner.destroy();
-    }
-  });
+  return jobs.run(() =>
+    onDevice(async (device) => {
+      const runner = new SaeRunner(device, sae, 512);
+      try {
+        return await runner.evaluate(rangeChunks(rows, ranges));
+      } finally {
+        runner.destroy();
+      }
+    }),
+  );
 }
 
 export const saeApi: Pick<GpuApi, 'exportSae' | 'exportScale' | 'importSae' | 'listSaes' | 'evaluateSae' | 'saeWeights'> = {

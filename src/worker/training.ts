@@ -15,15 +15,13 @@ import type { StepMetrics } from '../engine/run-state.ts';
 import { describeKernels, tuneStep } from '../engine/tuner.ts';
 import type { GpuApi, TrainOutcome, TrainProgress, TrainRequest } from './api.ts';
 import { CheckpointViews, contextSample } from './checkpoint-views.ts';
-import { forgetDevice, getDatasets, getDevice, getRuns, jobs } from './gpu-context.ts';
+import { forgetDevice, getDatasets, getDevice, getRuns, jobs, lostWithin } from './gpu-context.ts';
 
 const REPORT_MS = 250;
 const CHECKPOINT_STEPS = 50;
 const MAX_DEVICE_LOSSES = 3;
 
 let stopping = false;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `work` holding the run's Web Lock; refuses when another tab holds it. */
 async function withRunLock<T>(runId: string, work: () => Promise<T>): Promise<T> {
@@ -36,6 +34,8 @@ async function withRunLock<T>(runId: string, work: () => Promise<T>): Promise<T>
 
 /** The device went away mid-run (driver reset, GPU process crash, or destroy()). */
 class DeviceLostError extends Error {}
+/** The loss became NaN/Inf: the run's own failure, whatever the device does. */
+class DivergedError extends Error {}
 
 /** Trains `run` from its checkpoint, re-acquiring the device and resuming from the last checkpoint when it is lost. */
 async function trainResilient(run: RunRecord, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome> {
@@ -59,10 +59,8 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
   try {
     return await trainOn(dev, adapter, run, onProgress);
   } catch (e) {
-    if (e instanceof DeviceLostError) throw e;
-    // a failed call (a readback, a pipeline, a buffer) can come before device.lost settles, by seconds on a
-    // loaded machine: give it time (only a failing run waits)
-    const why = await Promise.race([dev.lost.then((i) => i.message || i.reason || 'lost'), sleep(3000).then(() => undefined)]);
+    if (e instanceof DeviceLostError || e instanceof DivergedError) throw e;
+    const why = await lostWithin(dev);
     if (why) throw new DeviceLostError(why);
     throw e;
   }
@@ -111,7 +109,7 @@ async function trainOn(dev: GPUDevice, adapter: string, run: RunRecord, onProgre
       const message = `training diverged at step ${diverged.step} (loss ${diverged.loss}); the run is back at its last good checkpoint (step ${run.step}). Lower the learning rate and start again.`;
       const saved = await runsDb.get(run.id);
       await runsDb.put({ ...(saved ?? run), status: 'failed', error: message });
-      throw new Error(message);
+      throw new DivergedError(message);
     }
   };
   const sample = manifest.hasContext ? await contextSample(store, manifest.id, rows) : undefined;

@@ -1,9 +1,9 @@
-// A sweep in the page as a user runs one: a grid too large for the GPU is refused with its sizes before any
-// run; a 3 × 2 grid trains run after run while other processes keep every core busy, survives a reload
-// mid-run (the interrupted run resumes by itself from its checkpoint: no cell is trained twice, nothing
-// stops), and draws the scaling view — the frontier, its fit, the best size,
-// FVU against L0 — from the held-out metrics. A sweep whose dataset is deleted mid-run stops saying so and
-// keeps its finished runs.
+// A sweep in the page as a user runs one, on the lab's built-in toy data: a grid too large for the GPU is
+// refused with its sizes before any run; a 3 × 2 grid trains run after run while other processes keep every
+// core busy, survives the browser's GPU process killed mid-run and a reload mid-run (each interrupted run
+// resumes by itself from its checkpoint: no cell is trained twice, nothing stops), and draws the scaling
+// view — the frontier, its fit, the best size, FVU against L0 — from the held-out metrics. A sweep whose
+// dataset is deleted mid-run stops saying so and keeps its finished runs.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/data/formats/npy.ts';
 import { generateSynthetic } from '../../src/data/synth.ts';
-import { openLab, reloadOrReopen, screenshot, startLab, type Lab } from '../support/browser.ts';
+import { killGpuProcess, openLab, reloadOrReopen, screenshot, startLab, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
 beforeAll(async () => {
@@ -27,12 +27,23 @@ async function importToy(page: Page, name: string): Promise<void> {
   await page.locator('[data-testid=datasets] tbody tr', { hasText: name }).waitFor({ timeout: 60_000 });
 }
 
+/** the built-in toy superposition data (d = 64, 32,768 rows), made with its button on the data panel */
+const BUILTIN = 'toy superposition (d=64, 256 true directions) (32768×64)';
+
 async function fillSweep(page: Page, dataset: string, sizes: string, steps: string): Promise<void> {
   const form = page.locator('[data-testid=run-form]');
-  await form.locator('select[name=dataset]').selectOption({ label: `${dataset} (4096×16)` });
+  await form.locator('select[name=dataset]').selectOption({ label: dataset });
   await form.locator('select[name=arch]').selectOption('topk');
-  for (const [name, value] of Object.entries({ k: '3', lr: '0.01', batch: '64', sweepSizes: sizes, sweepSteps: steps })) await form.locator(`input[name=${name}]`).fill(value);
+  for (const [name, value] of Object.entries({ k: '4', lr: '0.01', batch: '64', sweepSizes: sizes, sweepSteps: steps })) await form.locator(`input[name=${name}]`).fill(value);
 }
+
+/** what the page shows of the run training now, for a failure's message */
+const runNow = (page: Page) =>
+  page.evaluate(() => {
+    const s = document.querySelector('sae-app')!.session;
+    const r = s.training.run;
+    return { run: r && { status: r.status, step: r.step, error: r.error, notice: r.notice }, message: s.message, sweep: s.sweeps.view?.sweep };
+  });
 
 /** the sweep's runs as the page's session lists them: [features, steps, status] */
 const sweepRuns = (page: Page) =>
@@ -43,7 +54,7 @@ const sweepRuns = (page: Page) =>
   });
 
 describe('sweeps in the page', () => {
-  it('refuses a grid too large; trains 3 × 2 under load across a reload; draws the frontier and its fit', async () => {
+  it('refuses a grid too large; trains 3 × 2 on built-in data under load across a GPU-process crash and a reload; draws the frontier and its fit', async () => {
     // every core kept busy by other processes for the whole sweep
     const load = cpus().map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
     try {
@@ -55,14 +66,16 @@ describe('sweeps in the page', () => {
 
   /** the sweep's story; returns the page it ends on (a crashed page is replaced, as a user would reopen it) */
   async function sweepUnderLoad(page: Page): Promise<Page> {
-    await importToy(page, 'toy.npy');
+    await page.locator('[data-testid=demo-toy]').click();
+    await page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy superposition' }).waitFor({ timeout: 60_000 });
 
-    await fillSweep(page, 'toy.npy', '16,40000000', '60');
+    await fillSweep(page, BUILTIN, '64,40000000', '60');
     await page.locator('[data-testid=start-sweep]').click();
-    await expect(page.locator('[data-testid=sweep-refused]').textContent({ timeout: 30_000 })).resolves.toMatch(/40000000 features over d = 16.*does not fit/);
+    await expect(page.locator('[data-testid=sweep-refused]').textContent({ timeout: 30_000 })).resolves.toMatch(/40000000 features over d = 64.*does not fit/);
     expect(await page.locator('[data-testid=runs] tbody tr').count()).toBe(0);
 
-    await fillSweep(page, 'toy.npy', '16,32,64', '60,120');
+    // the longer runs leave the kill and the reload hundreds of steps to land in (the page's step lags the worker's)
+    await fillSweep(page, BUILTIN, '64,128,256', '60,400');
     await page.locator('[data-testid=start-sweep]').click();
     /** until `measured` runs are done and the next one has passed its first checkpoint (step 50) */
     const midRun = (measured: number) =>
@@ -70,14 +83,28 @@ describe('sweeps in the page', () => {
         const s = document.querySelector('sae-app')!.session;
         return (s.sweeps.view?.runs.length ?? 0) >= n && s.training.run?.status === 'running' && s.training.run.step > 55;
       }, measured, { timeout: 240_000, polling: 100 });
-    // a reload mid-run
+    // the GPU process killed mid-run: the worker gets a new device and the run goes on from its checkpoint. Now
+    // and then this Chromium's renderer goes down with its GPU process; the lab opened again goes on by itself.
+    await midRun(1);
+    let crashed = false;
+    page.once('crash', () => (crashed = true));
+    killGpuProcess(lab);
+    const noticed = () => page.waitForFunction(() => document.querySelector('sae-app')!.session.training.run?.notice, undefined, { timeout: 60_000, polling: 100 }).then((h) => h.jsonValue());
+    const notice = await noticed().catch(async (e) => {
+      if (!crashed) throw new Error(`no notice after the GPU process was killed: ${JSON.stringify(await runNow(page).catch(() => 'the page is gone'))}`, { cause: e });
+      await page.close();
+      page = await openLab(lab);
+      return noticed();
+    });
+    expect(notice).toMatch(/device was lost.*resumed from the checkpoint at step \d+$|reloaded or crashed mid-run: resumed by itself from its checkpoint at step \d+/);
+    // then a reload mid-run
     await midRun(3);
     const before = await sweepRuns(page);
     page = await reloadOrReopen(page, lab);
     const done = page.locator('sae-scaling-view [data-testid=sweep-done]');
-    await expect.poll(() => done.textContent(), { timeout: 240_000 }).toBe('6');
+    await expect.poll(() => done.textContent(), { timeout: 240_000, message: 'all six cells done' }).toBe('6');
     const runs = await sweepRuns(page);
-    expect([...runs].sort()).toEqual([[16, 60, 'done'], [16, 120, 'done'], [32, 60, 'done'], [32, 120, 'done'], [64, 60, 'done'], [64, 120, 'done']].sort());
+    expect([...runs].sort()).toEqual([[64, 60, 'done'], [64, 400, 'done'], [128, 60, 'done'], [128, 400, 'done'], [256, 60, 'done'], [256, 400, 'done']].sort());
     expect(runs.length, `each cell trained once, the interrupted one resumed (before the reload: ${JSON.stringify(before)})`).toBe(6);
 
     // the scaling view: every run's held-out FVU, the frontier, the fit, the sparsity–fidelity trade-off
@@ -99,7 +126,7 @@ describe('sweeps in the page', () => {
   it('stops a sweep whose dataset is deleted mid-run, saying so, and keeps its finished runs', async () => {
     const page = await openLab(lab);
     await importToy(page, 'gone.npy');
-    await fillSweep(page, 'gone.npy', '16,24,32', '400');
+    await fillSweep(page, 'gone.npy (4096×16)', '16,24,32', '400');
     await page.locator('[data-testid=start-sweep]').click();
     await page.waitForFunction(() => {
       const s = document.querySelector('sae-app')!.session;

@@ -16,6 +16,7 @@ import type { ByteSource } from '../../src/data/sources.ts';
 import { openStore, type DatasetStore, type ImportMeta, type StoreOptions } from '../../src/data/store.ts';
 import { datasetKeys } from '../../src/data/store-schema.ts';
 import { CONTEXT_PART_ROWS } from '../../src/data/store-context.ts';
+import { checkQuota, REPORTED_FREE_CAP } from '../../src/data/store-quota.ts';
 import { bytesOf, rawNpy } from './helpers.ts';
 
 // ---- helpers ----
@@ -436,6 +437,15 @@ describe('failures leave no trace', () => {
     );
     expect(estimates).toEqual(['estimate']);
     expect(await rawCounts(s.dbName)).toEqual(NONE);
+  });
+
+  it("Chromium's capped estimate (usage + 10 GiB) refuses nothing: only a write that fails does", async () => {
+    const usage = 3 * 2 ** 30;
+    const capped = { estimate: async () => ({ quota: usage + REPORTED_FREE_CAP, usage }) };
+    await expect(checkQuota(capped, 'big.npy', 24 * 2 ** 30)).resolves.toBeUndefined();
+    // a real quota a byte away from the cap still refuses
+    const real = { estimate: async () => ({ quota: usage + REPORTED_FREE_CAP - 1, usage }) };
+    await expect(checkQuota(real, 'big.npy', 24 * 2 ** 30)).rejects.toThrow(/^big\.npy: needs about 24\.0 GiB of browser storage but only 10\.0 GiB is free/);
   });
 
   it('asks for persistent storage when the dataset fits', async () => {
