@@ -3,7 +3,7 @@
 // may use threads) and one tab driven through playwright-core, as the browser tests drive the lab.
 // startBenchPage does the same for the LM page (bench/lm-browser.ts).
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 import type { RunResult, RunSpec } from './pages/bench.ts';
 import type { PageInfo } from './pages/common.ts';
@@ -25,6 +25,11 @@ export interface BenchPageOptions<Info, Spec, Result> {
   html: string;
   /** Vite's dependency cache, relative to the repository root */
   cacheDir: string;
+  /**
+   * a profile folder to keep the browser's storage in, on disk, as a user's browser does (default: a fresh
+   * context, whose storage Chromium keeps in memory with a small quota)
+   */
+  profile?: string;
   /** the page's dependencies, named up front so that none is found mid-run (which would reload the page) */
   include: string[];
   /** the console message types passed on to `log`, and the length they are cut to */
@@ -51,14 +56,21 @@ export async function startBenchPage<Info extends PageInfo, Spec, Result>(
   });
   // Playwright types the page's argument as Unboxed<Spec>, which is Spec itself for the plain data specs are
   const runInPage = o.run as (spec: unknown) => Promise<Result>;
-  let browser: Browser | undefined;
+  let browser: { close(): Promise<void> } | undefined;
   try {
     await server.listen();
     const address = server.httpServer!.address();
     const port = typeof address === 'object' && address ? address.port : 5173;
     const url = `http://127.0.0.1:${port}/${o.html}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-    const context = await browser.newContext();
+    let context: BrowserContext;
+    if (o.profile) {
+      context = await chromium.launchPersistentContext(o.profile, { executablePath: CHROMIUM, args: ARGS });
+      browser = context;
+    } else {
+      const b = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+      browser = b;
+      context = await b.newContext();
+    }
     const open = async (): Promise<Page> => {
       const page = await context.newPage();
       page.on('pageerror', (e) => log(`[page error] ${e.message}`));
