@@ -58,31 +58,6 @@ describe('datasets in the browser', () => {
     await page.close();
   });
 
-  it('the toy demo dataset is made with one click', async () => {
-    const page = await openLab(lab);
-    await page.locator('[data-testid=demo-toy]').click();
-    const row = page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy superposition' });
-    await row.waitFor({ timeout: 60_000 });
-    await expect(row.textContent()).resolves.toContain('32,768 × 64');
-    await screenshot(page, 'datasets-toy-demo');
-    await page.close();
-  });
-
-  it('the real-model demo harvests the Brown corpus in the page and stores it with token context', async () => {
-    const page = await openLab(lab);
-    const before = await storedRecords(page);
-    await page.locator('[data-testid=demo-brown]').click();
-    const row = page.locator('[data-testid=datasets] tbody tr', { hasText: 'Brown corpus' });
-    await row.waitFor({ timeout: 120_000 });
-    await expect(row.textContent()).resolves.toContain('20,000 × 512');
-    await expect(page.locator('[data-testid=message]').textContent()).resolves.toMatch(/Harvested at [\d,]+ tokens\/s from \d+ Brown documents/);
-    await expect(heldOutOf(page, 'Brown corpus')).resolves.toBe('document'); // held out by Brown file
-    const after = await storedRecords(page);
-    expect(after.context).toBeGreaterThan(before.context); // pieces and POS tags stored beside the rows
-    await screenshot(page, 'datasets-brown-demo');
-    await page.close();
-  });
-
   it('imports an .npy with its token sidecar, held out by document', async () => {
     const page = await openLab(lab);
     const before = await storedRecords(page);

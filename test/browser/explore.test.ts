@@ -1,11 +1,12 @@
-// The explorer in the page: a run's SAE, trained on the real model's Brown activations, spliced back into
-// the model in the explore worker. Type a sentence: every token shows its active features; pick one on a
-// token, ablate it and steer it, and the sentence embedding moves off the clean one.
+// The explorer in the page: a run's SAE, trained on the real model's Brown activations (the built-in demo
+// dataset, harvested in the page first), spliced back into the model in the explore worker. Type a
+// sentence: every token shows its active features; pick one on a token, ablate it and steer it, and the
+// sentence embedding moves off the clean one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
-import { SCREENSHOTS, openLab, screenshot, startLab, type Lab } from '../support/browser.ts';
+import { SCREENSHOTS, openLab, screenshot, startLab, storedRecords, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
 beforeAll(async () => {
@@ -16,8 +17,17 @@ afterAll(async () => lab?.close());
 describe('exploring features on the real model', () => {
   it('reads a typed sentence token by token, ablates, steers and attributes; then the feature table, map and cards', async () => {
     const page = await openLab(lab);
+    // the built-in real-model demo: the sentence encoder harvested over Brown in the page, stored with its
+    // token context (pieces and POS tags) and held out by Brown file
+    const before = await storedRecords(page);
     await page.locator('[data-testid=demo-brown]').click();
-    await page.locator('[data-testid=datasets] tbody tr', { hasText: 'Brown corpus' }).waitFor({ timeout: 120_000 });
+    const brown = page.locator('[data-testid=datasets] tbody tr', { hasText: 'Brown corpus' });
+    await brown.waitFor({ timeout: 120_000 });
+    await expect(brown.textContent()).resolves.toContain('20,000 × 512');
+    await expect(page.locator('[data-testid=message]').textContent()).resolves.toMatch(/Harvested at [\d,]+ tokens\/s from \d+ Brown documents/);
+    await expect(brown.locator('[data-testid=held-out]').textContent()).resolves.toBe('document');
+    expect((await storedRecords(page)).context).toBeGreaterThan(before.context);
+    await screenshot(page, 'datasets-brown-demo');
     const form = page.locator('[data-testid=run-form]');
     for (const [name, value] of Object.entries({ features: '128', k: '8', lr: '0.003', batch: '64', steps: '60' })) await form.locator(`input[name=${name}]`).fill(value);
     await form.locator('select[name=arch]').selectOption('topk');

@@ -66,8 +66,12 @@ describe('sweeps in the page', () => {
 
   /** the sweep's story; returns the page it ends on (a crashed page is replaced, as a user would reopen it) */
   async function sweepUnderLoad(page: Page): Promise<Page> {
+    // the built-in toy data, made with one click
     await page.locator('[data-testid=demo-toy]').click();
-    await page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy superposition' }).waitFor({ timeout: 60_000 });
+    const toy = page.locator('[data-testid=datasets] tbody tr', { hasText: 'toy superposition' });
+    await toy.waitFor({ timeout: 60_000 });
+    await expect(toy.textContent()).resolves.toContain('32,768 × 64');
+    await screenshot(page, 'datasets-toy-demo');
 
     await fillSweep(page, BUILTIN, '64,40000000', '60');
     await page.locator('[data-testid=start-sweep]').click();
@@ -75,7 +79,7 @@ describe('sweeps in the page', () => {
     expect(await page.locator('[data-testid=runs] tbody tr').count()).toBe(0);
 
     // the longer runs leave the kill and the reload hundreds of steps to land in (the page's step lags the worker's)
-    await fillSweep(page, BUILTIN, '64,128,256', '60,400');
+    await fillSweep(page, BUILTIN, '64,128,256', '30,300');
     await page.locator('[data-testid=start-sweep]').click();
     /** until `measured` runs are done and the next one has passed its first checkpoint (step 50) */
     const midRun = (measured: number) =>
@@ -104,7 +108,7 @@ describe('sweeps in the page', () => {
     const done = page.locator('sae-scaling-view [data-testid=sweep-done]');
     await expect.poll(() => done.textContent(), { timeout: 240_000, message: 'all six cells done' }).toBe('6');
     const runs = await sweepRuns(page);
-    expect([...runs].sort()).toEqual([[64, 60, 'done'], [64, 400, 'done'], [128, 60, 'done'], [128, 400, 'done'], [256, 60, 'done'], [256, 400, 'done']].sort());
+    expect([...runs].sort()).toEqual([[64, 30, 'done'], [64, 300, 'done'], [128, 30, 'done'], [128, 300, 'done'], [256, 30, 'done'], [256, 300, 'done']].sort());
     expect(runs.length, `each cell trained once, the interrupted one resumed (before the reload: ${JSON.stringify(before)})`).toBe(6);
 
     // the scaling view: every run's held-out FVU, the frontier, the fit, the sparsity–fidelity trade-off
@@ -126,7 +130,7 @@ describe('sweeps in the page', () => {
   it('stops a sweep whose dataset is deleted mid-run, saying so, and keeps its finished runs', async () => {
     const page = await openLab(lab);
     await importToy(page, 'gone.npy');
-    await fillSweep(page, 'gone.npy (4096×16)', '16,24,32', '400');
+    await fillSweep(page, 'gone.npy (4096×16)', '16,24,32', '150');
     await page.locator('[data-testid=start-sweep]').click();
     await page.waitForFunction(() => {
       const s = document.querySelector('sae-app')!.session;
@@ -139,7 +143,7 @@ describe('sweeps in the page', () => {
     // the runs finished before the deletion are kept; the third never started
     const kept = await sweepRuns(page);
     expect(kept.length).toBe(2);
-    expect(kept[0]).toEqual([16, 400, 'done']);
+    expect(kept[0]).toEqual([16, 150, 'done']);
     await screenshot(page, 'sweep-dataset-deleted');
     await page.close();
   });

@@ -222,7 +222,7 @@ describe('training in the browser', () => {
 
   it('a diverging run stops, keeps its last good checkpoint and says so', async () => {
     const page = await openLab(lab);
-    await startRun(page, 200, { arch: 'standard', lr: '1e30' });
+    await startRun(page, 200, { lr: '1e30' }); // TopK: the kernels tuned for the first run's shapes are cached
     await page.locator('[data-testid=run-status][data-status=failed]').waitFor({ timeout: 60_000 });
     await expect(page.locator('[data-testid=run-error]').textContent()).resolves.toMatch(/diverged at step \d+ .*last good checkpoint \(step 0\)/);
     const runId = (await runState(page)).runId;
