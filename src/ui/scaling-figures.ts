@@ -30,9 +30,10 @@ export function sweepRun(cfg: TrainConfig, m: { fvu: number; mse_per_token: numb
   };
 }
 
-/** the fit in words: L = a·C^(−α ± se) + L∞ over its points */
+/** the fit in words: L = a·C^(−α ± se) ± L∞ (± se) over its points */
 export function fitSentence(fit: PowerLawFit): string {
-  return `L = ${fit.a.toPrecision(3)}·C^(−${fit.alpha.toFixed(3)}${fit.se ? ` ± ${fit.se.alpha.toFixed(3)}` : ''}) + ${fit.lInf.toPrecision(3)} (${fit.points} points${fit.se ? '' : ', too few for standard errors'})`;
+  const floor = `${fit.lInf < 0 ? '−' : '+'} ${Math.abs(fit.lInf).toPrecision(3)}${fit.se ? ` (± ${fit.se.lInf.toPrecision(2)})` : ''}`;
+  return `L = ${fit.a.toPrecision(3)}·C^(−${fit.alpha.toFixed(3)}${fit.se ? ` ± ${fit.se.alpha.toFixed(3)}` : ''}) ${floor} (${fit.points} points${fit.se ? '' : ', too few for standard errors'})`;
 }
 
 /** the scaling view's figures: loss against compute (every run, the frontier, the fit) and FVU against L0 */

@@ -2,6 +2,7 @@
 // marks where the numbers put them, and the numbers themselves beside it.
 import { describe, expect, it } from 'vitest';
 import { barsFigure, lineFigure, scatterFigure, tokensFigure } from '../../src/ui/figures.ts';
+import { fitSentence } from '../../src/ui/scaling-figures.ts';
 
 /** every element closed in order (a small XML well-formedness check: no DOM parser in Node) */
 function expectWellFormed(svg: string): void {
@@ -53,5 +54,13 @@ describe('figures', () => {
     expect(t.svg).toContain('&lt;a&gt;');
     expect(t.svg).toContain('rgba(230, 57, 70, 1.00)'); // the strongest token fully shaded
     expect(t.data).toEqual({ json: { x: 1 } });
+  });
+});
+
+describe('the scaling fit in words', () => {
+  it('signs the floor and gives its standard error when there is one', () => {
+    const fit = { a: 19.46, alpha: 0.152, lInf: -0.387, se: { a: 131.9, alpha: 0.444, lInf: 2.06 }, rms: 0.01, points: 6 };
+    expect(fitSentence(fit)).toBe('L = 19.5·C^(−0.152 ± 0.444) − 0.387 (± 2.1) (6 points)');
+    expect(fitSentence({ ...fit, lInf: 0.06, se: null, points: 3 })).toBe('L = 19.5·C^(−0.152) + 0.0600 (3 points, too few for standard errors)');
   });
 });
