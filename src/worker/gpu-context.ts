@@ -26,17 +26,15 @@ export function getDevice(): Promise<{ device: GPUDevice; adapter: string }> {
   return device;
 }
 
-/** the next getDevice() asks the adapter again (after the device was lost) */
-export function forgetDevice(): void {
-  device = undefined;
-}
+/** why a device was lost, in words */
+export const lossReason = (info: GPUDeviceLostInfo): string => info.message || info.reason || 'lost';
 
 /**
  * Why `dev` was lost, if it is within `ms`: a call that failed on a device whose GPU process died can fail
  * before device.lost settles, by seconds on a loaded machine. Only a failure waits for this.
  */
 export function lostWithin(dev: GPUDevice, ms = 3000): Promise<string | undefined> {
-  return Promise.race([dev.lost.then((i) => i.message || i.reason || 'lost'), new Promise<undefined>((resolve) => setTimeout(resolve, ms))]);
+  return Promise.race([dev.lost.then(lossReason), new Promise<undefined>((resolve) => setTimeout(resolve, ms))]);
 }
 
 /** `work` on the device, once more on a new device when the first is lost under it */
@@ -46,8 +44,7 @@ export async function onDevice<T>(work: (device: GPUDevice) => Promise<T>): Prom
     return await work(first);
   } catch (e) {
     if (!(await lostWithin(first))) throw e;
-    forgetDevice();
-    return work((await getDevice()).device);
+    return work((await getDevice()).device); // getDevice has dropped the lost one
   }
 }
 

@@ -15,7 +15,7 @@ import type { StepMetrics } from '../engine/run-state.ts';
 import { describeKernels, tuneStep } from '../engine/tuner.ts';
 import type { GpuApi, TrainOutcome, TrainProgress, TrainRequest } from './api.ts';
 import { CheckpointViews, contextSample } from './checkpoint-views.ts';
-import { forgetDevice, getDatasets, getDevice, getRuns, jobs, lostWithin } from './gpu-context.ts';
+import { getDatasets, getDevice, getRuns, jobs, lossReason, lostWithin } from './gpu-context.ts';
 
 const REPORT_MS = 250;
 const CHECKPOINT_STEPS = 50;
@@ -44,7 +44,7 @@ async function trainResilient(run: RunRecord, onProgress: (p: TrainProgress) => 
       return await trainRun(run, onProgress);
     } catch (e) {
       if (!(e instanceof DeviceLostError) || attempt >= MAX_DEVICE_LOSSES) throw e;
-      forgetDevice();
+      // getDevice has dropped the lost device: the next attempt asks the adapter again
       const saved = await (await getRuns()).get(run.id);
       Object.assign(run, saved);
       // The page may lack metrics the lost trainer never reported: hand it the checkpoint's whole history.
@@ -69,7 +69,7 @@ async function trainRun(run: RunRecord, onProgress: (p: TrainProgress) => void):
 /** Trains `run` on `dev` from its checkpoint (or from its initialisation when it has none) until done or stopped. */
 async function trainOn(dev: GPUDevice, adapter: string, run: RunRecord, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome> {
   let lost: string | undefined;
-  void dev.lost.then((info) => (lost = info.message || info.reason || 'lost'));
+  void dev.lost.then((info) => (lost = lossReason(info)));
   const store = await getDatasets();
   const manifest = await store.get(run.datasetId);
   if (!manifest || manifest.status !== 'complete') throw new Error(`dataset '${run.datasetName}' is no longer stored`);
@@ -156,9 +156,6 @@ async function trainOn(dev: GPUDevice, adapter: string, run: RunRecord, onProgre
     report(trainer.stepCount, stream);
     await checkpoint(done ? 'done' : 'paused');
     return { runId: run.id, steps: trainer.stepCount, stopped: !done, seconds: (performance.now() - t0) / 1000 };
-  } catch (e) {
-    if (lost) throw new DeviceLostError(lost);
-    throw e;
   } finally {
     trainer.destroy();
   }
@@ -223,7 +220,6 @@ export const trainingApi: Pick<GpuApi, 'train' | 'resume' | 'measureStep' | 'sto
   stop() {
     stopping = true;
   },
-
 
   async listRuns() {
     return (await getRuns()).list();

@@ -180,7 +180,6 @@ export class Training {
     return this.core.gpu.exportSae(runId);
   }
 
-
   /** SHA-256 of a run's checkpointed parameters. */
   paramsDigest(runId: string): Promise<string | null> {
     return this.core.gpu.paramsDigest(runId);
