@@ -150,9 +150,11 @@ export const exportScaleCommand: Command = {
         await writeScaleExport(e, async (path, bytes) => {
           await mkdir(dirname(join(tmp, path)), { recursive: true });
           await writeFile(join(tmp, path), bytes);
-        }, (f) => {
-          const pct = 10 * Math.floor(10 * f);
-          if (pct > shown) process.stderr.write(`cache: ${(shown = pct)}% of ${rows.rows} rows\n`);
+        }, {
+          onProgress: (f) => {
+            const pct = 10 * Math.floor(10 * f);
+            if (pct > shown) process.stderr.write(`cache: ${(shown = pct)}% of ${rows.rows} rows\n`);
+          },
         });
       });
       const written = await readdir(out);

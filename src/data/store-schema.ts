@@ -20,6 +20,8 @@ export interface DatasetOrigin {
   kind: 'file' | 'harvest' | 'synthetic';
   /** for rows harvested from a language model: model_name, hook_name, context_size, prepend_bos (cfg.json metadata of SAEs trained on them) */
   provenance?: Record<string, unknown>;
+  /** for rows harvested from a language model: its id in this browser's model list, for the hand-over to copy it */
+  model?: string;
   name: string;
   /** bytes of the file (or of the generated data) */
   size: number;

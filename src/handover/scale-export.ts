@@ -48,10 +48,18 @@ export type Write = (path: string, bytes: Uint8Array) => Promise<void>;
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
 const text = (s: string) => new TextEncoder().encode(s);
 
+export interface WriteOptions {
+  /** the fraction of the cache written, as it goes */
+  onProgress?(fraction: number): void;
+  /** stops the export before its next file or cache batch (it then rejects with the signal's reason) */
+  signal?: AbortSignal;
+}
+
 /** Writes every file through `write`, the cache first (the long part); returns the paths written. */
-export async function writeScaleExport(e: ScaleExport, write: Write, onProgress?: (fraction: number) => void): Promise<string[]> {
+export async function writeScaleExport(e: ScaleExport, write: Write, { onProgress, signal }: WriteOptions = {}): Promise<string[]> {
   const written: string[] = [];
   const put = async (path: string, bytes: Uint8Array) => {
+    signal?.throwIfAborted();
     await write(path, bytes);
     written.push(path);
   };
@@ -59,6 +67,7 @@ export async function writeScaleExport(e: ScaleExport, write: Write, onProgress?
     rows: e.rows, hook: e.hook, contextSize: e.contextSize, tokenIds: e.tokenIds,
     write: (name, bytes) => put(`cache/${name}`, bytes),
     onProgress: (done) => onProgress?.(done / e.rows.rows),
+    signal,
   });
   const c = e.run.config;
   const sae = trainingSaeConfig(e.run, e.metadata);

@@ -66,7 +66,8 @@ export class SaeRunPanel extends SessionView {
       const { name, blob } = await this.session!.training.exportScale(runId);
       download(blob, `${name}.zip`);
     } catch (e) {
-      this.session!.say({ kind: 'error', text: `Export for SAELens: ${(e as Error).message}` });
+      const cancelled = (e as Error).name === 'AbortError';
+      this.session!.say({ kind: cancelled ? 'info' : 'error', text: `Export for SAELens: ${(e as Error).message}` });
     }
   }
 
@@ -233,7 +234,8 @@ export class SaeRunPanel extends SessionView {
                       ${r.step > 0 ? html`<button @click=${() => this._onExport(r.id)} data-testid="export-sae">Export SAE</button>` : ''}
                       ${r.step > 0
                         ? s.training.handover?.runId === r.id
-                          ? html`<span data-testid="export-scale-progress">writing the cache… ${Math.round(100 * s.training.handover.fraction)}%</span>`
+                          ? html`<span data-testid="export-scale-progress">writing the cache… ${Math.round(100 * s.training.handover.fraction)}%</span>
+                              <button @click=${() => s.training.cancelExportScale()} data-testid="export-scale-cancel">Cancel</button>`
                           : html`<button ?disabled=${s.training.handover !== null} @click=${() => this._onExportScale(r.id)} data-testid="export-scale"
                               title="Zip this run for SAELens: its dataset as an activation cache, the weights to start from, the runner config, train_sae.py and a README">Export for SAELens</button>`
                         : ''}

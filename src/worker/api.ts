@@ -188,9 +188,13 @@ export interface GpuApi {
   /**
    * The run at its last checkpoint as a folder SAELens continues (docs/HANDOVER.md): its dataset as an
    * activation cache, the weights in SAELens's training form, the runner config, train_sae.py and a README,
-   * zipped in a folder `name`. onProgress gets the fraction of the dataset's rows written.
+   * and, for rows harvested from a language model still in this browser, the model's folder, the text and a
+   * config that streams from the model; zipped in a folder `name`. onProgress gets the fraction of the
+   * dataset's rows written.
    */
   exportScale(runId: string, onProgress: (fraction: number) => void): Promise<{ name: string; blob: Blob }>;
+  /** Cancels the export for SAELens in progress, if any; it then rejects with an AbortError. */
+  cancelExportScale(): void;
   /** Imports a SAELens SAE: a .zip of its folder, or the folder's files (cfg.json + sae_weights.safetensors). */
   importSae(files: File[]): Promise<SaeSummary>;
   listSaes(): Promise<SaeSummary[]>;

@@ -20,6 +20,8 @@ import type { ImportProgress, ImportSummary, ModelHarvestRequest } from './api.t
 /** the built-in model's id and folder under the page's base URL (public/models/builtin-lm) */
 export const BUILTIN_MODEL = 'builtin';
 const BUILTIN_DIR = 'models/builtin-lm/';
+/** the built-in model's files, as its Hugging Face folder holds them (served over HTTP, the folder cannot be listed) */
+const BUILTIN_FOLDER = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
 /** what a model must fit on the device to be added: the harvest's batch and context */
 const HARVEST_BATCH = 8;
 const DEFAULT_CONTEXT = 128;
@@ -86,6 +88,13 @@ export async function modelFiles(id: string): Promise<ModelFiles> {
   return blobModelFiles(name, files);
 }
 
+/** a model's folder and the names of its files (what the hand-over copies) */
+export async function modelFolder(id: string): Promise<{ files: ModelFiles; names: string[] }> {
+  if (id === BUILTIN_MODEL) return { files: builtinFiles(), names: BUILTIN_FOLDER };
+  const { name, files } = await (await getModels()).files(id);
+  return { files: blobModelFiles(name, files), names: Object.keys(files).sort() };
+}
+
 /** Harvests the request's hook into a new dataset with its token context and provenance. */
 export async function harvestToDataset(
   req: ModelHarvestRequest,
@@ -138,7 +147,7 @@ export async function harvestToDataset(
       {
         name,
         source: {
-          kind: 'harvest', name: `${source} via ${modelName} ${req.hook}`, size: bytes.length,
+          kind: 'harvest', name: `${source} via ${modelName} ${req.hook}`, size: bytes.length, model: req.model,
           provenance: { model_name: modelName, hook_name: req.hook, context_size: context, prepend_bos: summary.prependBos },
         },
       },

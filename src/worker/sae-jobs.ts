@@ -13,6 +13,10 @@ import { formLabel, type SaeWeights } from '../engine/sae.ts';
 import { writeScaleExport } from '../handover/scale-export.ts';
 import type { GpuApi } from './api.ts';
 import { getDatasets, getRuns, jobs, onDevice } from './gpu-context.ts';
+import { harvestedModel } from './handover-model.ts';
+
+/** the export for SAELens in progress, to cancel */
+let handover: AbortController | undefined;
 
 /** the name of loose files picked without a folder */
 const LOOSE = '';
@@ -98,7 +102,7 @@ export async function evaluateOn(sae: SaeWeights, rows: RowSource, ranges: [numb
   );
 }
 
-export const saeApi: Pick<GpuApi, 'exportSae' | 'exportScale' | 'importSae' | 'listSaes' | 'evaluateSae' | 'saeWeights'> = {
+export const saeApi: Pick<GpuApi, 'exportSae' | 'exportScale' | 'cancelExportScale' | 'importSae' | 'listSaes' | 'evaluateSae' | 'saeWeights'> = {
   async exportSae(runId: string) {
     const { run, snap, sae, provenance, slug } = await checkpointed(runId);
     // Density over the training tokens seen (held-out statistics come with the feature explorer).
@@ -111,30 +115,45 @@ export const saeApi: Pick<GpuApi, 'exportSae' | 'exportScale' | 'importSae' | 'l
   },
 
   async exportScale(runId: string, onProgress: (fraction: number) => void) {
-    const { run, snap, sae, provenance, manifest, slug } = await checkpointed(runId);
-    if (!manifest || manifest.status !== 'complete') throw new Error(`the run's dataset ${run.datasetName} is no longer stored: the cache is made from it`);
-    const name = `saelens-${slug}`;
-    // streamed into a Blob file by file (stored, not deflated: activations hardly compress), so a large cache
-    // is never one array in this worker
-    const parts: Uint8Array[] = [];
-    let failed: Error | null = null;
-    const zip = new Zip((err, chunk) => (err ? (failed = err) : parts.push(chunk)));
-    await writeScaleExport({
-      run: { sae, config: snap.config, inputScale: snap.stats.scale },
-      stepsDone: snap.step,
-      rows: await (await getDatasets()).rowSource(manifest.id),
-      hook: String(provenance.hook_name ?? 'activations'),
-      contextSize: 1,
-      trainingTokens: Math.max(1, snap.step) * snap.config.batch,
-      metadata: { ...sae.metadata, ...provenance, dataset_path: 'cache' },
-    }, async (path, bytes) => {
-      const entry = new ZipPassThrough(`${name}/${path}`);
-      zip.add(entry);
-      entry.push(bytes, true);
-    }, onProgress);
-    zip.end();
-    if (failed) throw failed;
-    return { name, blob: new Blob(parts as BlobPart[], { type: 'application/zip' }) };
+    handover?.abort();
+    const abort = new AbortController();
+    handover = abort;
+    try {
+      const { run, snap, sae, provenance, manifest, slug } = await checkpointed(runId);
+      if (!manifest || manifest.status !== 'complete') throw new Error(`the run's dataset ${run.datasetName} is no longer stored: the cache is made from it`);
+      const store = await getDatasets();
+      const lm = await harvestedModel(manifest, manifest.hasContext ? await store.readContext(manifest.id) : undefined);
+      const name = `saelens-${slug}`;
+      // streamed into a Blob file by file (stored, not deflated: activations hardly compress), so a large cache
+      // is never one array in this worker
+      const parts: Uint8Array[] = [];
+      let failed: Error | null = null;
+      const zip = new Zip((err, chunk) => (err ? (failed = err) : parts.push(chunk)));
+      await writeScaleExport({
+        run: { sae, config: snap.config, inputScale: snap.stats.scale },
+        stepsDone: snap.step,
+        rows: await store.rowSource(manifest.id),
+        hook: String(provenance.hook_name ?? 'activations'),
+        contextSize: 1,
+        model: lm?.model,
+        documents: lm?.documents,
+        trainingTokens: Math.max(1, snap.step) * snap.config.batch,
+        metadata: { ...sae.metadata, ...provenance, dataset_path: 'cache' },
+      }, async (path, bytes) => {
+        const entry = new ZipPassThrough(`${name}/${path}`);
+        zip.add(entry);
+        entry.push(bytes, true);
+      }, { onProgress, signal: abort.signal });
+      zip.end();
+      if (failed) throw failed;
+      return { name, blob: new Blob(parts as BlobPart[], { type: 'application/zip' }) };
+    } finally {
+      if (handover === abort) handover = undefined;
+    }
+  },
+
+  cancelExportScale() {
+    handover?.abort(new DOMException('cancelled; nothing was downloaded', 'AbortError'));
   },
 
   async importSae(files: File[]) {

@@ -139,6 +139,27 @@ describe('language models in the page', () => {
     const files = unzipSync(Uint8Array.from(zip));
     const cfg = JSON.parse(new TextDecoder().decode(Object.entries(files).find(([n]) => n.endsWith('cfg.json'))![1]));
     expect(cfg.metadata).toMatchObject({ model_name: 'builtin-lm', hook_name: 'blocks.2.hook_resid_pre', context_size: 64, prepend_bos: true });
+
+    // Export for SAELens, cancelled from its progress line: a message, and no download
+    const runRow = page.locator(`[data-testid=runs] tr[data-id="${runId}"]`);
+    await page.evaluate(async (id) => {
+      const panel = document.querySelector('sae-app')!.shadowRoot!.querySelector('sae-run-panel')!;
+      (panel.shadowRoot!.querySelector(`tr[data-id="${id}"] [data-testid=export-scale]`) as HTMLElement).click();
+      await panel.updateComplete;
+      (panel.shadowRoot!.querySelector('[data-testid=export-scale-cancel]') as HTMLElement).click();
+    }, runId);
+    await page.locator('[data-testid=message]', { hasText: 'Export for SAELens: cancelled; nothing was downloaded' }).waitFor({ timeout: 60_000 });
+    // then whole: the cache, and the model and the text the rows were harvested from
+    const [handed] = await Promise.all([page.waitForEvent('download'), runRow.locator('[data-testid=export-scale]').click()]);
+    const handover = unzipSync(new Uint8Array(readFileSync((await handed.path())!)));
+    const at = (suffix: string) => handover[Object.keys(handover).find((k) => k.endsWith(suffix)) ?? ''];
+    const served = readFileSync(join(import.meta.dirname, '../../public/models/builtin-lm/model.safetensors'));
+    expect(Buffer.compare(at('/model/model.safetensors')!, served)).toBe(0);
+    for (const f of ['/model/config.json', '/model/tokenizer.json', '/runner-config-model.json', '/sparsify.sh', '/cache/state.json']) expect(at(f), f).toBeDefined();
+    const docs = new TextDecoder().decode(at('/corpus/corpus.jsonl')).trim().split('\n').map((l) => JSON.parse(l).text as string);
+    expect(docs.join('').length).toBeGreaterThanOrEqual(3000); // 3,000 tokens of text
+    const fromModel = JSON.parse(new TextDecoder().decode(at('/runner-config-model.json')));
+    expect([fromModel.model_name, fromModel.hook_name, fromModel.dataset_path, fromModel.context_size]).toEqual(['./model', 'model.layers.1', './corpus', 64]); // resid_pre of layer 2: the output of layer 1
   });
 
   it("adds the gpt2-tiny folder as the user's own model, harvests it on typed text, and keeps it after a reload", async () => {

@@ -14,6 +14,7 @@ import { MemorySource } from '../../src/data/memory-source.ts';
 import type { RowSource } from '../../src/data/sources.ts';
 import { defaultConfig, type Arch } from '../../src/engine/config.ts';
 import type { SaeWeights } from '../../src/engine/sae.ts';
+import { writeScaleExport } from '../../src/handover/scale-export.ts';
 import { runnerConfig, trainingSaeConfig, trainingSaeWeights, type HandoverRun } from '../../src/handover/saelens-runner.ts';
 import { gpt2 } from '../../src/model/families/gpt2.ts';
 import { llama } from '../../src/model/families/llama.ts';
@@ -96,6 +97,28 @@ describe('activation cache writer', () => {
 
   it('refuses rows that are not whole contexts, naming the data', async () => {
     await expect(writeCache(memoryRows(new Float32Array(7 * 3), 3, 'acts.npy'), 2)).rejects.toThrow(/acts\.npy.*7 rows.*contexts of 2/);
+  });
+});
+
+describe('the export, cancelled', () => {
+  it('stops at the next cache batch or file once its signal is aborted, with the reason, writing nothing more', async () => {
+    const d = 4;
+    const rows = memoryRows(Float32Array.from({ length: 3000 * d }, (_, i) => Math.cos(i)), d);
+    const abort = new AbortController();
+    const written: string[] = [];
+    let batches = 0;
+    const reason = new DOMException('cancelled', 'AbortError');
+    const e = { run: runOf('topk', d, 8), stepsDone: 10, rows, hook: 'h', contextSize: 1, trainingTokens: 640, metadata: {} };
+    const done = writeScaleExport(e, async (path) => void written.push(path), {
+      onProgress: () => ++batches === 2 && abort.abort(reason),
+      signal: abort.signal,
+    });
+    await expect(done).rejects.toBe(reason);
+    expect(batches).toBe(2); // the cache is written a batch of contexts at a time; the third was not read
+    expect(written).toEqual([]);
+    // the same export, not aborted, writes every file
+    const all = await writeScaleExport(e, async () => {}, { signal: new AbortController().signal });
+    expect(all).toContain('README.md');
   });
 });
 

@@ -80,6 +80,8 @@ export interface CacheWriteOptions {
   /** receives each file whole, in order: the shards, then dataset_info.json and state.json */
   write(name: string, bytes: Uint8Array): Promise<void>;
   onProgress?(rowsDone: number): void;
+  /** stops the writing between batches (it then rejects with the signal's reason) */
+  signal?: AbortSignal;
   /** for tests: a smaller shard size, to make several shards */
   shardBytes?: number;
 }
@@ -105,6 +107,7 @@ export async function writeActivationCache(o: CacheWriteOptions): Promise<{ file
     writer.reset(undefined, schema);
     const end = Math.min(contexts, (s + 1) * perShard);
     for (let c = s * perShard; c < end; c += BATCH_CONTEXTS) {
+      o.signal?.throwIfAborted();
       const n = Math.min(BATCH_CONTEXTS, end - c);
       const values = await rows.readRows(c * ctx, n * ctx);
       const children = [array2DData(values, n, ctx, d)];

@@ -175,6 +175,11 @@ export class Training {
     }
   }
 
+  /** Stops the export for SAELens in progress; its exportScale then rejects with an AbortError. */
+  cancelExportScale(): void {
+    void this.core.gpu.cancelExportScale();
+  }
+
   /** The run's SAE, SAELens layout, zipped. */
   exportSae(runId: string): Promise<{ name: string; zip: Uint8Array }> {
     return this.core.gpu.exportSae(runId);

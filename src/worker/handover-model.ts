@@ -1,0 +1,70 @@
+// The hand-over's model and text: for a dataset harvested from a language model in this browser, the model's
+// folder (the built-in one or a stored one) and the harvested documents, so that the exported folder can also
+// stream activations from the model at a larger budget, as the CLI's export does.
+import type { TokenContext } from '../data/context.ts';
+import type { DatasetManifest } from '../data/store.ts';
+import type { ExportModel } from '../handover/scale-export.ts';
+import { parseModelConfig } from '../model/families/registry.ts';
+import { parseHook } from '../model/hooks.ts';
+import { BUILTIN_MODEL, listModels, modelFolder } from './lm-jobs.ts';
+
+export interface HarvestedModel {
+  model: ExportModel;
+  /** the text of each harvested document */
+  documents: string[];
+}
+
+/** the model's id in this browser: recorded at the harvest, or (older datasets) found by its name */
+async function modelId(manifest: DatasetManifest): Promise<string | null> {
+  const name = manifest.source.provenance?.model_name;
+  if (manifest.source.model) return manifest.source.model;
+  if (name === 'builtin-lm') return BUILTIN_MODEL;
+  return (await listModels()).find((m) => !m.builtin && m.name === name)?.id ?? null;
+}
+
+/** each document's text: its harvested tokens in order */
+export function documentTexts(ctx: TokenContext): string[] {
+  const docs = new Map<number, string[]>();
+  for (let r = 0; r < ctx.rows; r++) {
+    const parts = docs.get(ctx.doc[r]!) ?? [];
+    parts.push(ctx.strings[ctx.token[r]!]!);
+    docs.set(ctx.doc[r]!, parts);
+  }
+  return [...docs.values()].map((parts) => parts.join(''));
+}
+
+/**
+ * The model and text of a language-model harvest; null for other datasets, and for a harvest whose model is no
+ * longer in this browser (the export then holds the cache alone, as for any dataset).
+ */
+export async function harvestedModel(manifest: DatasetManifest, context: TokenContext | undefined): Promise<HarvestedModel | null> {
+  const p = manifest.source.provenance;
+  if (manifest.source.kind !== 'harvest' || !p?.model_name || !p.hook_name || !context) return null;
+  const id = await modelId(manifest);
+  if (!id) return null;
+  let folder: Awaited<ReturnType<typeof modelFolder>>;
+  try {
+    folder = await modelFolder(id);
+  } catch {
+    return null; // removed since the harvest
+  }
+  const files: ExportModel['files'] = [];
+  for (const name of folder.names) {
+    const src = await folder.files.open(name);
+    if (src) files.push({ name, read: () => src.read(0, src.size) });
+  }
+  const configFile = files.find((f) => f.name === 'config.json');
+  if (!configFile) return null;
+  const { family, config } = parseModelConfig(new TextDecoder().decode(await configFile.read()), `${folder.files.name}/config.json`);
+  return {
+    model: {
+      name: String(p.model_name),
+      family,
+      hook: parseHook(String(p.hook_name), config),
+      files,
+      contextSize: Number(p.context_size ?? 128),
+      prependBos: p.prepend_bos !== false,
+    },
+    documents: documentTexts(context),
+  };
+}
