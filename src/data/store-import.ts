@@ -303,10 +303,10 @@ class ChunkWriter {
   }
 }
 
-/** one chunk in its own transaction; IndexedDB clones the bytes inside put(), so the buffer may be reused */
+/** one chunk in its own transaction, as a Blob (a copy of the bytes, so the buffer may be reused) */
 async function putChunk(db: StoreDB, id: string, index: number, bytes: Uint8Array): Promise<void> {
   const tx = db.transaction('chunks', 'readwrite');
-  await Promise.all([tx.store.put(bytes, [id, index]), tx.done]);
+  await Promise.all([tx.store.put(new Blob([bytes as Uint8Array<ArrayBuffer>]), [id, index]), tx.done]);
 }
 
 // ---- statistics ----

@@ -88,9 +88,15 @@ export interface ContextPart {
   labels: Record<string, Int32Array>;
 }
 
+/**
+ * A chunk's rows: a Blob, whose slices the browser reads from disk alone (a training block then costs its own
+ * bytes); datasets stored before that hold the bytes themselves, read whole.
+ */
+export type StoredChunk = Blob | Uint8Array;
+
 export interface StoreSchema extends DBSchema {
   datasets: { key: string; value: DatasetManifest };
-  chunks: { key: [string, number]; value: Uint8Array };
+  chunks: { key: [string, number]; value: StoredChunk };
   context: { key: [string, number]; value: ContextHeader | ContextPart };
 }
 

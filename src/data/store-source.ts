@@ -1,14 +1,15 @@
 // A RowSource over a dataset's chunks in IndexedDB, so training streams from the store: each readRows
-// fetches only the chunks its rows lie in, through a small LRU cache of raw chunk bytes, and converts
-// just those rows to float32.
+// reads only the rows it asks for and converts just those to float32. A chunk is stored as a Blob, whose
+// slices are read from disk alone; a shuffled 256-row block then costs its own bytes, not its whole 4 MiB
+// chunk. Datasets stored before that keep their chunks as bytes, read whole through a small LRU cache.
 import type { RowSource } from './sources.ts';
-import type { DatasetManifest, StoreDB, StoredDtype } from './store-schema.ts';
+import type { DatasetManifest, StoreDB, StoredChunk, StoredDtype } from './store-schema.ts';
 import { BYTES_PER_VALUE } from './store-schema.ts';
 import { DataError } from './errors.ts';
 import { checkRowRange } from './formats/npy.ts';
 import { toFloat32 } from './convert.ts';
 
-/** chunks kept by default (4 MiB each: 32 MiB) */
+/** chunks kept by default (a Blob's handle costs nothing; a chunk stored as bytes, 4 MiB: 32 MiB at most) */
 export const DEFAULT_CACHE_CHUNKS = 8;
 
 export interface StoredRowSource extends RowSource {
@@ -37,7 +38,8 @@ class ChunkRowSource implements StoredRowSource {
   readonly chunkRows: number;
   readonly chunks: number;
   private readonly rowBytes: number;
-  private readonly cache = new Map<number, Promise<Uint8Array>>();
+  /** stored chunks, least recently used first */
+  private readonly cache = new Map<number, Promise<StoredChunk>>();
 
   constructor(
     private readonly db: StoreDB,
@@ -56,21 +58,34 @@ class ChunkRowSource implements StoredRowSource {
     const first = Math.floor(start / this.chunkRows);
     const last = Math.floor((start + count - 1) / this.chunkRows);
     const indices = Array.from({ length: last - first + 1 }, (_, i) => first + i);
-    const parts = await Promise.all(indices.map((c) => this.chunk(c)));
-    parts.forEach((bytes, i) => this.copyRows(bytes, indices[i], start, count, out));
+    await Promise.all(indices.map(async (c) => {
+      // the rows of chunk c that lie in [start, start + count)
+      const from = Math.max(start, c * this.chunkRows);
+      const to = Math.min(start + count, (c + 1) * this.chunkRows);
+      const offset = (from - c * this.chunkRows) * this.rowBytes;
+      const bytes = await this.bytes(c, offset, offset + (to - from) * this.rowBytes);
+      out.set(decodeRows(bytes, this.dtype), (from - start) * this.d);
+    }));
     return out;
   }
 
-  /** the rows of chunk c that lie in [start, start + count), converted into out */
-  private copyRows(bytes: Uint8Array, c: number, start: number, count: number, out: Float32Array): void {
-    const from = Math.max(start, c * this.chunkRows);
-    const to = Math.min(start + count, (c + 1) * this.chunkRows);
-    const offset = (from - c * this.chunkRows) * this.rowBytes;
-    const slice = bytes.subarray(offset, offset + (to - from) * this.rowBytes);
-    out.set(decodeRows(slice, this.dtype), (from - start) * this.d);
+  async chunk(index: number): Promise<Uint8Array> {
+    const stored = await this.stored(index);
+    return stored instanceof Blob ? this.bytes(index, 0, stored.size) : stored;
   }
 
-  chunk(index: number): Promise<Uint8Array> {
+  /** bytes [begin, end) of chunk c: a slice of its Blob read from disk, or a view of its stored bytes */
+  private async bytes(c: number, begin: number, end: number): Promise<Uint8Array> {
+    const stored = await this.stored(c);
+    if (!(stored instanceof Blob)) return stored.subarray(begin, end);
+    try {
+      return new Uint8Array(await stored.slice(begin, end).arrayBuffer());
+    } catch (e) {
+      throw new DataError(this.name, `chunk ${c} could not be read from the browser store (${(e as Error).message}); delete the dataset and import it again`);
+    }
+  }
+
+  private stored(index: number): Promise<StoredChunk> {
     let hit = this.cache.get(index);
     if (hit) {
       this.cache.delete(index);
@@ -83,17 +98,18 @@ class ChunkRowSource implements StoredRowSource {
     return hit;
   }
 
-  private async fetch(index: number): Promise<Uint8Array> {
+  private async fetch(index: number): Promise<StoredChunk> {
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.chunks) {
       throw new DataError(this.name, `chunk ${index} is outside the dataset's ${this.chunks} chunks`);
     }
-    const bytes = await this.db.get('chunks', [this.id, index]);
+    const stored = await this.db.get('chunks', [this.id, index]);
     const want = Math.min(this.chunkRows, this.rows - index * this.chunkRows) * this.rowBytes;
-    if (!bytes) throw new DataError(this.name, `chunk ${index} is missing from the browser store; delete the dataset and import it again`);
-    if (bytes.byteLength !== want) {
-      throw new DataError(this.name, `chunk ${index} holds ${bytes.byteLength} bytes, expected ${want}; delete the dataset and import it again`);
+    if (!stored) throw new DataError(this.name, `chunk ${index} is missing from the browser store; delete the dataset and import it again`);
+    const size = stored instanceof Blob ? stored.size : stored.byteLength;
+    if (size !== want) {
+      throw new DataError(this.name, `chunk ${index} holds ${size} bytes, expected ${want}; delete the dataset and import it again`);
     }
-    return bytes;
+    return stored;
   }
 }
 

@@ -190,6 +190,32 @@ describe('rowSource', () => {
       expect(await rs.readRows(start, count), `rows [${start}, +${count})`).toEqual(data.slice(start * d, (start + count) * d));
     }
     await expectDataError(rs.readRows(990, 8), /acts\.npy/, /outside the 997 rows/);
+
+    // chunks are Blobs, and a read takes only its rows' bytes from them, not whole chunks
+    const read: number[] = [];
+    const arrayBuffer = Blob.prototype.arrayBuffer;
+    Blob.prototype.arrayBuffer = function (this: Blob) {
+      read.push(this.size);
+      return arrayBuffer.call(this);
+    };
+    try {
+      expect(await rs.readRows(45, 10)).toEqual(data.slice(45 * d, 55 * d));
+      expect(await rs.readRows(75, 10)).toEqual(data.slice(75 * d, 85 * d)); // across a chunk boundary
+    } finally {
+      Blob.prototype.arrayBuffer = arrayBuffer;
+    }
+    expect(read).toEqual([10 * d * 4, 5 * d * 4, 5 * d * 4]);
+
+    // a dataset stored before chunks were Blobs holds their bytes: it reads the same
+    const db = await openDB(s.dbName);
+    for (let c = 0; c < 25; c++) {
+      const blob = (await db.get('chunks', [dataset.id, c])) as Blob;
+      await db.put('chunks', new Uint8Array(await blob.arrayBuffer()), [dataset.id, c]);
+    }
+    db.close();
+    const old = await s.rowSource(dataset.id);
+    for (const [start, count] of reads) expect(await old.readRows(start, count), `bytes: rows [${start}, +${count})`).toEqual(data.slice(start * d, (start + count) * d));
+    expect(await old.chunk(3)).toEqual(new Uint8Array(data.slice(120 * d, 160 * d).buffer));
   });
 
   it('converts stored float16 rows to float32 exactly as the file reader does', async () => {
