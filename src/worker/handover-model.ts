@@ -6,7 +6,7 @@ import type { DatasetManifest } from '../data/store.ts';
 import type { ExportModel } from '../handover/scale-export.ts';
 import { parseModelConfig } from '../model/families/registry.ts';
 import { parseHook } from '../model/hooks.ts';
-import { BUILTIN_MODEL, listModels, modelFolder } from './lm-jobs.ts';
+import { BUILTIN_MODEL, modelFolder, storedModels } from './lm-jobs.ts';
 
 export interface HarvestedModel {
   model: ExportModel;
@@ -19,7 +19,7 @@ async function modelId(manifest: DatasetManifest): Promise<string | null> {
   const name = manifest.source.provenance?.model_name;
   if (manifest.source.model) return manifest.source.model;
   if (name === 'builtin-lm') return BUILTIN_MODEL;
-  return (await listModels()).find((m) => !m.builtin && m.name === name)?.id ?? null;
+  return (await storedModels()).find((m) => m.name === name)?.id ?? null;
 }
 
 /** each document's text: its harvested tokens in order */

@@ -61,7 +61,12 @@ export async function listModels(): Promise<ModelSummary[]> {
     (plan) => [{ ...summaryOf(plan, 'built-in (Brown + code)'), id: BUILTIN_MODEL, bytes: plan.storedBytes, created: 0, builtin: true }],
     () => [], // a build without the built-in model lists the user's models only
   );
-  return [...(await builtin), ...(await (await getModels()).list())];
+  return [...(await builtin), ...(await storedModels())];
+}
+
+/** the models the user added, oldest first */
+export async function storedModels(): Promise<ModelSummary[]> {
+  return (await getModels()).list();
 }
 
 /**
