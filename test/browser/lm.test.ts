@@ -149,8 +149,6 @@ describe('language models in the page', () => {
       (panel.shadowRoot!.querySelector('[data-testid=export-scale-cancel]') as HTMLElement).click();
     }, runId);
     await page.locator('[data-testid=message]', { hasText: 'Export for SAELens: cancelled; nothing was downloaded' }).waitFor({ timeout: 60_000 });
-    await runRow.scrollIntoViewIfNeeded();
-    await screenshot(page, 'lm-export-cancelled');
     // then whole: the cache, and the model and the text the rows were harvested from
     const [handed] = await Promise.all([page.waitForEvent('download'), runRow.locator('[data-testid=export-scale]').click()]);
     const handover = unzipSync(new Uint8Array(readFileSync((await handed.path())!)));
