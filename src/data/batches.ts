@@ -136,8 +136,10 @@ export function epochOrder(blocks: number[], partialLast: boolean, seed: number,
 
 /**
  * Reads `blocks` (each via readRows) and draws the window's row permutation. Blocks are read one at a time,
- * in ascending row order, so a store with large chunks fetches each chunk once and holds only a bounded
- * number of them however large the file (parallel reads would hold one chunk per block at once).
+ * in ascending row order, so a store whose chunks are read whole (datasets stored before chunks were Blobs)
+ * fetches each chunk once and holds only a bounded number of them however large the file (parallel reads
+ * would hold one chunk per block at once). Over Blob chunks, parallel reads gained only 14 %
+ * (docs/BENCHMARKS.md).
  */
 async function readWindow(src: RowSource, blocks: number[], rng: Rng): Promise<Window> {
   const ranges = blocks.map((b) => blockRange(b, src.rows));
