@@ -8,7 +8,7 @@ import { estimateDataStats } from '../data/stats.ts';
 import type { ArrowRowSource } from '../data/formats/arrow.ts';
 import { defaultConfig, type Arch, type TrainConfig } from '../engine/config.ts';
 import type { SaeWeights } from '../engine/sae.ts';
-import { writeScaleExport, type ExportModel, type ScaleExport } from '../handover/scale-export.ts';
+import { documentTexts, writeScaleExport, type ExportModel, type ScaleExport } from '../handover/scale-export.ts';
 import { parseModelConfig } from '../model/families/registry.ts';
 import { parseHook } from '../model/hooks.ts';
 import { CliError, type Command } from './args.ts';
@@ -54,16 +54,16 @@ function readTokens(path: string, rows: number): { ids: Int32Array | null; docum
   if (lines.length !== rows) throw new CliError(`${path}: ${lines.length} lines for ${rows} activation rows`);
   const ids = new Int32Array(rows);
   let haveIds = true;
-  const docs = new Map<number, string[]>();
+  const doc = new Int32Array(rows);
+  const token: string[] = [];
   lines.forEach((line, r) => {
     const t = JSON.parse(line) as TokenLine;
     if (typeof t.id === 'number') ids[r] = t.id;
     else haveIds = false;
-    const doc = t.doc ?? 0;
-    if (!docs.has(doc)) docs.set(doc, []);
-    docs.get(doc)!.push(t.token ?? '');
+    doc[r] = t.doc ?? 0;
+    token.push(t.token ?? '');
   });
-  return { ids: haveIds ? ids : null, documents: [...docs.values()].map((parts) => parts.join('')) };
+  return { ids: haveIds ? ids : null, documents: documentTexts(doc, token) };
 }
 
 /** what export-scale reads of harvest.json: the token sidecar, and the model and sequences of a language model's harvest */

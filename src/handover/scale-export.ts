@@ -45,6 +45,17 @@ export interface ScaleExport {
 
 export type Write = (path: string, bytes: Uint8Array) => Promise<void>;
 
+/** each document's text (`documents`): the tokens of its rows joined in row order, documents in order of first row */
+export function documentTexts(doc: ArrayLike<number>, token: ArrayLike<string>): string[] {
+  const docs = new Map<number, string[]>();
+  for (let r = 0; r < doc.length; r++) {
+    const parts = docs.get(doc[r]!) ?? [];
+    parts.push(token[r]!);
+    docs.set(doc[r]!, parts);
+  }
+  return [...docs.values()].map((parts) => parts.join(''));
+}
+
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
 const text = (s: string) => new TextEncoder().encode(s);
 

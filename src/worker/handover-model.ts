@@ -3,7 +3,7 @@
 // stream activations from the model at a larger budget, as the CLI's export does.
 import type { TokenContext } from '../data/context.ts';
 import type { DatasetManifest } from '../data/store.ts';
-import type { ExportModel } from '../handover/scale-export.ts';
+import { documentTexts, type ExportModel } from '../handover/scale-export.ts';
 import { parseModelConfig } from '../model/families/registry.ts';
 import { parseHook } from '../model/hooks.ts';
 import { BUILTIN_MODEL, modelFolder, storedModels } from './lm-jobs.ts';
@@ -16,30 +16,19 @@ export interface HarvestedModel {
 
 /** the model's id in this browser: recorded at the harvest, or (older datasets) found by its name */
 async function modelId(manifest: DatasetManifest): Promise<string | null> {
-  const name = manifest.source.provenance?.model_name;
   if (manifest.source.model) return manifest.source.model;
+  const name = manifest.source.provenance?.model_name;
   if (name === 'builtin-lm') return BUILTIN_MODEL;
   return (await storedModels()).find((m) => m.name === name)?.id ?? null;
-}
-
-/** each document's text: its harvested tokens in order */
-export function documentTexts(ctx: TokenContext): string[] {
-  const docs = new Map<number, string[]>();
-  for (let r = 0; r < ctx.rows; r++) {
-    const parts = docs.get(ctx.doc[r]!) ?? [];
-    parts.push(ctx.strings[ctx.token[r]!]!);
-    docs.set(ctx.doc[r]!, parts);
-  }
-  return [...docs.values()].map((parts) => parts.join(''));
 }
 
 /**
  * The model and text of a language-model harvest; null for other datasets, and for a harvest whose model is no
  * longer in this browser (the export then holds the cache alone, as for any dataset).
  */
-export async function harvestedModel(manifest: DatasetManifest, context: TokenContext | undefined): Promise<HarvestedModel | null> {
+export async function harvestedModel(manifest: DatasetManifest, readContext: () => Promise<TokenContext | undefined>): Promise<HarvestedModel | null> {
   const p = manifest.source.provenance;
-  if (manifest.source.kind !== 'harvest' || !p?.model_name || !p.hook_name || !context) return null;
+  if (manifest.source.kind !== 'harvest' || !p?.model_name || !p.hook_name || !manifest.hasContext) return null;
   const id = await modelId(manifest);
   if (!id) return null;
   let folder: Awaited<ReturnType<typeof modelFolder>>;
@@ -55,6 +44,8 @@ export async function harvestedModel(manifest: DatasetManifest, context: TokenCo
   }
   const configFile = files.find((f) => f.name === 'config.json');
   if (!configFile) return null;
+  const context = await readContext(); // read only now: other datasets' exports need none of it
+  if (!context) return null;
   const { family, config } = parseModelConfig(new TextDecoder().decode(await configFile.read()), `${folder.files.name}/config.json`);
   return {
     model: {
@@ -65,6 +56,6 @@ export async function harvestedModel(manifest: DatasetManifest, context: TokenCo
       contextSize: Number(p.context_size ?? 128),
       prependBos: p.prepend_bos !== false,
     },
-    documents: documentTexts(context),
+    documents: documentTexts(context.doc, Array.from(context.token, (t) => context.strings[t]!)),
   };
 }

@@ -122,7 +122,7 @@ export const saeApi: Pick<GpuApi, 'exportSae' | 'exportScale' | 'cancelExportSca
       const { run, snap, sae, provenance, manifest, slug } = await checkpointed(runId);
       if (!manifest || manifest.status !== 'complete') throw new Error(`the run's dataset ${run.datasetName} is no longer stored: the cache is made from it`);
       const store = await getDatasets();
-      const lm = await harvestedModel(manifest, manifest.hasContext ? await store.readContext(manifest.id) : undefined);
+      const lm = await harvestedModel(manifest, () => store.readContext(manifest.id));
       const name = `saelens-${slug}`;
       // streamed into a Blob file by file (stored, not deflated: activations hardly compress), so a large cache
       // is never one array in this worker

@@ -14,7 +14,7 @@ const GPT2 = resolve(import.meta.dirname, '../fixtures/lm/gpt2-f16');
 
 function harvest(model: string | undefined): DatasetManifest {
   const provenance = { model_name: 'gpt2-f16', hook_name: 'blocks.1.hook_resid_post', context_size: 32, prepend_bos: false };
-  return { id: 'ds', name: 'my text', source: { kind: 'harvest', name: 'my text via gpt2-f16', size: 1, model, provenance } } as unknown as DatasetManifest;
+  return { id: 'ds', name: 'my text', hasContext: true, source: { kind: 'harvest', name: 'my text via gpt2-f16', size: 1, model, provenance } } as unknown as DatasetManifest;
 }
 
 describe("the hand-over's model, from the browser's model store", () => {
@@ -28,7 +28,7 @@ describe("the hand-over's model, from the browser's model store", () => {
     [0, 0, 0, 1, 1].forEach((doc, r) => ((ctx.doc[r] = doc), (ctx.token[r] = r)));
 
     for (const manifest of [harvest(id), harvest(undefined)]) { // by its recorded id, and (older datasets) by name
-      const got = await harvestedModel(manifest, ctx);
+      const got = await harvestedModel(manifest, async () => ctx);
       expect(got).not.toBeNull();
       expect(got!.model.files.map((f) => f.name)).toEqual([...names].sort());
       for (const f of got!.model.files) expect(Buffer.compare(await f.read(), readFileSync(join(GPT2, f.name))), f.name).toBe(0);
@@ -36,8 +36,10 @@ describe("the hand-over's model, from the browser's model store", () => {
       expect(got!.documents).toEqual(['The cat.', 'A dog']);
     }
 
-    expect(await harvestedModel({ ...harvest(id), source: { kind: 'file', name: 'acts.npy', size: 1 } } as unknown as DatasetManifest, ctx)).toBeNull();
+    // other datasets get no model, and their token context is not read
+    const unread = () => Promise.reject(new Error('the token context was read'));
+    expect(await harvestedModel({ ...harvest(id), source: { kind: 'file', name: 'acts.npy', size: 1 } } as unknown as DatasetManifest, unread)).toBeNull();
     await store.remove(id);
-    expect(await harvestedModel(harvest(id), ctx)).toBeNull(); // removed since the harvest: the cache alone
+    expect(await harvestedModel(harvest(id), async () => ctx)).toBeNull(); // removed since the harvest: the cache alone
   });
 });
