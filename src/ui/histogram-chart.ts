@@ -3,6 +3,7 @@
 import { LitElement, css, html, unsafeCSS } from 'lit';
 import uPlot from 'uplot';
 import uPlotCss from 'uplot/dist/uPlot.min.css?inline';
+import { whenIdle } from './when-idle.ts';
 
 export interface Bars {
   /** left edges of the bins */
@@ -39,18 +40,20 @@ export class SaeHistogramChart extends LitElement {
   override firstUpdated(): void {
     const bars = uPlot.paths.bars!({ size: [0.9, 40], align: 1 });
     const fixed = this.range?.split(',').map(Number) as [number, number] | undefined;
-    this.plot = new uPlot(
-      {
-        width: 360,
-        height: 190,
-        scales: { x: { time: false, ...(fixed ? { range: fixed } : {}) } },
-        axes: [{ label: this.xLabel }, { label: this.yLabel }],
-        series: [{ label: this.xLabel }, { label: this.yLabel, stroke: this.color, fill: `${this.color}80`, paths: bars, points: { show: false } }],
-        legend: { show: false },
-      },
-      [[], []],
-      this.renderRoot.querySelector('.plot') as HTMLElement,
-    );
+    whenIdle(() => {
+      this.plot = new uPlot(
+        {
+          width: 360,
+          height: 190,
+          scales: { x: { time: false, ...(fixed ? { range: fixed } : {}) } },
+          axes: [{ label: this.xLabel }, { label: this.yLabel }],
+          series: [{ label: this.xLabel }, { label: this.yLabel, stroke: this.color, fill: `${this.color}80`, paths: bars, points: { show: false } }],
+          legend: { show: false },
+        },
+        this.bars ? [this.bars.edges, this.bars.counts] : [[], []],
+        this.renderRoot.querySelector('.plot') as HTMLElement,
+      );
+    });
   }
 
   override updated(): void {

@@ -5,6 +5,7 @@ import { LitElement, css, html, unsafeCSS } from 'lit';
 import uPlot from 'uplot';
 import uPlotCss from 'uplot/dist/uPlot.min.css?inline';
 import type { StepMetrics } from '../worker/api.ts';
+import { whenIdle } from './when-idle.ts';
 
 type Kind = 'loss' | 'health';
 
@@ -46,11 +47,9 @@ export class SaeLossChart extends LitElement {
 
   override firstUpdated(): void {
     const { axes, series } = KINDS[this.kind];
-    this.plot = new uPlot(
-      { width: 560, height: 220, scales: { x: { time: false } }, axes, series },
-      series.map(() => []) as unknown as uPlot.AlignedData,
-      this.renderRoot.querySelector('.plot') as HTMLElement,
-    );
+    whenIdle(() => {
+      this.plot = new uPlot({ width: 560, height: 220, scales: { x: { time: false } }, axes, series }, this.data(), this.renderRoot.querySelector('.plot') as HTMLElement);
+    });
   }
 
   override updated(): void {

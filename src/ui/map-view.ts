@@ -46,6 +46,8 @@ export class SaeMapView extends LitElement {
   private pan: [number, number] = [0, 0];
   private lasso: [number, number][] | undefined;
   private drawnFor: DictionaryMap | undefined;
+  /** the map's bounds and scale, computed once per map: every point's position needs them */
+  private bounds: { map: DictionaryMap; x0: number; y0: number; scale: number } | undefined;
 
   constructor() {
     super();
@@ -62,12 +64,18 @@ export class SaeMapView extends LitElement {
   }
 
   private frame(m: DictionaryMap): { x0: number; y0: number; scale: number } {
+    if (this.bounds?.map === m) return this.bounds;
     let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
     for (let i = 0; i < m.F; i++) {
-      [x0, x1] = [Math.min(x0, m.xy[2 * i]!), Math.max(x1, m.xy[2 * i]!)];
-      [y0, y1] = [Math.min(y0, m.xy[2 * i + 1]!), Math.max(y1, m.xy[2 * i + 1]!)];
+      const x = m.xy[2 * i]!;
+      const y = m.xy[2 * i + 1]!;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
     }
-    return { x0, y0, scale: (SIZE - 2 * PAD) / Math.max(x1 - x0, y1 - y0, 1e-9) };
+    this.bounds = { map: m, x0, y0, scale: (SIZE - 2 * PAD) / Math.max(x1 - x0, y1 - y0, 1e-9) };
+    return this.bounds;
   }
 
   override updated(): void {
