@@ -17,7 +17,8 @@ export class SaeApp extends LitElement {
   /** presenting: full screen, only the live views, large enough for a projector */
   declare presenting: boolean;
   /** the page's session; public so tests can read the run's state */
-  readonly session = new SaeSession();
+  // ?tune=off: no start-up tuner (every GEMM its default kernel), as the CLI's --no-tune
+  readonly session = new SaeSession({ tuner: new URLSearchParams(location.search).get('tune') !== 'off' });
 
   constructor() {
     super();

@@ -35,10 +35,13 @@ export class SaeSession extends EventTarget implements SessionCore {
   /** true once a sweep or run the last visit left training has gone on by itself */
   readonly resumed: Promise<boolean>;
 
-  constructor() {
+  /** `tuner: false`: runs skip the start-up tuner and take the default GEMM kernels */
+  constructor(o: { tuner?: boolean } = {}) {
     super();
     this.data = wrap<DataApi>(new Worker(new URL('../worker/data-worker.ts', import.meta.url), { type: 'module' }));
     this.gpu = wrap<GpuApi>(new Worker(new URL('../worker/gpu-worker.ts', import.meta.url), { type: 'module' }));
+    // sent first, so that it holds for every run, those the session resumes by itself included
+    if (o.tuner === false) void this.gpu.useTuner(false);
     this.datasets = new Datasets(this);
     this.training = new Training(this, this.datasets);
     this.sweeps = new Sweeps(this, this.datasets, this.training);

@@ -12,7 +12,7 @@ import { checkFits } from '../engine/memory.ts';
 import { trainSteps } from '../engine/train-loop.ts';
 import { Trainer } from '../engine/trainer.ts';
 import type { StepMetrics } from '../engine/run-state.ts';
-import { describeKernels, tuneStep } from '../engine/tuner.ts';
+import { describeKernels, tuneStep, type GemmChoices } from '../engine/tuner.ts';
 import type { GpuApi, TrainOutcome, TrainProgress, TrainRequest } from './api.ts';
 import { CheckpointViews, contextSample } from './checkpoint-views.ts';
 import { getDatasets, getDevice, getRuns, jobs, lossReason, lostWithin } from './gpu-context.ts';
@@ -96,9 +96,8 @@ async function trainOn(dev: GPUDevice, adapter: string, run: RunRecord, onProgre
     const stats = await store.dataStats(manifest.id);
     // The start-up tuner: the first run of these shapes on this adapter times the GEMM variants (seconds on a
     // software adapter), later ones read its choices from IndexedDB. The snapshot records what was used.
-    onProgress({ runId: run.id, step: 0, steps: cfg.steps, metrics: [], tokensPerS: 0, kernels: 'choosing GEMM kernels for this adapter…' });
-    const tuning = await tuneStep(dev, adapter, cfg, idbTunerCache());
-    trainer = Trainer.create(dev, cfg, stats, initParams(cfg, stats), { ...options, gemms: tuning.choices });
+    if (tuner) onProgress({ runId: run.id, step: 0, steps: cfg.steps, metrics: [], tokensPerS: 0, kernels: 'choosing GEMM kernels for this adapter…' });
+    trainer = Trainer.create(dev, cfg, stats, initParams(cfg, stats), { ...options, gemms: await gemmChoices(dev, adapter, cfg) });
   }
   onProgress({ runId: run.id, step: trainer.stepCount, steps: cfg.steps, metrics: [], tokensPerS: 0, kernels: describeKernels(trainer.variants) });
   const runsDb = await getRuns();
@@ -161,14 +160,21 @@ async function trainOn(dev: GPUDevice, adapter: string, run: RunRecord, onProgre
   }
 }
 
+/** false after `useTuner(false)` (the page's ?tune=off, the CLI's --no-tune): every GEMM takes its default variant */
+let tuner = true;
+
+/** the GEMM variants a new run of `cfg` uses: tuned now, or read from the tuner's cache; the defaults with the tuner off */
+async function gemmChoices(dev: GPUDevice, adapter: string, cfg: TrainConfig): Promise<GemmChoices> {
+  return tuner ? (await tuneStep(dev, adapter, cfg, idbTunerCache())).choices : {};
+}
+
 /** Milliseconds per training step of `config` on this adapter: a few steps on made-up rows after a warm-up. */
 async function measureStep(config: TrainConfig): Promise<number> {
   const { device: dev, adapter } = await getDevice();
   checkFits(config, dev.limits);
   const stats = { scale: 1, mean: new Float64Array(config.d), variance: config.d };
-  // the kernels a run of this configuration would use (tuned now, or read from the tuner's cache)
-  const { choices } = await tuneStep(dev, adapter, config, idbTunerCache());
-  const trainer = Trainer.create(dev, config, stats, initParams(config, stats), { gemms: choices });
+  // the kernels a run of this configuration would use
+  const trainer = Trainer.create(dev, config, stats, initParams(config, stats), { gemms: await gemmChoices(dev, adapter, config) });
   try {
     const batch = Float32Array.from({ length: config.batch * config.d }, (_, i) => Math.sin(i * 12.9898) * 2);
     for (let t = 0; t < 2; t++) await trainer.step(batch); // compile and warm up
@@ -183,7 +189,11 @@ async function measureStep(config: TrainConfig): Promise<number> {
 }
 
 /** the GPU worker's training and run methods */
-export const trainingApi: Pick<GpuApi, 'train' | 'resume' | 'measureStep' | 'stop' | 'listRuns' | 'runHistory' | 'paramsDigest'> = {
+export const trainingApi: Pick<GpuApi, 'useTuner' | 'train' | 'resume' | 'measureStep' | 'stop' | 'listRuns' | 'runHistory' | 'paramsDigest'> = {
+  useTuner(on: boolean) {
+    tuner = on;
+  },
+
   async train(req: TrainRequest, onProgress: (p: TrainProgress) => void) {
     const store = await getDatasets();
     const manifest = await store.get(req.datasetId);

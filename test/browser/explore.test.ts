@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
-import { SCREENSHOTS, openLab, screenshot, startLab, storedRecords, type Lab } from '../support/browser.ts';
+import { SCREENSHOTS, openLab, screenshot, startLab, storedRecords, tunedGemms, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
 beforeAll(async () => {
@@ -39,6 +39,7 @@ describe('exploring features on the real model', () => {
     await page.locator('[data-testid=start]').click();
     await page.waitForFunction((first) => { const r = document.querySelector('sae-app')!.session.training.run; return r?.runId !== first && r?.status === 'done'; }, runId, { timeout: 180_000 });
     const smallId = await page.evaluate(() => document.querySelector('sae-app')!.session.training.run!.runId!);
+    expect(await tunedGemms(page)).toBe(0); // ?tune=off: both runs took the default kernels, timing none
 
     await page.locator('[data-testid=explore-sae]').selectOption({ value: `run:${runId}` });
     await page.locator('[data-testid=explore-status][data-busy=false]').waitFor({ timeout: 60_000 });

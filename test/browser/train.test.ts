@@ -14,11 +14,11 @@ import { GEMM_VARIANTS } from '../../src/engine/gemm.ts';
 import { getDevice } from '../support/gpu.ts';
 import { generateSynthetic } from '../../src/data/synth.ts';
 import type { Page } from 'playwright-core';
-import { killGpuProcess, openLab, ourLongFrames, reloadOrReopen, screenshot, startLab, watchLongFrames, type Lab } from '../support/browser.ts';
+import { killGpuProcess, openLab, ourLongFrames, reloadOrReopen, screenshot, startLab, tunedGemms, watchLongFrames, type Lab } from '../support/browser.ts';
 
 let lab: Lab;
 beforeAll(async () => {
-  lab = await startLab();
+  lab = await startLab({ tuner: true }); // its first run is the tuner's test
 }, 120_000);
 afterAll(async () => lab?.close());
 
@@ -95,14 +95,7 @@ describe('training in the browser', () => {
     const kernels = await page.locator('[data-testid=run-kernels]').textContent();
     // (a TopK step has one GEMM, the encoder; a standard step five)
     expect(kernels).toMatch(new RegExp(`^GEMM kernels: encode (${GEMM_VARIANTS.join('|')})( · decode \\w+ · backprop \\w+ · gradDec \\w+ · gradEnc \\w+)?$`));
-    const tuned = await page.evaluate(() => new Promise<number>((resolve, reject) => {
-      const open = indexedDB.open('sae-lab-tuner');
-      open.onerror = () => reject(open.error);
-      open.onsuccess = () => {
-        const count = open.result.transaction('gemm').objectStore('gemm').count();
-        count.onsuccess = () => resolve(count.result);
-      };
-    }));
+    const tuned = await tunedGemms(page);
     expect(tuned).toBe(kernels!.split(' · ').length);
     // the form's configuration timed on this adapter before a run starts (the quick demo sizes its run from
     // the same measurement: test/browser/lab.test.ts), and its GPU memory

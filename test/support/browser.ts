@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { build, createServer, mergeConfig, preview, type InlineConfig, type PreviewServer, type ViteDevServer } from 'vite';
+import { build, mergeConfig, preview, type InlineConfig, type PreviewServer } from 'vite';
+import { inject } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../..');
 export const SCREENSHOTS = join(ROOT, 'artifacts/screenshots');
@@ -27,6 +28,12 @@ export interface Lab {
   context: BrowserContext;
   /** a switch on this browser's command line alone, to find its processes (killGpuProcess) */
   tag: string;
+  /**
+   * Whether the page's runs start with the GEMM tuner, as a user's first run of a shape does. Off (?tune=off)
+   * unless a test asks for it: the tuner is tested where it is the subject, and timing every variant of every
+   * new shape in every test file costs the suite about a minute on a software adapter.
+   */
+  tuner: boolean;
   close(): Promise<void>;
 }
 
@@ -91,21 +98,17 @@ export async function ourLongFrames(page: Page, lab: Lab): Promise<{ ours: unkno
   return { ours, all };
 }
 
-export async function startLab(): Promise<Lab> {
-  // No hot reload and no file watching: an edit elsewhere in the tree must not reload a page mid-test.
-  const server: ViteDevServer = await createServer({ root: ROOT, logLevel: 'error', server: { port: 0, host: '127.0.0.1', hmr: false, watch: null } });
-  await server.listen();
-  const address = server.httpServer!.address();
-  const port = typeof address === 'object' && address ? address.port : 5173;
+/** A browser of the test file's own, on the lab served by the run's one dev server (lab-server.ts). */
+export async function startLab(o: { tuner?: boolean } = {}): Promise<Lab> {
   const { browser, context, tag } = await launch();
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: inject('labUrl'),
     browser,
     context,
     tag,
+    tuner: o.tuner ?? false,
     async close() {
       await browser.close();
-      await server.close();
     },
   };
 }
@@ -115,7 +118,9 @@ export async function openLab(lab: Lab, query = ''): Promise<Page> {
   const page = await lab.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(lab.url + query);
+  const params = new URLSearchParams(query);
+  if (!lab.tuner) params.set('tune', 'off');
+  await page.goto(`${lab.url}?${params}`);
   await page.locator('[data-testid=datasets][data-loaded=true]').waitFor();
   await page.locator('[data-testid=gpu-status]', { hasText: 'adapter' }).waitFor();
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
@@ -171,6 +176,26 @@ export function storedRecords(page: Page): Promise<{ datasets: { name: string; s
   );
 }
 
+/** How many GEMM choices the page's tuner has stored in IndexedDB (0 when it never ran). */
+export function tunedGemms(page: Page): Promise<number> {
+  return page.evaluate(
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const open = indexedDB.open('sae-lab-tuner');
+        // never create the database here: if the tuner has not made it, it has stored nothing
+        open.onupgradeneeded = () => open.transaction!.abort();
+        open.onerror = () => (open.error?.name === 'AbortError' ? resolve(0) : reject(open.error));
+        open.onsuccess = () => {
+          const count = open.result.transaction('gemm').objectStore('gemm').count();
+          count.onsuccess = () => {
+            open.result.close();
+            resolve(count.result);
+          };
+        };
+      }),
+  );
+}
+
 /** The production build of the lab (index.html) into `outDir`, as `vite build` makes it; `config` adds to it. */
 export async function buildLab(outDir: string, config: InlineConfig = {}): Promise<void> {
   await build(mergeConfig({ root: ROOT, logLevel: 'error', build: { outDir, emptyOutDir: true } }, config));
@@ -207,6 +232,7 @@ export async function startBuiltLab(config: InlineConfig = {}): Promise<BuiltLab
     browser,
     context,
     tag,
+    tuner: false,
     outDir,
     stopServer,
     startServer,
