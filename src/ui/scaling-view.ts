@@ -16,7 +16,7 @@ export class SaeScalingView extends LitElement {
     const v = this.view;
     if (!v) return html``;
     const s = v.sweep;
-    const figures = v.runs.length ? sweepFigures(v.runs, v.fit, `${s.base.arch ?? 'SAE'} sweep on ${s.datasetName}`) : [];
+    const figures = v.runs.length ? sweepFigures(v.runs, `${s.base.arch ?? 'SAE'} sweep on ${s.datasetName}`) : [];
     const fit = v.fit;
     return html`
       <p class="status">

@@ -1,6 +1,7 @@
 // sae-lab sweep as a user runs it: a 3 × 2 grid on synthetic rows writes a SAELens folder per run, sweep.json
 // (compute from the registry's FLOPs, the frontier, the best size at each compute) and the scaling figures;
-// --resume keeps the finished runs and trains only what is missing; a bad grid is refused before any run.
+// --resume keeps the finished runs and trains only what is missing; a sparsity axis (--k as a list) gets a
+// frontier per k; a bad grid is refused before any run.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,15 +63,38 @@ describe('sae-lab sweep', () => {
     }
   });
 
+  it('a sparsity axis: every k gets its own runs, frontier and fit, and the figures and CSV name it', async () => {
+    const r = await runCliAsync(dir, 'sweep', '--data', 'gt.npy', '--arch', 'topk', '--k', '2,4,8', '--features', '16,32', '--steps', '20', '--batch', '64', '--no-tune', '--out', 'sk');
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(join(dir, 'sk', 'sweep.json'), 'utf8')) as Summary & { runs: { sparsity: string; l0: number }[]; by_sparsity: { sparsity: string; frontier: string[] }[] };
+    expect(summary.runs.map((x) => x.folder)).toEqual(['F16-S20-k=2', 'F16-S20-k=4', 'F16-S20-k=8', 'F32-S20-k=2', 'F32-S20-k=4', 'F32-S20-k=8']);
+    for (const run of summary.runs) {
+      expect(JSON.parse(readFileSync(join(dir, 'sk', run.folder, 'cfg.json'), 'utf8')).k).toBe(Number(run.sparsity.slice(2)));
+      expect(run.l0).toBeGreaterThan(0);
+      expect(run.l0).toBeLessThanOrEqual(Number(run.sparsity.slice(2)) + 1e-9); // TopK: at most k per row
+    }
+    // a frontier per k, of that k's runs alone; no frontier across them (the densest would take it all)
+    expect(summary.by_sparsity.map((g) => g.sparsity)).toEqual(['k=2', 'k=4', 'k=8']);
+    for (const g of summary.by_sparsity) expect(g.frontier.length > 0 && g.frontier.every((f) => f.endsWith(`-${g.sparsity}`))).toBe(true);
+    expect(summary).not.toHaveProperty('frontier');
+    expect(readFileSync(join(dir, 'sk', 'fvu-l0.csv'), 'utf8').split('\n')[1]).toBe(`16,20,k=2,${summary.runs[0]!.compute},${summary.runs[0]!.loss},${(summary.runs[0] as unknown as { mse_per_token: number }).mse_per_token},${summary.runs[0]!.l0},${(summary.runs[0] as unknown as { dead_frac_eval: number }).dead_frac_eval}`);
+    const svg = readFileSync(join(dir, 'sk', 'scaling.svg'), 'utf8');
+    for (const k of ['k=2', 'k=4', 'k=8']) expect(svg).toContain(`${k} frontier`);
+  });
+
   it('refuses a bad grid before any run, naming the flag', async () => {
-    const [repeat, bad, noK] = await Promise.all([
+    const [repeat, bad, noK, repeatK, notItsAxis] = await Promise.all([
       runCliAsync(dir, 'sweep', '--data', 'gt.npy', '--features', '16,16', '--steps', '10', '--out', 'never'),
       runCliAsync(dir, 'sweep', '--data', 'gt.npy', '--features', '16,x', '--steps', '10', '--out', 'never'),
       runCliAsync(dir, 'sweep', '--data', 'gt.npy', '--arch', 'topk', '--k', '40', '--features', '64,32', '--steps', '10', '--out', 'never'),
+      runCliAsync(dir, 'sweep', '--data', 'gt.npy', '--arch', 'topk', '--k', '4,4', '--features', '64', '--steps', '10', '--out', 'never'),
+      runCliAsync(dir, 'sweep', '--data', 'gt.npy', '--arch', 'topk', '--l1', '1,2', '--features', '64', '--steps', '10', '--out', 'never'),
     ]);
     expectRefused(repeat, '--features', 'repeats');
     expectRefused(bad, '--features', 'positive whole numbers');
     expectRefused(noK, '--k (40) must not exceed --features (32)');
+    expectRefused(repeatK, '--k repeats');
+    expectRefused(notItsAxis, '--l1 takes one value', 'topk sweep is --k');
     expect(existsSync(join(dir, 'never'))).toBe(false);
   });
 });
