@@ -3,7 +3,7 @@
 // steps since the last checkpoint; and SAEs imported from SAELens. A separate database from the datasets,
 // so their schemas move apart.
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { TrainConfig } from '../engine/config.ts';
+import { sparsityKnob, type TrainConfig } from '../engine/config.ts';
 import { formLabel, type SaeWeights } from '../engine/sae.ts';
 import type { StepMetrics, TrainerSnapshot } from '../engine/run-state.ts';
 import type { FeatureStats } from '../engine/feature-stats.ts';
@@ -27,7 +27,7 @@ export interface RunRecord {
   updated: number;
   error?: string;
   /** the sweep this run is one cell of */
-  sweep?: { id: string; features: number; steps: number };
+  sweep?: { id: string; features: number; steps: number; sparsity?: number };
   /** held-out metrics of the finished run (RECIPE §3), measured once, at `step` */
   heldOut?: HeldOutMetrics & { step: number };
 }
@@ -41,7 +41,7 @@ export interface HeldOutMetrics {
 }
 
 /**
- * A grid of runs over dictionary size × steps on one dataset, with the settings they share. Its runs are
+ * A grid of runs over dictionary size × steps (× sparsity) on one dataset, with the settings they share. Its runs are
  * ordinary runs tagged with the sweep (RunRecord.sweep), so a reload finds them and goes on where it stopped.
  */
 export interface SweepRecord {
@@ -52,10 +52,30 @@ export interface SweepRecord {
   base: Omit<Partial<TrainConfig>, 'd' | 'features' | 'steps'>;
   sizes: number[];
   steps: number[];
+  /** values of the architecture's sparsity setting (k, l1 or l0) the grid runs over too; absent: base's one */
+  sparsities?: number[];
   /** 'running' until every cell is done; 'stopped' with the reason when a run failed or the data went away */
   status: 'running' | 'done' | 'stopped';
   error?: string;
   created: number;
+}
+
+/** one run of a sweep's grid */
+export interface SweepCell {
+  features: number;
+  steps: number;
+  /** the value of the architecture's sparsity setting, where the sweep varies it */
+  sparsity?: number;
+}
+
+/** the sweep's cells in the order they train: by size, then steps, then sparsity */
+export function sweepCells(s: Pick<SweepRecord, 'sizes' | 'steps' | 'sparsities'>): SweepCell[] {
+  return s.sizes.flatMap((features) => s.steps.flatMap((steps) => (s.sparsities ?? [undefined]).map((sparsity) => (sparsity === undefined ? { features, steps } : { features, steps, sparsity }))));
+}
+
+/** a cell's configuration: the sweep's shared settings with the cell's size, steps and sparsity */
+export function cellConfig(s: Pick<SweepRecord, 'base'>, c: SweepCell): Omit<Partial<TrainConfig>, 'd'> {
+  return { ...s.base, features: c.features, steps: c.steps, ...(c.sparsity === undefined ? {} : { [sparsityKnob(s.base.arch ?? 'standard').option]: c.sparsity }) };
 }
 
 /** A run without its (large) snapshot, for lists. */

@@ -8,6 +8,11 @@ export function keepsK(arch: Arch): boolean {
   return arch === 'topk' || batchK(arch);
 }
 
+/** the setting that sets an architecture's sparsity: k for TopK's family, λ (l1) for the standard SAE, the L0 coefficient c for JumpReLU */
+export function sparsityKnob(arch: Arch): { option: 'k' | 'l1' | 'l0'; symbol: string } {
+  return keepsK(arch) ? { option: 'k', symbol: 'k' } : arch === 'jumprelu' ? { option: 'l0', symbol: 'c' } : { option: 'l1', symbol: 'λ' };
+}
+
 /** BatchTopK's family: k per row on average over the batch, and the batch threshold it is saved with */
 export function batchK(arch: Arch): boolean {
   return arch === 'batchtopk' || arch === 'matryoshka';

@@ -12,7 +12,7 @@ import './scaling-view.ts';
 import { compareFigure, densityFigure, healthFigure, lossFigure, mapFigure, normsFigure } from './run-figures.ts';
 import { COLORS } from './compare-chart.ts';
 import './loss-chart.ts';
-import { defaultConfig } from '../engine/config.ts';
+import { defaultConfig, keepsK, sparsityKnob } from '../engine/config.ts';
 import { ARCH_STEPS, archNamed, type FormField } from '../engine/steps/index.ts';
 import { estimateMemory } from '../engine/memory.ts';
 import type { TrainRequest } from '../worker/api.ts';
@@ -95,12 +95,12 @@ export class SaeRunPanel extends SessionView {
     return `≈ ${mib.toFixed(mib < 10 ? 1 : 0)} MiB on the GPU`;
   }
 
-  /** A sweep of the form's settings over the sizes × steps typed beside it. */
+  /** A sweep of the form's settings over the sizes × steps (× the variant's sparsity, if listed) typed beside it. */
   private _onSweep(): void {
     const form = this.renderRoot.querySelector('form')!;
     const { datasetId, config } = formConfig(form);
     const list = (name: string) => String(new FormData(form).get(name) ?? '').split(',').filter((x) => x.trim() !== '').map(Number);
-    const [sizes, steps] = [list('sweepSizes'), list('sweepSteps')];
+    const [sizes, steps, sparsities] = [list('sweepSizes'), list('sweepSteps'), list('sweepSparsity')];
     const bad = [...sizes, ...steps].find((n) => !Number.isSafeInteger(n) || n < 1);
     if (bad !== undefined || !sizes.length || !steps.length) {
       this.session!.sweeps.refused = 'Sweep refused: sizes and steps are comma-separated positive whole numbers, e.g. 128,256,512 and 250,1000';
@@ -108,7 +108,7 @@ export class SaeRunPanel extends SessionView {
       return;
     }
     const { features: _f, steps: _s, ...base } = config;
-    void this.session?.sweeps.start(datasetId, base, sizes, steps);
+    void this.session?.sweeps.start(datasetId, base, sizes, steps, sparsities.length ? sparsities : undefined);
   }
 
   private _onQuickDemo(): void {
@@ -172,6 +172,7 @@ export class SaeRunPanel extends SessionView {
           <legend>Sweep</legend>
           <label>sizes <input name="sweepSizes" size="14" placeholder="128,256,512" /></label>
           <label>steps <input name="sweepSteps" size="10" placeholder="250,1000" /></label>
+          <label title="the variant's sparsity setting at each value too (blank: the form's one)">${sparsityKnob(arch).symbol} <input name="sweepSparsity" size="10" placeholder=${keepsK(arch) ? '8,16,32' : '1,2,4'} data-testid="sweep-sparsity" /></label>
           <button type="button" ?disabled=${busy || s.datasets.list.length === 0} @click=${this._onSweep} data-testid="start-sweep">Start sweep</button>
           ${s.sweeps.view?.sweep.status === 'running' && !busy
             ? html`<button type="button" @click=${() => void s.sweeps.resume()} data-testid="resume-sweep">Resume sweep</button>`

@@ -4,7 +4,7 @@
 // sparsity: a denser SAE reconstructs better at any compute, so one frontier across them would only pick the
 // densest.
 import { bestSizes, fitFrontier, frontier, type PowerLawFit } from '../analysis/scaling.ts';
-import { keepsK, type Arch, type TrainConfig } from '../engine/config.ts';
+import { sparsityKnob, type TrainConfig } from '../engine/config.ts';
 import { ARCH_STEPS } from '../engine/steps/index.ts';
 import { lineFigure, type Figure, type Series } from './figures.ts';
 
@@ -24,11 +24,6 @@ export interface SweepRun {
   sparsity: string;
   /** the run's name: its folder (CLI) or label (page) */
   folder: string;
-}
-
-/** the setting that sets an architecture's sparsity: k for TopK's family, λ (l1) for the standard SAE, the L0 coefficient for JumpReLU */
-export function sparsityKnob(arch: Arch): { option: 'k' | 'l1' | 'l0'; symbol: string } {
-  return keepsK(arch) ? { option: 'k', symbol: 'k' } : arch === 'jumprelu' ? { option: 'l0', symbol: 'c' } : { option: 'l1', symbol: 'λ' };
 }
 
 /** 'k=16', 'λ=5', 'c=0.1': a configuration's sparsity setting */

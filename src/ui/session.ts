@@ -15,7 +15,7 @@ import { Sweeps } from './session/sweeps.ts';
 export { LM_DEMO, type ImportState } from './session/datasets.ts';
 export { quickDemoConfig, type ComparedRun, type DictionaryMap, type RunState } from './session/training.ts';
 export type { FeatureView } from './session/features.ts';
-export type { SweepView } from './session/sweeps.ts';
+export { cellLabel, type SweepView } from './session/sweeps.ts';
 export type { ExploreState } from './session/explorer.ts';
 export type { LmLabState, SteerRequest } from './session/lm-lab.ts';
 

@@ -120,7 +120,7 @@ export interface TrainRequest {
   datasetId: string;
   config: Omit<Partial<TrainConfig>, 'd'>;
   /** the sweep cell this run is (its runs are found by this tag after a reload) */
-  sweep?: { id: string; features: number; steps: number };
+  sweep?: { id: string; features: number; steps: number; sparsity?: number };
 }
 
 export interface TrainProgress {
@@ -175,7 +175,7 @@ export interface GpuApi {
    * Checks a sweep before its first run — every configuration against this GPU's limits, all its
    * checkpoints against the browser's storage, refusing with the sizes — and stores it.
    */
-  planSweep(datasetId: string, base: SweepRecord['base'], sizes: number[], steps: number[]): Promise<SweepRecord>;
+  planSweep(datasetId: string, base: SweepRecord['base'], sizes: number[], steps: number[], sparsities?: number[]): Promise<SweepRecord>;
   listSweeps(): Promise<SweepRecord[]>;
   putSweep(sweep: SweepRecord): Promise<void>;
   /** a finished run's held-out metrics (measured once, then kept with the run) */

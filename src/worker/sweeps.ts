@@ -2,9 +2,9 @@
 // device's limits, all of its checkpoints against the browser's storage) and stored; its runs are ordinary
 // runs tagged with it, trained one after another by the page (ui/session/sweeps.ts). A finished run's
 // held-out metrics, which the scaling view plots, are measured once and kept with it.
-import type { RunRecord, SweepRecord } from '../data/runs.ts';
+import { cellConfig, sweepCells, type RunRecord, type SweepRecord } from '../data/runs.ts';
 import { checkQuota, defaultStorage, formatBytes } from '../data/store-quota.ts';
-import { defaultConfig, type TrainConfig } from '../engine/config.ts';
+import { defaultConfig, keepsK, sparsityKnob, type TrainConfig } from '../engine/config.ts';
 import { foldSae, snapshotParams } from '../engine/fold.ts';
 import { checkFits, DoesNotFitError } from '../engine/memory.ts';
 import type { GpuApi } from './api.ts';
@@ -18,14 +18,20 @@ function checkpointBytes(c: TrainConfig): number {
 }
 
 export const sweepApi: Pick<GpuApi, 'planSweep' | 'listSweeps' | 'putSweep' | 'evaluateRun'> = {
-  async planSweep(datasetId, base, sizes, steps) {
+  async planSweep(datasetId, base, sizes, steps, sparsities) {
     const store = await getDatasets();
     const manifest = await store.get(datasetId);
     if (!manifest || manifest.status !== 'complete') throw new Error(`dataset ${datasetId} is not stored (or still importing)`);
     if (!sizes.length || !steps.length) throw new Error('a sweep needs at least one dictionary size and one step count');
-    const grid = sizes.flatMap((features) => steps.map((n) => defaultConfig({ ...base, features, steps: n, d: manifest.d, seed: manifest.heldOut.seed })));
+    const knob = sparsityKnob(base.arch ?? 'standard');
+    if (sparsities && (!sparsities.length || new Set(sparsities).size !== sparsities.length || sparsities.some((x) => !(x > 0) || (knob.option === 'k' && !Number.isSafeInteger(x))))) {
+      throw new Error(`the sweep's ${knob.symbol} values must be distinct and positive${knob.option === 'k' ? ' whole numbers' : ''}, got ${sparsities.join(', ')}`);
+    }
+    const shape = { sizes, steps, ...(sparsities ? { sparsities } : {}) };
+    const grid = sweepCells(shape).map((c) => defaultConfig({ ...cellConfig({ base }, c), d: manifest.d, seed: manifest.heldOut.seed }));
     const { device } = await getDevice();
     for (const cfg of grid) {
+      if (keepsK(cfg.arch) && cfg.k > cfg.features) throw new Error(`the sweep's k = ${cfg.k} exceeds its size of ${cfg.features} features`);
       try {
         checkFits(cfg, device.limits);
       } catch (e) {
@@ -35,7 +41,7 @@ export const sweepApi: Pick<GpuApi, 'planSweep' | 'listSweeps' | 'putSweep' | 'e
     }
     const need = grid.reduce((a, c) => a + checkpointBytes(c), 0);
     await checkQuota(defaultStorage(), `a sweep of ${grid.length} runs (checkpoints of ${grid.map((c) => formatBytes(checkpointBytes(c))).join(', ')})`, need);
-    const rec: SweepRecord = { id: crypto.randomUUID(), datasetId, datasetName: manifest.name, base, sizes, steps, status: 'running', created: Date.now() };
+    const rec: SweepRecord = { id: crypto.randomUUID(), datasetId, datasetName: manifest.name, base, ...shape, status: 'running', created: Date.now() };
     await (await getRuns()).putSweep(rec);
     return rec;
   },

@@ -118,7 +118,7 @@ describe('sweeps in the page', () => {
     await expect(view.locator('[data-testid=sweep-fvu-l0] svg').count()).resolves.toBe(1);
     const summary = await page.evaluate(() => {
       const v = document.querySelector('sae-app')!.session.sweeps.view!;
-      return { frontier: v.frontier.length, fit: v.fit, runs: v.runs.map((r) => [r.compute, r.loss]) };
+      return { groups: v.groups.length, fit: v.groups[0]!.fit, runs: v.runs.map((r) => [r.compute, r.loss]) };
     });
     expect(summary.runs.every(([c, l]) => c > 0 && l > 0 && l < 1.5)).toBe(true);
     expect(await view.locator('[data-testid=sweep-fit]').textContent()).toContain(summary.fit ? 'Frontier fit' : 'needs 3 frontier runs');
@@ -127,9 +127,31 @@ describe('sweeps in the page', () => {
     return page;
   }
 
-  it('stops a sweep whose dataset is deleted mid-run, saying so, and keeps its finished runs', async () => {
+  it('sweeps k too, a frontier and fit per k; stops a sweep whose dataset is deleted mid-run, saying so, and keeps its finished runs', async () => {
     const page = await openLab(lab);
     await importToy(page, 'gone.npy');
+    // a sparsity axis: k = 2 and 4 at each size, each k with its own frontier, fit and best sizes
+    await fillSweep(page, 'gone.npy (4096×16)', '16,32', '40');
+    const k = page.locator('[data-testid=sweep-sparsity]');
+    await k.fill('2,4');
+    await page.locator('[data-testid=start-sweep]').click();
+    await page.waitForFunction(() => {
+      const v = document.querySelector('sae-app')!.session.sweeps.view;
+      return v?.sweep.datasetName === 'gone.npy' && v.sweep.status === 'done';
+    }, undefined, { timeout: 120_000, polling: 200 });
+    const bySparsity = await page.evaluate(() => {
+      const v = document.querySelector('sae-app')!.session.sweeps.view!;
+      return { runs: v.runs.map((r) => [r.features, r.sparsity, r.l0 <= Number(r.sparsity.slice(2)) + 1e-9]), groups: v.groups.map((g) => [g.sparsity, g.frontier.every((r) => r.sparsity === g.sparsity)]) };
+    });
+    expect([...bySparsity.runs].sort()).toEqual([[16, 'k=2', true], [16, 'k=4', true], [32, 'k=2', true], [32, 'k=4', true]]);
+    expect(bySparsity.groups).toEqual([['k=2', true], ['k=4', true]]);
+    const view = page.locator('sae-scaling-view');
+    await expect(view.locator('[data-testid=sweep-fit]').count()).resolves.toBe(2);
+    await expect(view.locator('[data-testid=sweep-scaling] svg').textContent()).resolves.toContain('k=4 frontier');
+    await view.scrollIntoViewIfNeeded();
+    await screenshot(page, 'sweep-sparsity');
+
+    await k.fill('');
     await fillSweep(page, 'gone.npy (4096×16)', '16,24,32', '150');
     await page.locator('[data-testid=start-sweep]').click();
     await page.waitForFunction(() => {

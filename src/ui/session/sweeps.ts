@@ -1,10 +1,11 @@
-// The session's sweeps: a grid of runs over dictionary size × steps on one dataset, checked whole by the GPU
+// The session's sweeps: a grid of runs over dictionary size × steps (× sparsity) on one dataset, checked whole by the GPU
 // worker, then trained one run after another as ordinary checkpointed runs tagged with the sweep. A reload
 // finds the tagged runs and goes on: the interrupted run resumes from its checkpoint, the rest follow. Each
 // finished run's held-out metrics feed the scaling view (frontier, fit, best size, FVU against L0).
-import { bestSizes, fitFrontier, frontier, type PowerLawFit } from '../../analysis/scaling.ts';
+import { cellConfig, sweepCells, type SweepCell } from '../../data/runs.ts';
+import { sparsityKnob } from '../../engine/config.ts';
 import type { RunSummary, SweepRecord } from '../../worker/api.ts';
-import { sweepRun, type SweepRun } from '../scaling-figures.ts';
+import { sparsityGroups, sweepRun, type SparsityGroup, type SweepRun } from '../scaling-figures.ts';
 import type { SessionCore } from './core.ts';
 import type { Datasets } from './datasets.ts';
 import type { Training } from './training.ts';
@@ -13,12 +14,16 @@ export interface SweepView {
   sweep: SweepRecord;
   /** the finished runs, with their held-out metrics */
   runs: SweepRun[];
-  frontier: string[];
-  fit: PowerLawFit | null;
-  best: { compute: number; features: number }[];
+  /** per sparsity (one, unless the sweep varies it): its frontier, fit and best size at each compute */
+  groups: SparsityGroup[];
   /** the cell training now */
-  current?: { features: number; steps: number };
+  current?: SweepCell;
   total: number;
+}
+
+/** 'F=256, 500 steps', with ', k=16' where the sweep varies the sparsity */
+export function cellLabel(sweep: SweepRecord, c: SweepCell): string {
+  return `F=${c.features}, ${c.steps} steps${c.sparsity === undefined ? '' : `, ${sparsityKnob(sweep.base.arch ?? 'standard').symbol}=${c.sparsity}`}`;
 }
 
 export class Sweeps {
@@ -35,12 +40,12 @@ export class Sweeps {
   ) {}
 
   /** Checks the grid (refused with the sizes when it does not fit the GPU or the storage), then trains it. */
-  async start(datasetId: string, base: SweepRecord['base'], sizes: number[], steps: number[]): Promise<void> {
+  async start(datasetId: string, base: SweepRecord['base'], sizes: number[], steps: number[], sparsities?: number[]): Promise<void> {
     this.refused = undefined;
     let sweep: SweepRecord;
     try {
       if (this.drivingNow || this.training.run?.status === 'running') throw new Error('a run is training; pause it or let it finish first');
-      sweep = await this.core.gpu.planSweep(datasetId, base, sizes, steps);
+      sweep = await this.core.gpu.planSweep(datasetId, base, sizes, steps, sparsities);
     } catch (e) {
       this.refused = `Sweep refused: ${(e as Error).message}`;
       this.core.changed();
@@ -76,17 +81,15 @@ export class Sweeps {
     if (this.view?.sweep.status === 'running') await this.drive(this.view.sweep);
   }
 
-  private cellRun(sweep: SweepRecord, features: number, steps: number): RunSummary | undefined {
-    return this.training.runs.filter((r) => r.sweep?.id === sweep.id && r.sweep.features === features && r.sweep.steps === steps).at(-1);
+  private cellRun(sweep: SweepRecord, c: SweepCell): RunSummary | undefined {
+    return this.training.runs.filter((r) => r.sweep?.id === sweep.id && r.sweep.features === c.features && r.sweep.steps === c.steps && r.sweep.sparsity === c.sparsity).at(-1);
   }
 
   /** the first cell not done, with its run if it has one */
-  private nextCell(sweep: SweepRecord): { features: number; steps: number; run?: RunSummary } | undefined {
-    for (const features of sweep.sizes) {
-      for (const steps of sweep.steps) {
-        const run = this.cellRun(sweep, features, steps);
-        if (run?.status !== 'done') return { features, steps, run };
-      }
+  private nextCell(sweep: SweepRecord): (SweepCell & { run?: RunSummary }) | undefined {
+    for (const c of sweepCells(sweep)) {
+      const run = this.cellRun(sweep, c);
+      if (run?.status !== 'done') return { ...c, run };
     }
     return undefined;
   }
@@ -104,37 +107,37 @@ export class Sweeps {
   private async driveLocked(sweep: SweepRecord): Promise<void> {
     this.drivingNow = true;
     this.core.changed();
+    // how it ended, as a new record: the view shows the old one until it has measured the last run
+    let ended = sweep;
     try {
-      for (const features of sweep.sizes) {
-        for (const steps of sweep.steps) {
-          const before = this.cellRun(sweep, features, steps);
-          if (before?.status === 'done') continue;
-          await this.checkDataset(sweep);
-          await this.show(sweep, { features, steps });
-          const started = before && before.status !== 'failed'
-            ? await (before.status === 'running' ? this.training.resumeByItself(before) : this.training.resume(before.id))
-            : await this.training.start(sweep.datasetId, { ...sweep.base, features, steps }, { id: sweep.id, features, steps });
-          if (!started) return; // another run holds the GPU worker: the sweep waits for Resume sweep
-          await this.training.refresh();
-          // a run may finish on rows it had already read: the sweep still stops where its data went away
-          await this.checkDataset(sweep);
-          const after = this.cellRun(sweep, features, steps);
-          if (after?.status === 'done') continue;
-          if (this.training.run?.status === 'failed' || !after) throw new Error(`the run of ${features} features for ${steps} steps failed: ${this.training.run?.error ?? 'it did not start'}`);
-          return; // paused by the user: the sweep stays running, and Resume sweep goes on
-        }
+      for (const c of sweepCells(sweep)) {
+        const before = this.cellRun(sweep, c);
+        if (before?.status === 'done') continue;
+        await this.checkDataset(sweep);
+        await this.show(sweep, c);
+        const started = before && before.status !== 'failed'
+          ? await (before.status === 'running' ? this.training.resumeByItself(before) : this.training.resume(before.id))
+          : await this.training.start(sweep.datasetId, cellConfig(sweep, c), { id: sweep.id, ...c });
+        if (!started) return; // another run holds the GPU worker: the sweep waits for Resume sweep
+        await this.training.refresh();
+        // a run may finish on rows it had already read: the sweep still stops where its data went away
+        await this.checkDataset(sweep);
+        const after = this.cellRun(sweep, c);
+        if (after?.status === 'done') continue;
+        if (this.training.run?.status === 'failed' || !after) throw new Error(`the run of ${cellLabel(sweep, c)} failed: ${this.training.run?.error ?? 'it did not start'}`);
+        return; // paused by the user: the sweep stays running, and Resume sweep goes on
       }
-      sweep.status = 'done';
-      await this.core.gpu.putSweep(sweep);
+      ended = { ...sweep, status: 'done' };
+      await this.core.gpu.putSweep(ended);
     } catch (e) {
-      sweep.status = 'stopped';
       const done = this.training.runs.filter((r) => r.sweep?.id === sweep.id && r.status === 'done').length;
-      sweep.error = `${(e as Error).message}. The sweep stopped after ${done} of ${sweep.sizes.length * sweep.steps.length} runs; the finished runs are kept.`;
-      await this.core.gpu.putSweep(sweep);
-      this.core.say({ kind: 'error', text: `Sweep: ${sweep.error}` });
+      const error = `${(e as Error).message}. The sweep stopped after ${done} of ${sweepCells(sweep).length} runs; the finished runs are kept.`;
+      ended = { ...sweep, status: 'stopped', error };
+      await this.core.gpu.putSweep(ended);
+      this.core.say({ kind: 'error', text: `Sweep: ${error}` });
     } finally {
       this.drivingNow = false;
-      await this.show(sweep);
+      await this.show(ended);
     }
   }
 
@@ -156,12 +159,9 @@ export class Sweeps {
         continue;
       }
       if (held.fvu === null) continue; // the held-out rows do not vary: no FVU to plot
-      runs.push(sweepRun(r.config, { ...held, fvu: held.fvu, seconds: (r.updated - r.created) / 1000 }, `F=${r.config.features}, ${r.config.steps} steps`));
+      runs.push(sweepRun(r.config, { ...held, fvu: held.fvu, seconds: (r.updated - r.created) / 1000 }, cellLabel(sweep, r.sweep!)));
     }
-    this.view = {
-      sweep, runs, current, total: sweep.sizes.length * sweep.steps.length,
-      frontier: frontier(runs).map((r) => r.folder), fit: fitFrontier(runs), best: bestSizes(runs),
-    };
+    this.view = { sweep, runs, current, total: sweepCells(sweep).length, groups: sparsityGroups(runs) };
     this.core.changed();
   }
 }
