@@ -41,8 +41,9 @@ export interface HeldOutMetrics {
 }
 
 /**
- * A grid of runs over dictionary size × steps (× sparsity) on one dataset, with the settings they share. Its runs are
- * ordinary runs tagged with the sweep (RunRecord.sweep), so a reload finds them and goes on where it stopped.
+ * A grid of runs over dictionary size × steps (× sparsity) on one dataset, with the settings they share. Its
+ * runs are ordinary runs tagged with the sweep (RunRecord.sweep), so a reload finds them and goes on where it
+ * stopped.
  */
 export interface SweepRecord {
   id: string;

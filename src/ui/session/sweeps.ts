@@ -1,7 +1,7 @@
-// The session's sweeps: a grid of runs over dictionary size × steps (× sparsity) on one dataset, checked whole by the GPU
-// worker, then trained one run after another as ordinary checkpointed runs tagged with the sweep. A reload
-// finds the tagged runs and goes on: the interrupted run resumes from its checkpoint, the rest follow. Each
-// finished run's held-out metrics feed the scaling view (frontier, fit, best size, FVU against L0).
+// The session's sweeps: a grid of runs over dictionary size × steps (× sparsity) on one dataset, checked whole
+// by the GPU worker, then trained one run after another as ordinary checkpointed runs tagged with the sweep. A
+// reload finds the tagged runs and goes on: the interrupted run resumes from its checkpoint, the rest follow.
+// Each finished run's held-out metrics feed the scaling view (frontier, fit, best size, FVU against L0).
 import { cellConfig, sweepCells, type SweepCell } from '../../data/runs.ts';
 import { sparsityKnob } from '../../engine/config.ts';
 import type { RunSummary, SweepRecord } from '../../worker/api.ts';
