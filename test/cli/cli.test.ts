@@ -71,7 +71,7 @@ describe('sae-lab CLI', () => {
   it('with a token sidecar, held-out rows are whole documents, and eval needs the sidecar too', () => {
     const lines = Array.from({ length: 3000 }, (_, r) => JSON.stringify({ doc: Math.floor(r / 150), token: `t${r % 7}` }));
     writeFileSync(join(dir, 'gt.tokens.jsonl'), lines.join('\n') + '\n');
-    const r = cli('train', '--data', 'gt.npy', '--sidecar', 'gt.tokens.jsonl', '--features', '16', '--steps', '10', '--batch', '64', '--out', 'sae-docs');
+    const r = cli('train', '--data', 'gt.npy', '--sidecar', 'gt.tokens.jsonl', '--features', '16', '--steps', '10', '--batch', '64', '--no-tune', '--out', 'sae-docs');
     expect(r.code, r.stderr).toBe(0);
     const metrics = JSON.parse(readFileSync(join(dir, 'sae-docs', 'metrics.json'), 'utf8'));
     expect(metrics.held_out).toMatchObject({ kind: 'documents', seed: 0 });
@@ -108,7 +108,7 @@ describe('sae-lab CLI', () => {
     const cache = makeCache({ ctx: 64, d: 6, shards: [[5, 5], [6]] });
     mkdirSync(join(dir, 'cache'));
     for (const f of cache.files) writeFileSync(join(dir, 'cache', f.name.split('/').pop()!), await f.source.read(0, f.source.size));
-    const r = cli('train', '--data', 'cache', '--features', '12', '--steps', '5', '--batch', '32', '--out', 'sae-arrow');
+    const r = cli('train', '--data', 'cache', '--features', '12', '--steps', '5', '--batch', '32', '--no-tune', '--out', 'sae-arrow');
     expect(r.code, r.stderr).toBe(0);
     const metrics = JSON.parse(readFileSync(join(dir, 'sae-arrow', 'metrics.json'), 'utf8'));
     expect(metrics.data).toMatchObject({ rows: 16 * 64, d: 6 });
@@ -116,7 +116,7 @@ describe('sae-lab CLI', () => {
     expect(metrics.held_out.rows % 64).toBe(0); // one document per cached context
     // the cache's column names the hook, so SAELens can attach the SAE where its activations came from
     expect(JSON.parse(readFileSync(join(dir, 'sae-arrow', 'cfg.json'), 'utf8')).metadata.hook_name).toBe(HOOK);
-    const named = cli('train', '--data', 'cache', '--features', '12', '--steps', '2', '--batch', '32', '--hook-name', 'blocks.3.hook_resid_post', '--model-name', 'gpt2', '--out', 'sae-named');
+    const named = cli('train', '--data', 'cache', '--features', '12', '--steps', '2', '--batch', '32', '--no-tune', '--hook-name', 'blocks.3.hook_resid_post', '--model-name', 'gpt2', '--out', 'sae-named');
     expect(named.code, named.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, 'sae-named', 'cfg.json'), 'utf8')).metadata).toMatchObject({ hook_name: 'blocks.3.hook_resid_post', model_name: 'gpt2' });
   });

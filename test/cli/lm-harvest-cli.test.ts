@@ -41,7 +41,7 @@ describe('sae-lab harvest --model', () => {
     const want = (await npy(join(dir, `fw/${HOOK}.npy`))).data.subarray(acts.d);
     expectMatches(acts.data.subarray(at * acts.d, (at + seq.length) * acts.d), want, 'sequence 1');
 
-    const t = cli('train', '--data', 'h/activations.npy', '--features', '32', '--steps', '5', '--out', 'sae');
+    const t = cli('train', '--data', 'h/activations.npy', '--features', '32', '--steps', '5', '--no-tune', '--out', 'sae');
     expect(t.code, t.stderr).toBe(0);
     const meta = JSON.parse(readFileSync(join(dir, 'sae/cfg.json'), 'utf8')).metadata;
     expect(meta).toMatchObject({ model_name: 'llama-tiny', hook_name: HOOK, context_size: 24, prepend_bos: true });

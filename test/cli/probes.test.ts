@@ -32,7 +32,7 @@ describe('sae-lab features --probes', () => {
     writeFileSync(join(dir, 'gt.npy'), encodeNpy(x, [ROWS, D]));
     const lines = Array.from({ length: ROWS }, (_, r) => JSON.stringify({ doc: Math.floor(r / 150), token: `t${r % 7}`, cluster: names[label[r]!] }));
     writeFileSync(join(dir, 'gt.tokens.jsonl'), lines.join('\n') + '\n');
-    const r = cli('train', '--data', 'gt.npy', '--sidecar', 'gt.tokens.jsonl', '--features', '16', '--steps', '20', '--batch', '64', '--out', 'sae');
+    const r = cli('train', '--data', 'gt.npy', '--sidecar', 'gt.tokens.jsonl', '--features', '16', '--steps', '20', '--batch', '64', '--no-tune', '--out', 'sae');
     expect(r.code, r.stderr).toBe(0);
   });
 
