@@ -42,7 +42,6 @@ export function sweepRun(cfg: TrainConfig, m: { fvu: number; mse_per_token: numb
 
 export interface SparsityGroup {
   sparsity: string;
-  runs: SweepRun[];
   frontier: SweepRun[];
   fit: PowerLawFit | null;
   best: { compute: number; features: number }[];
@@ -52,7 +51,7 @@ export interface SparsityGroup {
 export function sparsityGroups(runs: SweepRun[]): SparsityGroup[] {
   return [...new Set(runs.map((r) => r.sparsity))].map((sparsity) => {
     const own = runs.filter((r) => r.sparsity === sparsity);
-    return { sparsity, runs: own, frontier: frontier(own), fit: fitFrontier(own), best: bestSizes(own) };
+    return { sparsity, frontier: frontier(own), fit: fitFrontier(own), best: bestSizes(own) };
   });
 }
 

@@ -160,9 +160,9 @@ export interface TrainOutcome {
 export interface GpuApi {
   /** The adapter's description, or a clear message when this browser has no WebGPU. */
   init(): Promise<{ adapter: string }>;
-  /** Starts a new run and trains until its steps are done or stop() is called; checkpoints as it goes. */
   /** Off: new runs skip the start-up tuner and take every GEMM's default variant (the CLI's --no-tune). */
   useTuner(on: boolean): void;
+  /** Starts a new run and trains until its steps are done or stop() is called; checkpoints as it goes. */
   train(req: TrainRequest, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome>;
   /** Continues a paused or interrupted run from its last checkpoint, exactly as if never interrupted. */
   resume(runId: string, onProgress: (p: TrainProgress) => void): Promise<TrainOutcome>;
